@@ -1,0 +1,138 @@
+#include "checklist.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "config.h"
+#include "exitcode.h"
+#include "kafka.h"
+#include "log.h"
+#include "pgrepl.h"
+
+typedef struct checklist {
+    FILE *out;
+    int failed;
+} checklist;
+
+static void item(checklist *cl, bool ok, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void item(checklist *cl, bool ok, const char *what, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(cl->out, "%-4s %-20s ", ok ? "OK" : "FAIL", what);
+    va_start(ap, fmt);
+    vfprintf(cl->out, fmt, ap);
+    va_end(ap);
+    fputc('\n', cl->out);
+    cl->failed += !ok;
+}
+
+static void check_postgres(checklist *cl, const relay_config *cfg)
+{
+    char err[1024], value[256];
+    pgrepl_status st;
+    pgrepl_slot slot;
+    pgrepl_system sys;
+    pgrepl_conn *pg = pgrepl_connect(cfg->postgres.conninfo, cfg->postgres.connect_timeout_s, &st,
+                                     err, sizeof err);
+
+    if (pg == NULL) {
+        item(cl, false, "postgres", "%s", err);
+        return;
+    }
+    item(cl, true, "postgres", "replication connection to %s", pgrepl_describe(pg));
+    if (pgrepl_query_value(pg, "SHOW wal_level", value, sizeof value, err, sizeof err) != PGREPL_OK)
+        item(cl, false, "wal_level", "%s", err);
+    else if (strcmp(value, "logical") != 0)
+        item(cl, false, "wal_level",
+             "is %s: run ALTER SYSTEM SET wal_level = logical; and restart Postgres", value);
+    else
+        item(cl, true, "wal_level", "logical");
+    if (pgrepl_query_value(pg,
+                           "SELECT CASE WHEN rolsuper THEN 'superuser' WHEN rolreplication THEN "
+                           "'replication' ELSE 'none' END FROM pg_catalog.pg_roles WHERE rolname "
+                           "= current_user",
+                           value, sizeof value, err, sizeof err) != PGREPL_OK)
+        item(cl, false, "role", "%s", err);
+    else if (strcmp(value, "none") == 0)
+        item(cl, false, "role", "may not replicate: run ALTER ROLE <user> REPLICATION;");
+    else
+        item(cl, true, "role", "has %s rights", value);
+    if (pgrepl_check_publication(pg, cfg->postgres.publication, cfg->outbox.table, err,
+                                 sizeof err) != PGREPL_OK)
+        item(cl, false, "publication", "%s", err);
+    else
+        item(cl, true, "publication", "%s publishes inserts of %s", cfg->postgres.publication,
+             cfg->outbox.table);
+    if (pgrepl_identify(pg, &sys, err, sizeof err) != PGREPL_OK ||
+        pgrepl_slot_info(pg, cfg->postgres.slot, &slot, err, sizeof err) != PGREPL_OK)
+        item(cl, false, "slot", "%s", err);
+    else if (!slot.exists && cfg->postgres.create_slot)
+        item(cl, true, "slot", "%s does not exist yet; run creates it (postgres.create_slot)",
+             cfg->postgres.slot);
+    else if (!slot.exists)
+        item(cl, false, "slot",
+             "%s does not exist: run SELECT pg_create_logical_replication_slot('%s', "
+             "'pgoutput'); or set postgres.create_slot = true",
+             cfg->postgres.slot, cfg->postgres.slot);
+    else if (strcmp(slot.plugin, "pgoutput") != 0 || strcmp(slot.database, sys.dbname) != 0)
+        item(cl, false, "slot", "%s uses plugin %s on database %s; needs pgoutput on %s",
+             cfg->postgres.slot, slot.plugin, slot.database, sys.dbname);
+    else
+        item(cl, true, "slot", "%s (pgoutput) at " LSN_FMT "%s", cfg->postgres.slot,
+             LSN_ARGS(slot.confirmed_flush), slot.active ? ", in use by a running relay" : "");
+    pgrepl_close(pg);
+}
+
+static void check_kafka(checklist *cl, const relay_config *cfg)
+{
+    char err[1024], txn_id[300];
+    log_ctx quiet = {LOG_ERROR};
+    kafka_client *kc;
+    int brokers;
+
+    /* A transactional id of its own: init_transactions would fence a running relay. */
+    snprintf(txn_id, sizeof txn_id, "%s.check", cfg->name);
+    kc = kafka_new(cfg, txn_id, &quiet, err, sizeof err);
+    if (kc == NULL) {
+        item(cl, false, "kafka", "%s", err);
+        return;
+    }
+    brokers = kafka_broker_count(kc, cfg->postgres.connect_timeout_s * 1000, err, sizeof err);
+    if (brokers < 0) {
+        item(cl, false, "kafka", "%s", err);
+        goto out;
+    }
+    item(cl, true, "kafka", "%d broker(s) at %s", brokers, cfg->kafka.brokers);
+    if (kafka_init_transactions(kc, 30000, err, sizeof err) != KAFKA_OK ||
+        kafka_begin(kc, err, sizeof err) != KAFKA_OK || kafka_abort(kc, err, sizeof err) != KAFKA_OK)
+        item(cl, false, "transactions",
+             "%s (the broker needs transaction.state.log.* settings and the principal "
+             "WRITE/DESCRIBE on TransactionalId)",
+             err);
+    else
+        item(cl, true, "transactions", "usable");
+out:
+    kafka_free(kc);
+}
+
+int checklist_run(const char *config_path, char *const *envp, FILE *out)
+{
+    char err[1024];
+    checklist cl = {out, 0};
+    relay_config *cfg = config_load(config_path, envp, err, sizeof err);
+
+    if (cfg == NULL) {
+        item(&cl, false, "config", "%s", err);
+        return EXIT_CONFIG;
+    }
+    item(&cl, true, "config", "%s (relay \"%s\")", config_path, cfg->name);
+    check_postgres(&cl, cfg);
+    check_kafka(&cl, cfg);
+    config_free(cfg);
+    fprintf(out, "%s\n", cl.failed ? "some checks failed" : "all checks passed");
+    return cl.failed ? EXIT_CHECK_FAILED : EXIT_OK;
+}

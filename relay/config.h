@@ -1,0 +1,81 @@
+/*
+ * config.h — the relay's configuration: a libconfig file, overridden by environment
+ * variables, validated into one immutable struct.
+ *
+ * Owns: the table of every setting (path, type, default, bounds), parsing, the
+ * OUTBOX_RELAY_<PATH> environment overrides and error messages that name file:line or
+ * the variable. Knows nothing of libpq or librdkafka: the librdkafka pass-through
+ * properties are kept as plain name/value strings.
+ */
+#ifndef RELAY_CONFIG_H
+#define RELAY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct config_prop {
+    char *name;  /* librdkafka property name, e.g. "compression.type" */
+    char *value; /* as text */
+} config_prop;
+
+typedef struct relay_config {
+    char *source; /* path of the file it was read from */
+
+    char *name; /* identity: transactional.id and checkpoint key derive from it */
+    char *log_level; /* "error" | "warn" | "info" | "debug" */
+
+    struct {
+        char *conninfo; /* libpq URI or key/value string, as the user wrote it */
+        char *slot;
+        char *publication;
+        bool create_slot;        /* create the slot at start when missing */
+        int status_interval_ms;  /* standby status update and idle checkpoint period */
+        int connect_timeout_s;
+    } postgres;
+
+    struct {
+        char *table;    /* [schema.]name; schema defaults to public */
+        char *topic;    /* fixed name or template with ${column} */
+        char *value;    /* "payload" | "envelope" */
+        struct {
+            char *id;
+            char *aggregate_type; /* "" when the table has no such column */
+            char *aggregate_id;
+            char *event_type;
+            char *payload;
+            char *headers;    /* "" when absent */
+            char *created_at; /* "" when absent: record timestamp = commit time */
+        } columns;
+    } outbox;
+
+    struct {
+        char *brokers;
+        char *checkpoint_topic;
+        bool create_topics;    /* create missing event topics (else: error naming the topic) */
+        int topic_partitions;  /* for created event topics */
+        int replication_factor; /* for created topics; -1 = broker default */
+        int transaction_timeout_ms;
+        int commit_timeout_ms;
+        config_prop *properties; /* librdkafka pass-through, in file order */
+        size_t nproperties;
+    } kafka;
+
+    struct {
+        int max_events;
+        int max_bytes;
+        int linger_ms;
+    } batch;
+} relay_config;
+
+/*
+ * Reads path, applies environment overrides from envp (NULL-terminated "K=V" array,
+ * normally environ) and validates. Returns a config the caller owns (config_free), or
+ * NULL with a one-line message in errbuf: "FILE:LINE: …", or "OUTBOX_RELAY_X: …".
+ * path NULL: defaults and environment only (source is then NULL); envp NULL: no overrides.
+ * Never reads the process environment itself. Messages never contain postgres.conninfo.
+ */
+relay_config *config_load(const char *path, char *const *envp, char *errbuf, size_t errbuf_size);
+
+void config_free(relay_config *cfg);
+
+#endif

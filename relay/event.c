@@ -1,0 +1,491 @@
+#include "event.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+/* Seconds from the Unix epoch to the Postgres epoch (2000-01-01 UTC). */
+#define PG_EPOCH_OFFSET_S 946684800LL
+
+/* A part of the topic template: literal text, or ${column}. */
+typedef struct tmpl_part {
+    bool is_column;
+    char *text;
+    int col; /* bound column index for is_column */
+} tmpl_part;
+
+/* Growable scratch buffer; the event's pointers are fixed up once it stops moving. */
+typedef struct scratch {
+    char *buf;
+    size_t len, cap;
+    bool failed; /* an append ran out of memory since the last reset */
+} scratch;
+
+enum { COL_ID, COL_AGGREGATE_TYPE, COL_AGGREGATE_ID, COL_EVENT_TYPE, COL_PAYLOAD, COL_HEADERS,
+       COL_CREATED_AT, NCOLS };
+
+struct event_mapper {
+    const relay_config *cfg;
+    char *nspname, *relname;
+    tmpl_part *parts;
+    int nparts;
+    /* Binding of column roles to the indexes of the relation last seen. */
+    bool bound;
+    uint32_t bound_oid, bound_version;
+    int col[NCOLS]; /* -1 when the role has no column */
+    scratch sb;
+};
+
+static const char *column_setting(const relay_config *cfg, int role)
+{
+    switch (role) {
+    case COL_ID: return cfg->outbox.columns.id;
+    case COL_AGGREGATE_TYPE: return cfg->outbox.columns.aggregate_type;
+    case COL_AGGREGATE_ID: return cfg->outbox.columns.aggregate_id;
+    case COL_EVENT_TYPE: return cfg->outbox.columns.event_type;
+    case COL_PAYLOAD: return cfg->outbox.columns.payload;
+    case COL_HEADERS: return cfg->outbox.columns.headers;
+    default: return cfg->outbox.columns.created_at;
+    }
+}
+
+static const char *const role_names[NCOLS] = {"id", "aggregate_type", "aggregate_id", "event_type",
+                                              "payload", "headers", "created_at"};
+
+static int parse_template(event_mapper *m, const char *tmpl, char *errbuf, size_t errbuf_size)
+{
+    const char *p = tmpl;
+
+    while (*p) {
+        const char *open = strstr(p, "${");
+        size_t literal = open ? (size_t)(open - p) : strlen(p);
+        tmpl_part *grown = realloc(m->parts, sizeof(*grown) * (size_t)(m->nparts + 2));
+
+        if (grown == NULL)
+            goto oom;
+        m->parts = grown;
+        if (literal > 0) {
+            m->parts[m->nparts++] = (tmpl_part){false, strndup(p, literal), -1};
+            if (m->parts[m->nparts - 1].text == NULL)
+                goto oom;
+        }
+        if (open == NULL)
+            break;
+        const char *close = strchr(open + 2, '}');
+        if (close == NULL || close == open + 2) {
+            snprintf(errbuf, errbuf_size, "outbox.topic: bad placeholder in \"%s\"", tmpl);
+            return -1;
+        }
+        m->parts[m->nparts++] = (tmpl_part){true, strndup(open + 2, (size_t)(close - open - 2)), -1};
+        if (m->parts[m->nparts - 1].text == NULL)
+            goto oom;
+        p = close + 1;
+    }
+    return 0;
+oom:
+    snprintf(errbuf, errbuf_size, "out of memory");
+    return -1;
+}
+
+event_mapper *event_mapper_new(const relay_config *cfg, char *errbuf, size_t errbuf_size)
+{
+    event_mapper *m = calloc(1, sizeof(*m));
+    const char *dot;
+
+    if (m == NULL) {
+        snprintf(errbuf, errbuf_size, "out of memory");
+        return NULL;
+    }
+    m->cfg = cfg;
+    dot = strchr(cfg->outbox.table, '.');
+    m->nspname = dot ? strndup(cfg->outbox.table, (size_t)(dot - cfg->outbox.table))
+                     : strdup("public");
+    m->relname = strdup(dot ? dot + 1 : cfg->outbox.table);
+    if (m->nspname == NULL || m->relname == NULL) {
+        snprintf(errbuf, errbuf_size, "out of memory");
+        goto fail;
+    }
+    if (parse_template(m, cfg->outbox.topic, errbuf, errbuf_size) != 0)
+        goto fail;
+    return m;
+fail:
+    event_mapper_free(m);
+    return NULL;
+}
+
+void event_mapper_free(event_mapper *m)
+{
+    if (m == NULL)
+        return;
+    for (int i = 0; i < m->nparts; i++)
+        free(m->parts[i].text);
+    free(m->parts);
+    free(m->nspname);
+    free(m->relname);
+    free(m->sb.buf);
+    free(m);
+}
+
+bool event_is_outbox(const event_mapper *m, const pgo_relation *rel)
+{
+    return strcmp(rel->relname, m->relname) == 0 && strcmp(rel->nspname, m->nspname) == 0;
+}
+
+/* Resolves column roles and template placeholders against rel; done once per Relation
+ * message, so ALTER TABLE on the outbox is picked up mid-stream. */
+static int bind(event_mapper *m, const pgo_relation *rel, char *errbuf, size_t errbuf_size)
+{
+    for (int role = 0; role < NCOLS; role++) {
+        const char *name = column_setting(m->cfg, role);
+
+        m->col[role] = -1;
+        if (name[0] == '\0')
+            continue;
+        m->col[role] = pgo_relation_column(rel, name);
+        if (m->col[role] < 0) {
+            snprintf(errbuf, errbuf_size,
+                     "outbox table %s.%s has no column \"%s\": set outbox.columns.%s to the "
+                     "right column%s",
+                     rel->nspname, rel->relname, name, role_names[role],
+                     role == COL_AGGREGATE_TYPE || role == COL_HEADERS ||
+                             role == COL_CREATED_AT
+                         ? " (or \"\" if the table has none)"
+                         : "");
+            return -1;
+        }
+    }
+    for (int i = 0; i < m->nparts; i++) {
+        if (!m->parts[i].is_column)
+            continue;
+        m->parts[i].col = pgo_relation_column(rel, m->parts[i].text);
+        if (m->parts[i].col < 0) {
+            snprintf(errbuf, errbuf_size,
+                     "outbox.topic: placeholder ${%s} names no column of %s.%s", m->parts[i].text,
+                     rel->nspname, rel->relname);
+            return -1;
+        }
+    }
+    m->bound = true;
+    m->bound_oid = rel->oid;
+    m->bound_version = rel->version;
+    return 0;
+}
+
+static bool sb_reserve(scratch *sb, size_t more)
+{
+    if (sb->len + more <= sb->cap)
+        return true;
+    size_t cap = sb->cap ? sb->cap : 4096;
+    while (cap < sb->len + more)
+        cap *= 2;
+    char *grown = realloc(sb->buf, cap);
+    if (grown == NULL) {
+        sb->failed = true;
+        return false;
+    }
+    sb->buf = grown;
+    sb->cap = cap;
+    return true;
+}
+
+/* Appends n bytes and a NUL (not counted in the value, but it keeps every piece usable
+ * as a C string); returns the offset of the piece. Out of memory sets sb->failed. */
+static size_t sb_add(scratch *sb, const char *data, size_t n)
+{
+    size_t off = sb->len;
+
+    if (!sb_reserve(sb, n + 1))
+        return 0;
+    memcpy(sb->buf + sb->len, data, n);
+    sb->buf[sb->len + n] = '\0';
+    sb->len += n + 1;
+    return off;
+}
+
+/* Appends without the NUL, for pieces built in several steps. */
+static bool sb_cat(scratch *sb, const char *data, size_t n)
+{
+    if (!sb_reserve(sb, n + 1))
+        return false;
+    memcpy(sb->buf + sb->len, data, n);
+    sb->len += n;
+    return true;
+}
+
+/* Appends text as a JSON string literal, escaped by jansson. */
+static bool sb_cat_json_string(scratch *sb, const char *text, size_t n)
+{
+    json_t *s = json_stringn(text, n);
+    bool ok = false;
+
+    if (s == NULL) {
+        sb->failed = true; /* not UTF-8: Postgres text always is, so memory */
+        return false;
+    }
+    size_t need = json_dumpb(s, NULL, 0, JSON_ENCODE_ANY);
+    if (sb_reserve(sb, need + 1)) {
+        sb->len += json_dumpb(s, sb->buf + sb->len, need, JSON_ENCODE_ANY);
+        ok = true;
+    }
+    json_decref(s);
+    return ok;
+}
+
+static bool legal_topic(const char *t, size_t n)
+{
+    if (n == 0 || n > 249 || (n == 1 && t[0] == '.') || (n == 2 && memcmp(t, "..", 2) == 0))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)t[i]) && t[i] != '.' && t[i] != '_' && t[i] != '-')
+            return false;
+    return true;
+}
+
+bool event_parse_timestamp(const char *text, size_t len, int64_t *out_ms)
+{
+    char buf[64];
+    struct tm tm = {0};
+    int year, mon, day, hour, min, sec, used = 0;
+    long frac_us = 0;
+    int64_t offset_s = 0;
+    const char *p;
+
+    if (len == 0 || len >= sizeof buf)
+        return false;
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    if (sscanf(buf, "%4d-%2d-%2d %2d:%2d:%2d%n", &year, &mon, &day, &hour, &min, &sec, &used) !=
+            6 ||
+        used != 19)
+        return false;
+    p = buf + used;
+    if (*p == '.') {
+        int digits = 0;
+        for (p++; isdigit((unsigned char)*p); p++, digits++)
+            if (digits < 6)
+                frac_us = frac_us * 10 + (*p - '0');
+        if (digits == 0)
+            return false;
+        for (; digits < 6; digits++)
+            frac_us *= 10;
+    }
+    if (*p == '+' || *p == '-') {
+        int sign = *p == '-' ? -1 : 1, oh = 0, om = 0, os = 0, n = 0;
+        if (sscanf(p + 1, "%2d%n", &oh, &n) != 1 || n != 2)
+            return false;
+        p += 1 + n;
+        if (*p == ':' && (sscanf(p + 1, "%2d%n", &om, &n) != 1 || n != 2))
+            return false;
+        if (*p == ':')
+            p += 1 + n;
+        if (*p == ':' && (sscanf(p + 1, "%2d%n", &os, &n) != 1 || n != 2))
+            return false;
+        if (*p == ':')
+            p += 1 + n;
+        offset_s = sign * (oh * 3600 + om * 60 + os);
+    }
+    if (*p != '\0' || mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 ||
+        sec > 60)
+        return false;
+    tm.tm_year = year - 1900;
+    tm.tm_mon = mon - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    tm.tm_min = min;
+    tm.tm_sec = sec;
+    *out_ms = ((int64_t)timegm(&tm) - offset_s) * 1000 + frac_us / 1000;
+    return true;
+}
+
+/* The text of a required column, or an error naming it. */
+static const pgo_value *required(const event_mapper *m, const pgo_relation *rel,
+                                 const pgo_value *cols, int role, char *errbuf, size_t errbuf_size)
+{
+    const pgo_value *v = &cols[m->col[role]];
+
+    if (v->kind != 't') {
+        snprintf(errbuf, errbuf_size, "outbox row in %s.%s: column \"%s\" is %s", rel->nspname,
+                 rel->relname, column_setting(m->cfg, role), v->kind == 'n' ? "NULL" : "not text");
+        return NULL;
+    }
+    return v;
+}
+
+/* Adds the row's headers column (a JSON object) as record headers: string values as is,
+ * other values as JSON text. Offsets are stored in the header slots until fix-up. */
+static int add_row_headers(event_mapper *m, const pgo_value *v, event *out, size_t *name_off,
+                           size_t *value_off, char *errbuf, size_t errbuf_size)
+{
+    json_error_t jerr;
+    json_t *obj = json_loadb(v->data, v->len, 0, &jerr);
+    const char *k;
+    json_t *val;
+    int rc = -1;
+
+    if (!json_is_object(obj)) {
+        snprintf(errbuf, errbuf_size, "outbox row: column \"%s\" is not a JSON object",
+                 m->cfg->outbox.columns.headers);
+        goto out;
+    }
+    json_object_foreach(obj, k, val)
+    {
+        char *dumped = NULL;
+        const char *text;
+        size_t len;
+
+        if (out->nheaders >= EVENT_MAX_HEADERS) {
+            snprintf(errbuf, errbuf_size, "outbox row: more than %d headers", EVENT_MAX_HEADERS);
+            goto out;
+        }
+        if (json_is_string(val)) {
+            text = json_string_value(val);
+            len = json_string_length(val);
+        } else {
+            dumped = json_dumps(val, JSON_ENCODE_ANY | JSON_COMPACT);
+            text = dumped ? dumped : "";
+            len = strlen(text);
+        }
+        out->headers[out->nheaders] = (event_header){NULL, NULL, len};
+        name_off[out->nheaders] = sb_add(&m->sb, k, strlen(k));
+        value_off[out->nheaders++] = sb_add(&m->sb, text, len);
+        free(dumped);
+    }
+    rc = 0;
+out:
+    json_decref(obj);
+    return rc;
+}
+
+int event_map(event_mapper *m, const pgo_relation *rel, const pgo_value *cols, int ncols,
+              relay_lsn commit_lsn, uint32_t index, int64_t commit_time_us, event *out,
+              char *errbuf, size_t errbuf_size)
+{
+    const pgo_value *id, *key, *type, *payload;
+    size_t topic_off, key_off, id_off, type_off, value_off, value_len, pos_off;
+    size_t name_off[EVENT_MAX_HEADERS], hval_off[EVENT_MAX_HEADERS];
+    char pos[48];
+    scratch *sb = &m->sb;
+
+    if (!m->bound || m->bound_oid != rel->oid || m->bound_version != rel->version)
+        if (bind(m, rel, errbuf, errbuf_size) != 0)
+            return -1;
+    if (ncols != rel->ncolumns) {
+        snprintf(errbuf, errbuf_size, "outbox row has %d columns, relation has %d", ncols,
+                 rel->ncolumns);
+        return -1;
+    }
+    if ((id = required(m, rel, cols, COL_ID, errbuf, errbuf_size)) == NULL ||
+        (key = required(m, rel, cols, COL_AGGREGATE_ID, errbuf, errbuf_size)) == NULL ||
+        (type = required(m, rel, cols, COL_EVENT_TYPE, errbuf, errbuf_size)) == NULL ||
+        (payload = required(m, rel, cols, COL_PAYLOAD, errbuf, errbuf_size)) == NULL)
+        return -1;
+
+    memset(out, 0, offsetof(event, headers));
+    sb->len = 0;
+    sb->failed = false;
+
+    /* Topic: literal parts and column values, validated as a Kafka topic name. */
+    topic_off = sb->len;
+    for (int i = 0; i < m->nparts; i++) {
+        const tmpl_part *part = &m->parts[i];
+        if (!part->is_column) {
+            sb_cat(sb, part->text, strlen(part->text));
+            continue;
+        }
+        const pgo_value *v = &cols[part->col];
+        if (v->kind != 't') {
+            snprintf(errbuf, errbuf_size, "outbox.topic: column \"%s\" is NULL in event %.*s",
+                     part->text, (int)id->len, id->data);
+            return -1;
+        }
+        sb_cat(sb, v->data, v->len);
+    }
+    if (!sb_reserve(sb, 1) || sb->failed)
+        goto oom;
+    if (!legal_topic(sb->buf + topic_off, sb->len - topic_off)) {
+        snprintf(errbuf, errbuf_size,
+                 "event %.*s: topic \"%.*s\" is not a legal Kafka topic name (1-249 of "
+                 "[A-Za-z0-9._-])",
+                 (int)id->len, id->data, (int)(sb->len - topic_off), sb->buf + topic_off);
+        return -1;
+    }
+    sb->buf[sb->len++] = '\0';
+
+    key_off = sb_add(sb, key->data, key->len);
+    id_off = sb_add(sb, id->data, id->len);
+    type_off = sb_add(sb, type->data, type->len);
+
+    /* Value: the payload as stored (jsonb text is already valid JSON), or the envelope. */
+    value_off = sb->len;
+    if (strcmp(m->cfg->outbox.value, "envelope") == 0) {
+        if (!sb_cat(sb, "{\"event_id\":", 12) || !sb_cat_json_string(sb, id->data, id->len) ||
+            !sb_cat(sb, ",\"type\":", 8) || !sb_cat_json_string(sb, type->data, type->len) ||
+            !sb_cat(sb, ",\"payload\":", 11) || !sb_cat(sb, payload->data, payload->len) ||
+            !sb_cat(sb, "}", 1))
+            goto oom;
+    } else if (!sb_cat(sb, payload->data, payload->len)) {
+        goto oom;
+    }
+    value_len = sb->len - value_off;
+    if (!sb_cat(sb, "", 1))
+        goto oom;
+
+    snprintf(pos, sizeof pos, LSN_FMT ":%u", LSN_ARGS(commit_lsn), index);
+    pos_off = sb_add(sb, pos, strlen(pos));
+
+    /* Fixed headers (static names); values are offsets until the buffer stops moving. */
+    out->headers[0] = (event_header){EVENT_HDR_ID, NULL, id->len};
+    hval_off[0] = id_off;
+    out->headers[1] = (event_header){EVENT_HDR_TYPE, NULL, type->len};
+    hval_off[1] = type_off;
+    out->headers[2] = (event_header){EVENT_HDR_POSITION, NULL, strlen(pos)};
+    hval_off[2] = pos_off;
+    out->nheaders = 3;
+    if (m->col[COL_AGGREGATE_TYPE] >= 0 && cols[m->col[COL_AGGREGATE_TYPE]].kind == 't') {
+        const pgo_value *v = &cols[m->col[COL_AGGREGATE_TYPE]];
+        out->headers[3] = (event_header){EVENT_HDR_AGGREGATE_TYPE, NULL, v->len};
+        hval_off[3] = sb_add(sb, v->data, v->len);
+        out->nheaders = 4;
+    }
+    if (m->col[COL_HEADERS] >= 0 && cols[m->col[COL_HEADERS]].kind == 't' &&
+        add_row_headers(m, &cols[m->col[COL_HEADERS]], out, name_off, hval_off, errbuf,
+                        errbuf_size) != 0)
+        return -1;
+
+    if (m->col[COL_CREATED_AT] >= 0) {
+        const pgo_value *v = &cols[m->col[COL_CREATED_AT]];
+        if (v->kind != 't' || !event_parse_timestamp(v->data, v->len, &out->timestamp_ms)) {
+            snprintf(errbuf, errbuf_size, "event %.*s: column \"%s\" is not a timestamp",
+                     (int)id->len, id->data, m->cfg->outbox.columns.created_at);
+            return -1;
+        }
+    } else {
+        out->timestamp_ms = commit_time_us / 1000 + PG_EPOCH_OFFSET_S * 1000;
+    }
+
+    if (sb->failed)
+        goto oom;
+
+    out->topic = sb->buf + topic_off;
+    out->key = sb->buf + key_off;
+    out->key_len = key->len;
+    out->id = sb->buf + id_off;
+    out->type = sb->buf + type_off;
+    out->value = sb->buf + value_off;
+    out->value_len = value_len;
+    out->commit_lsn = commit_lsn;
+    out->index = index;
+    for (int i = 0; i < out->nheaders; i++) {
+        if (out->headers[i].name == NULL)
+            out->headers[i].name = sb->buf + name_off[i];
+        out->headers[i].value = sb->buf + hval_off[i];
+    }
+    return 0;
+oom:
+    snprintf(errbuf, errbuf_size, "out of memory while mapping an event");
+    return -1;
+}

@@ -1,0 +1,610 @@
+#include "kafka.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+
+#define METADATA_TIMEOUT_MS 10000
+#define CHECKPOINT_PARTITION 0 /* checkpoints always go to (and are read from) partition 0 */
+
+struct kafka_client {
+    const relay_config *cfg;
+    const log_ctx *lg;
+    rd_kafka_t *rk;
+    char **topics; /* topics known to exist */
+    size_t ntopics;
+    /* First failed delivery of the open transaction: it dooms the commit, and when the
+     * cause is permanent (record too large, no such topic) retrying cannot help. */
+    rd_kafka_resp_err_t delivery_err;
+    char delivery_msg[256];
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    const kafka_client *kc = rd_kafka_opaque(rk);
+    log_level lvl = level <= LOG_ERR ? LOG_ERROR : level <= LOG_WARNING ? LOG_WARN : LOG_DEBUG;
+
+    log_write(kc->lg, lvl, "kafka %s: %s", fac, buf);
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    const kafka_client *kc = opaque;
+
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char why[512];
+        rd_kafka_fatal_error(rk, why, sizeof why);
+        log_error(kc->lg, "kafka fatal error: %s", why);
+    } else {
+        /* Broker down, transport errors: librdkafka retries; say so once per event. */
+        log_warn(kc->lg, "kafka: %s", reason);
+    }
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    kafka_client *kc = opaque;
+
+    (void)rk;
+    /* Purged messages are the echo of our own abort, reported after it. */
+    if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR || msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+        msg->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT ||
+        kc->delivery_err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    kc->delivery_err = msg->err;
+    snprintf(kc->delivery_msg, sizeof kc->delivery_msg, "delivery to %s failed: %s",
+             rd_kafka_topic_name(msg->rkt), rd_kafka_err2str(msg->err));
+}
+
+static int set(rd_kafka_conf_t *conf, const char *name, const char *value, char *errbuf,
+               size_t errbuf_size)
+{
+    char why[256];
+
+    if (rd_kafka_conf_set(conf, name, value, why, sizeof why) != RD_KAFKA_CONF_OK) {
+        snprintf(errbuf, errbuf_size, "kafka.properties: %s", why);
+        return -1;
+    }
+    return 0;
+}
+
+/* Configuration shared by the producer and the checkpoint reader: brokers, logging, the
+ * relay's defaults for this client (name/value pairs, NULL-terminated), then the user's
+ * pass-through properties, which may override those defaults (security settings matter
+ * to both clients). */
+static rd_kafka_conf_t *make_conf(kafka_client *kc, const char *const *defaults, char *errbuf,
+                                  size_t errbuf_size)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    const relay_config *cfg = kc->cfg;
+
+    rd_kafka_conf_set_opaque(conf, kc);
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    if (set(conf, "bootstrap.servers", cfg->kafka.brokers, errbuf, errbuf_size) != 0 ||
+        set(conf, "client.id", cfg->name, errbuf, errbuf_size) != 0)
+        goto fail;
+    for (; defaults[0] != NULL; defaults += 2)
+        if (set(conf, defaults[0], defaults[1], errbuf, errbuf_size) != 0)
+            goto fail;
+    for (size_t i = 0; i < cfg->kafka.nproperties; i++)
+        if (set(conf, cfg->kafka.properties[i].name, cfg->kafka.properties[i].value, errbuf,
+                errbuf_size) != 0)
+            goto fail;
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+kafka_client *kafka_new(const relay_config *cfg, const char *transactional_id, const log_ctx *lg,
+                        char *errbuf, size_t errbuf_size)
+{
+    kafka_client *kc = calloc(1, sizeof(*kc));
+    rd_kafka_conf_t *conf;
+    char txn_timeout[16], msg_timeout[16], why[512];
+    /* Java-compatible key hashing (an aggregate lands on the same partition as from a
+     * Java producer), a short linger (the Kafka transaction is the real batch) and a
+     * bounded queue (memory stays flat under a backlog). A message must time out before
+     * its transaction does, so a broker outage fails the transaction cleanly. */
+    const char *const defaults[] = {"partitioner", "murmur2_random",
+                                    "linger.ms", "5",
+                                    "queue.buffering.max.kbytes", "16384",
+                                    "transaction.timeout.ms", txn_timeout,
+                                    "message.timeout.ms", msg_timeout,
+                                    NULL};
+
+    if (kc == NULL) {
+        snprintf(errbuf, errbuf_size, "out of memory");
+        return NULL;
+    }
+    kc->cfg = cfg;
+    kc->lg = lg;
+    snprintf(txn_timeout, sizeof txn_timeout, "%d", cfg->kafka.transaction_timeout_ms);
+    snprintf(msg_timeout, sizeof msg_timeout, "%d", cfg->kafka.transaction_timeout_ms * 9 / 10);
+    conf = make_conf(kc, defaults, errbuf, errbuf_size);
+    if (conf == NULL)
+        goto fail;
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    if (set(conf, "transactional.id", transactional_id, errbuf, errbuf_size) != 0) {
+        rd_kafka_conf_destroy(conf);
+        goto fail;
+    }
+    kc->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why);
+    if (kc->rk == NULL) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(errbuf, errbuf_size, "cannot create the Kafka producer: %s", why);
+        goto fail;
+    }
+    return kc;
+fail:
+    kafka_free(kc);
+    return NULL;
+}
+
+void kafka_free(kafka_client *kc)
+{
+    if (kc == NULL)
+        return;
+    if (kc->rk != NULL)
+        rd_kafka_destroy(kc->rk);
+    for (size_t i = 0; i < kc->ntopics; i++)
+        free(kc->topics[i]);
+    free(kc->topics);
+    free(kc);
+}
+
+/* Sorts a transactional API error into the class the pipeline acts on (librdkafka's
+ * advice: neither retriable nor abortable means fatal) and destroys it. */
+static kafka_status classify(kafka_client *kc, rd_kafka_error_t *error, const char *what,
+                             char *errbuf, size_t errbuf_size)
+{
+    kafka_status st;
+    rd_kafka_resp_err_t code;
+
+    if (error == NULL)
+        return KAFKA_OK;
+    code = rd_kafka_error_code(error);
+    if (rd_kafka_error_txn_requires_abort(error))
+        st = KAFKA_ABORT;
+    else if (rd_kafka_error_is_retriable(error))
+        st = KAFKA_RETRY;
+    else
+        st = KAFKA_FATAL;
+    if (code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+        code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH ||
+        rd_kafka_fatal_error(kc->rk, NULL, 0) == RD_KAFKA_RESP_ERR_PRODUCER_FENCED)
+        snprintf(errbuf, errbuf_size,
+                 "%s: fenced: another outbox-relay named \"%s\" started and owns the work now",
+                 what, kc->cfg->name);
+    else
+        snprintf(errbuf, errbuf_size, "%s: %s", what, rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+    return st;
+}
+
+kafka_status kafka_init_transactions(kafka_client *kc, int timeout_ms, char *errbuf,
+                                     size_t errbuf_size)
+{
+    return classify(kc, rd_kafka_init_transactions(kc->rk, timeout_ms), "init_transactions",
+                    errbuf, errbuf_size);
+}
+
+static bool topic_known(const kafka_client *kc, const char *topic)
+{
+    for (size_t i = 0; i < kc->ntopics; i++)
+        if (strcmp(kc->topics[i], topic) == 0)
+            return true;
+    return false;
+}
+
+static void topic_remember(kafka_client *kc, const char *topic)
+{
+    char **grown = realloc(kc->topics, sizeof(*grown) * (kc->ntopics + 1));
+    char *copy = strdup(topic);
+
+    if (grown != NULL)
+        kc->topics = grown;
+    if (grown == NULL || copy == NULL) {
+        free(copy); /* only a cache: the topic is looked up again next time */
+        return;
+    }
+    kc->topics[kc->ntopics++] = copy;
+}
+
+/* 1 when the cluster has the topic, 0 when not, -1 when metadata failed. Lists all
+ * topics: asking for one by name could auto-create it on brokers that allow that. */
+static int topic_exists(kafka_client *kc, const char *topic, char *errbuf, size_t errbuf_size)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(kc->rk, 1, NULL, &md, METADATA_TIMEOUT_MS);
+    int found = 0;
+
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(errbuf, errbuf_size, "cannot read metadata from Kafka at %s: %s (check kafka.brokers)",
+                 kc->cfg->kafka.brokers, rd_kafka_err2str(err));
+        return -1;
+    }
+    for (int i = 0; i < md->topic_cnt && !found; i++)
+        found = strcmp(md->topics[i].topic, topic) == 0 &&
+                md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[i].partition_cnt > 0;
+    rd_kafka_metadata_destroy(md);
+    return found;
+}
+
+static kafka_status create_topic(kafka_client *kc, const char *topic, int partitions,
+                                 bool compacted, char *errbuf, size_t errbuf_size)
+{
+    char why[512];
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions,
+                                                    kc->cfg->kafka.replication_factor, why,
+                                                    sizeof why);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(kc->rk);
+    rd_kafka_AdminOptions_t *opts =
+        rd_kafka_AdminOptions_new(kc->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_event_t *ev = NULL;
+    kafka_status st = KAFKA_FATAL;
+
+    if (nt == NULL) {
+        snprintf(errbuf, errbuf_size, "cannot create topic %s: %s", topic, why);
+        goto out;
+    }
+    if (compacted)
+        rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+    rd_kafka_AdminOptions_set_operation_timeout(opts, METADATA_TIMEOUT_MS, why, sizeof why);
+    rd_kafka_CreateTopics(kc->rk, &nt, 1, opts, q);
+    ev = rd_kafka_queue_poll(q, METADATA_TIMEOUT_MS + 5000);
+    if (ev == NULL) {
+        snprintf(errbuf, errbuf_size, "creating topic %s timed out", topic);
+        st = KAFKA_RETRY;
+        goto out;
+    }
+    if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(errbuf, errbuf_size, "cannot create topic %s: %s", topic,
+                 rd_kafka_event_error_string(ev));
+        st = KAFKA_RETRY;
+        goto out;
+    }
+    size_t n = 0;
+    const rd_kafka_topic_result_t **res =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    rd_kafka_resp_err_t err = n == 1 ? rd_kafka_topic_result_error(res[0]) : RD_KAFKA_RESP_ERR__FAIL;
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        snprintf(errbuf, errbuf_size, "cannot create topic %s: %s (create it by hand, e.g. kafka-topics.sh --create --topic %s)",
+                 topic, n == 1 ? rd_kafka_topic_result_error_string(res[0]) : "no result", topic);
+        goto out;
+    }
+    st = KAFKA_OK;
+out:
+    if (ev != NULL)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_queue_destroy(q);
+    if (nt != NULL)
+        rd_kafka_NewTopic_destroy(nt);
+    return st;
+}
+
+/* Makes sure topic exists, creating it when allowed, then remembers it. */
+static kafka_status ensure_topic(kafka_client *kc, const char *topic, int partitions,
+                                 bool compacted, bool may_create, char *errbuf,
+                                 size_t errbuf_size)
+{
+    int exists;
+    kafka_status st;
+
+    if (topic_known(kc, topic))
+        return KAFKA_OK;
+    exists = topic_exists(kc, topic, errbuf, errbuf_size);
+    if (exists < 0)
+        return KAFKA_RETRY;
+    if (!exists) {
+        if (!may_create) {
+            snprintf(errbuf, errbuf_size,
+                     "topic %s does not exist: create it (kafka-topics.sh --create --topic %s) or "
+                     "set kafka.create_topics = true",
+                     topic, topic);
+            return KAFKA_FATAL;
+        }
+        st = create_topic(kc, topic, partitions, compacted, errbuf, errbuf_size);
+        if (st != KAFKA_OK)
+            return st;
+        log_info(kc->lg, "created topic %s (%d partitions%s)", topic, partitions,
+                 compacted ? ", compacted" : "");
+        /* Wait for the new topic to show in metadata so produce does not race it. */
+        for (int64_t until = now_ms() + METADATA_TIMEOUT_MS;
+             topic_exists(kc, topic, errbuf, errbuf_size) != 1;) {
+            if (now_ms() > until) {
+                snprintf(errbuf, errbuf_size, "topic %s was created but does not show up", topic);
+                return KAFKA_RETRY;
+            }
+            rd_kafka_poll(kc->rk, 100);
+        }
+    }
+    topic_remember(kc, topic);
+    return KAFKA_OK;
+}
+
+kafka_status kafka_ensure_checkpoint_topic(kafka_client *kc, char *errbuf, size_t errbuf_size)
+{
+    return ensure_topic(kc, kc->cfg->kafka.checkpoint_topic, 1, true, true, errbuf, errbuf_size);
+}
+
+int kafka_checkpoint_format(const char *relay, const kafka_checkpoint *cp, char *buf, size_t size)
+{
+    return snprintf(buf, size,
+                    "{\"relay\":\"%s\",\"end_lsn\":\"" LSN_FMT "\",\"commit_lsn\":\"" LSN_FMT
+                    "\",\"index\":%" PRIu32 ",\"system_id\":\"%s\",\"slot\":\"%s\"}",
+                    relay, LSN_ARGS(cp->pos.end_lsn), LSN_ARGS(cp->pos.commit_lsn), cp->pos.index,
+                    cp->system_id, cp->slot);
+}
+
+int kafka_checkpoint_parse(const char *json, size_t len, kafka_checkpoint *out, char *errbuf,
+                           size_t errbuf_size)
+{
+    json_error_t jerr;
+    json_t *doc = json_loadb(json, len, 0, &jerr);
+    const char *end = NULL, *commit = NULL, *sysid = "", *slot = "";
+    json_int_t index = -1;
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (doc == NULL) {
+        snprintf(errbuf, errbuf_size, "checkpoint record is not JSON: %s", jerr.text);
+        return -1;
+    }
+    if (json_unpack_ex(doc, &jerr, 0, "{s:s, s:s, s:I, s?s, s?s}", "end_lsn", &end, "commit_lsn",
+                       &commit, "index", &index, "system_id", &sysid, "slot", &slot) != 0) {
+        snprintf(errbuf, errbuf_size, "checkpoint record: %s", jerr.text);
+        goto out;
+    }
+    if (!lsn_parse(end, &out->pos.end_lsn) || !lsn_parse(commit, &out->pos.commit_lsn) ||
+        index < 0 || index > UINT32_MAX) {
+        snprintf(errbuf, errbuf_size, "checkpoint record: bad end_lsn, commit_lsn or index");
+        goto out;
+    }
+    out->pos.index = (uint32_t)index;
+    snprintf(out->system_id, sizeof out->system_id, "%s", sysid);
+    snprintf(out->slot, sizeof out->slot, "%s", slot);
+    rc = 0;
+out:
+    json_decref(doc);
+    return rc;
+}
+
+kafka_status kafka_read_checkpoint(kafka_client *kc, kafka_checkpoint *out, bool *found,
+                                   char *errbuf, size_t errbuf_size)
+{
+    const char *topic = kc->cfg->kafka.checkpoint_topic;
+    const char *name = kc->cfg->name;
+    char group[300];
+    /* assign() needs a group id, though nothing joins or commits to the group. */
+    const char *const reader[] = {"group.id", group,
+                                  "isolation.level", "read_committed",
+                                  "enable.auto.commit", "false",
+                                  "enable.partition.eof", "true",
+                                  NULL};
+    rd_kafka_conf_t *conf;
+    rd_kafka_t *c = NULL;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    int64_t low = 0, high = 0, deadline;
+    kafka_status st = KAFKA_RETRY;
+    char why[512];
+    rd_kafka_resp_err_t err;
+
+    *found = false;
+    snprintf(group, sizeof group, "%s.checkpoint-reader", name);
+    conf = make_conf(kc, reader, errbuf, errbuf_size);
+    if (conf == NULL)
+        return KAFKA_FATAL;
+    c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);
+    if (c == NULL) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(errbuf, errbuf_size, "cannot create the checkpoint reader: %s", why);
+        return KAFKA_FATAL;
+    }
+    /* The high watermark after init_transactions bounds what is ours: our own older
+     * transaction is aborted by then, so reading up to it sees our newest commit. (EOF
+     * alone is not enough: another relay's open transaction on this topic would hold a
+     * read_committed consumer before our newer records.) */
+    err = rd_kafka_query_watermark_offsets(c, topic, CHECKPOINT_PARTITION, &low, &high,
+                                           METADATA_TIMEOUT_MS);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(errbuf, errbuf_size, "cannot read the checkpoint topic %s: %s", topic,
+                 rd_kafka_err2str(err));
+        goto out;
+    }
+    if (high <= low) {
+        st = KAFKA_OK;
+        goto out;
+    }
+    parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, topic, CHECKPOINT_PARTITION)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+    if ((err = rd_kafka_assign(c, parts)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(errbuf, errbuf_size, "cannot read the checkpoint topic %s: %s", topic,
+                 rd_kafka_err2str(err));
+        goto out;
+    }
+    deadline = now_ms() + kc->cfg->kafka.transaction_timeout_ms + METADATA_TIMEOUT_MS;
+    for (;;) {
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(c, 200);
+
+        if (msg != NULL && msg->err == RD_KAFKA_RESP_ERR_NO_ERROR && msg->key_len == strlen(name) &&
+            memcmp(msg->key, name, msg->key_len) == 0) {
+            if (msg->payload == NULL) {
+                *found = false; /* a tombstone: an operator reset this relay */
+            } else if (kafka_checkpoint_parse(msg->payload, msg->len, out, errbuf,
+                                              errbuf_size) == 0) {
+                *found = true;
+            } else {
+                rd_kafka_message_destroy(msg);
+                st = KAFKA_FATAL;
+                goto out;
+            }
+        } else if (msg != NULL && msg->err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+                   msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            log_warn(kc->lg, "reading checkpoints: %s", rd_kafka_message_errstr(msg));
+        }
+        if (msg != NULL)
+            rd_kafka_message_destroy(msg);
+        rd_kafka_position(c, parts);
+        if (parts->elems[0].offset >= high) {
+            st = KAFKA_OK;
+            break;
+        }
+        if (now_ms() > deadline) {
+            snprintf(errbuf, errbuf_size,
+                     "timed out reading the checkpoint topic %s up to offset %" PRId64, topic,
+                     high);
+            break;
+        }
+    }
+out:
+    if (parts != NULL)
+        rd_kafka_topic_partition_list_destroy(parts);
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+    return st;
+}
+
+kafka_status kafka_begin(kafka_client *kc, char *errbuf, size_t errbuf_size)
+{
+    kc->delivery_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    kc->delivery_msg[0] = '\0';
+    return classify(kc, rd_kafka_begin_transaction(kc->rk), "begin_transaction", errbuf,
+                    errbuf_size);
+}
+
+/* producev, waiting while the local queue is full (that is the back-pressure: the
+ * relay stops reading Postgres until Kafka takes more). Takes ownership of hdrs. */
+static kafka_status produce(kafka_client *kc, const char *topic, int32_t partition,
+                            const void *key, size_t key_len, const void *value, size_t value_len,
+                            int64_t timestamp_ms, rd_kafka_headers_t *hdrs, char *errbuf,
+                            size_t errbuf_size)
+{
+    rd_kafka_resp_err_t err;
+
+    for (;;) {
+        err = rd_kafka_producev(kc->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                                RD_KAFKA_V_KEY(key, key_len),
+                                RD_KAFKA_V_VALUE((void *)value, value_len),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_TIMESTAMP(timestamp_ms), RD_KAFKA_V_HEADERS(hdrs),
+                                RD_KAFKA_V_END);
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            break;
+        rd_kafka_poll(kc->rk, 50);
+    }
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return KAFKA_OK;
+    if (hdrs != NULL)
+        rd_kafka_headers_destroy(hdrs);
+    if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+        snprintf(errbuf, errbuf_size,
+                 "record for topic %s is %zu bytes, more than the producer's message.max.bytes: "
+                 "raise kafka.properties.message_max_bytes (and the topic's max.message.bytes)",
+                 topic, key_len + value_len);
+        return KAFKA_REJECTED;
+    }
+    snprintf(errbuf, errbuf_size, "produce to %s: %s", topic, rd_kafka_err2str(err));
+    return rd_kafka_fatal_error(kc->rk, NULL, 0) ? KAFKA_FATAL : KAFKA_ABORT;
+}
+
+kafka_status kafka_produce(kafka_client *kc, const event *ev, char *errbuf, size_t errbuf_size)
+{
+    rd_kafka_headers_t *hdrs;
+    kafka_status st = ensure_topic(kc, ev->topic, kc->cfg->kafka.topic_partitions, false,
+                                   kc->cfg->kafka.create_topics, errbuf, errbuf_size);
+
+    if (st != KAFKA_OK)
+        return st == KAFKA_RETRY ? KAFKA_ABORT : st;
+    hdrs = rd_kafka_headers_new((size_t)ev->nheaders);
+    for (int i = 0; i < ev->nheaders; i++)
+        rd_kafka_header_add(hdrs, ev->headers[i].name, -1, ev->headers[i].value,
+                            (ssize_t)ev->headers[i].value_len);
+    return produce(kc, ev->topic, RD_KAFKA_PARTITION_UA, ev->key, ev->key_len, ev->value,
+                   ev->value_len, ev->timestamp_ms, hdrs, errbuf, errbuf_size);
+}
+
+kafka_status kafka_produce_checkpoint(kafka_client *kc, const kafka_checkpoint *cp, char *errbuf,
+                                      size_t errbuf_size)
+{
+    char value[512];
+    int n = kafka_checkpoint_format(kc->cfg->name, cp, value, sizeof value);
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return produce(kc, kc->cfg->kafka.checkpoint_topic, CHECKPOINT_PARTITION, kc->cfg->name,
+                   strlen(kc->cfg->name), value, (size_t)n,
+                   (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, NULL, errbuf, errbuf_size);
+}
+
+kafka_status kafka_commit(kafka_client *kc, char *errbuf, size_t errbuf_size)
+{
+    int64_t deadline = now_ms() + kc->cfg->kafka.commit_timeout_ms;
+    kafka_status st;
+
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        st = classify(kc, rd_kafka_commit_transaction(kc->rk, left > 0 ? (int)left : 1),
+                      "commit_transaction", errbuf, errbuf_size);
+        if (st != KAFKA_RETRY || now_ms() >= deadline)
+            break;
+    }
+    if (st == KAFKA_ABORT && kc->delivery_err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        /* Say why the transaction failed, and stop when retrying cannot help. */
+        snprintf(errbuf, errbuf_size, "commit_transaction: %s", kc->delivery_msg);
+        if (kc->delivery_err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+            kc->delivery_err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+            kc->delivery_err == RD_KAFKA_RESP_ERR_INVALID_RECORD)
+            st = KAFKA_REJECTED;
+    }
+    return st;
+}
+
+kafka_status kafka_abort(kafka_client *kc, char *errbuf, size_t errbuf_size)
+{
+    int64_t deadline = now_ms() + kc->cfg->kafka.commit_timeout_ms;
+    kafka_status st;
+
+    do {
+        st = classify(kc, rd_kafka_abort_transaction(kc->rk, kc->cfg->kafka.commit_timeout_ms),
+                      "abort_transaction", errbuf, errbuf_size);
+    } while (st == KAFKA_RETRY && now_ms() < deadline);
+    return st;
+}
+
+void kafka_poll(kafka_client *kc)
+{
+    rd_kafka_poll(kc->rk, 0);
+}
+
+int kafka_broker_count(kafka_client *kc, int timeout_ms, char *errbuf, size_t errbuf_size)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(kc->rk, 0, NULL, &md, timeout_ms);
+    int n;
+
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(errbuf, errbuf_size, "cannot reach Kafka at %s: %s (check kafka.brokers)",
+                 kc->cfg->kafka.brokers, rd_kafka_err2str(err));
+        return -1;
+    }
+    n = md->broker_cnt;
+    rd_kafka_metadata_destroy(md);
+    return n;
+}

@@ -1,0 +1,39 @@
+#include "log.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+log_level log_level_parse(const char *text)
+{
+    for (int i = LOG_ERROR; i <= LOG_DEBUG; i++)
+        if (text != NULL && strcmp(text, level_names[i]) == 0)
+            return (log_level)i;
+    return LOG_INFO;
+}
+
+void log_write(const log_ctx *lg, log_level level, const char *fmt, ...)
+{
+    char line[2048], stamp[32];
+    struct timespec now;
+    struct tm tm;
+    va_list ap;
+
+    if (lg != NULL && level > lg->level)
+        return;
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    /* One record per line: a message with a newline in it (libpq's are) is folded. */
+    for (char *p = line; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    for (size_t n = strlen(line); n > 0 && line[n - 1] == ' '; n--)
+        line[n - 1] = '\0';
+    fprintf(stderr, "%s.%03ldZ %s %s\n", stamp, now.tv_nsec / 1000000, level_names[level], line);
+}

@@ -1,0 +1,120 @@
+/*
+ * main.c — the command line: `outbox-relay run|check -c FILE`, signals, exit codes.
+ *
+ * Owns: argument parsing, loading the config, the SIGTERM/SIGINT flag and the choice
+ * of subcommand. Knows no wire format.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checklist.h"
+#include "config.h"
+#include "exitcode.h"
+#include "log.h"
+#include "pipeline.h"
+
+extern char **environ;
+
+/* The only mutable global: set by the signal handler, read by the loop. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: outbox-relay run -c FILE      relay outbox inserts to Kafka until SIGTERM\n"
+          "       outbox-relay check -c FILE    check config, Postgres and Kafka, print fixes\n"
+          "       outbox-relay --help | --version\n"
+          "\n"
+          "Every setting can be overridden by OUTBOX_RELAY_<PATH> (e.g.\n"
+          "OUTBOX_RELAY_POSTGRES_CONNINFO); see etc/outbox-relay.conf and README.md.\n"
+          "\n"
+          "exit codes: 0 ok, 1 check failed, 64 usage, 65 bad outbox row, 69 server\n"
+          "unreachable, 70 internal error, 75 slot in use, 77 Postgres refused the user,\n"
+          "78 config or server setup, 79 slot and checkpoint disagree, 80 Kafka fatal/fenced\n",
+          f);
+}
+
+static int cmd_run(const char *path)
+{
+    char err[1024];
+    relay_config *cfg = config_load(path, environ, err, sizeof err);
+    log_ctx lg = {LOG_INFO};
+    struct sigaction sa;
+    int rc;
+
+    if (cfg == NULL) {
+        log_error(&lg, "%s", err);
+        return EXIT_CONFIG;
+    }
+    lg.level = log_level_parse(cfg->log_level);
+    /* No SA_RESTART: a signal interrupts the wait on the replication socket. */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    log_info(&lg, "outbox-relay %s starting as \"%s\" (config %s)", RELAY_VERSION, cfg->name,
+             path);
+    rc = pipeline_run(cfg, &lg, &stop_requested);
+    log_info(&lg, "outbox-relay stopped (exit %d)", rc);
+    config_free(cfg);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {NULL, 0, NULL, 0}};
+    const char *config = NULL, *cmd;
+    int c;
+
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
+        printf("outbox-relay %s\n", RELAY_VERSION);
+        return EXIT_OK;
+    }
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    cmd = argv[1];
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config = optarg; break;
+        case 'h': usage(stdout); return EXIT_OK;
+        case 'V': printf("outbox-relay %s\n", RELAY_VERSION); return EXIT_OK;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "outbox-relay: unexpected argument \"%s\"\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check") != 0) {
+        fprintf(stderr, "outbox-relay: unknown command \"%s\" (try --help)\n", cmd);
+        return EXIT_USAGE;
+    }
+    if (config == NULL) {
+        fprintf(stderr, "outbox-relay %s: -c FILE is required (see etc/outbox-relay.conf)\n",
+                cmd);
+        return EXIT_USAGE;
+    }
+    if (strcmp(cmd, "check") == 0)
+        return checklist_run(config, environ, stdout);
+    return cmd_run(config);
+}

@@ -1,0 +1,448 @@
+#include "pgrepl.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+/* Microseconds from the Unix epoch to the Postgres epoch (2000-01-01). */
+#define PG_EPOCH_OFFSET_US 946684800000000LL
+
+/* Session settings the stream relies on: timestamps are parsed as ISO in UTC. */
+#define STREAM_OPTIONS "-c datestyle=ISO -c timezone=UTC -c intervalstyle=postgres"
+
+struct pgrepl_conn {
+    PGconn *conn;
+    char *copybuf; /* last PQgetCopyData buffer, freed on the next read */
+    char describe[256];
+};
+
+static int64_t pg_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - PG_EPOCH_OFFSET_US;
+}
+
+static uint64_t be64(const char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | (uint8_t)p[i];
+    return v;
+}
+
+static void put_be64(char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (char)(v & 0xff);
+}
+
+/* libpq messages end with a newline and sometimes span lines; keep the first line. */
+static const char *first_line(const char *msg, char *buf, size_t size)
+{
+    size_t n = strcspn(msg, "\n");
+    snprintf(buf, size, "%.*s", (int)(n < size ? n : size - 1), msg);
+    return buf;
+}
+
+/* Sorts a failed connection attempt by its message and adds the fix. */
+static pgrepl_status explain_connect_failure(PGconn *conn, char *errbuf, size_t errbuf_size)
+{
+    const char *msg = PQerrorMessage(conn);
+    char line[512];
+    const char *host = PQhost(conn), *port = PQport(conn), *user = PQuser(conn);
+
+    first_line(msg, line, sizeof line);
+    if (PQconnectionNeedsPassword(conn)) {
+        snprintf(errbuf, errbuf_size,
+                 "Postgres at %s:%s wants a password for user %s: put it in postgres.conninfo, "
+                 "PGPASSWORD or ~/.pgpass",
+                 host, port, user);
+        return PGREPL_ERR_AUTH;
+    }
+    if (strstr(msg, "password authentication failed") || strstr(msg, "authentication failed")) {
+        snprintf(errbuf, errbuf_size,
+                 "Postgres refused user %s: %s (check the user and password in "
+                 "postgres.conninfo, PGPASSWORD or ~/.pgpass)",
+                 user, line);
+        return PGREPL_ERR_AUTH;
+    }
+    if (strstr(msg, "pg_hba.conf")) {
+        snprintf(errbuf, errbuf_size,
+                 "Postgres refused the replication connection: %s (add a \"host replication "
+                 "%s <address> scram-sha-256\" line to pg_hba.conf)",
+                 line, user);
+        return PGREPL_ERR_AUTH;
+    }
+    if (strstr(msg, "replication") && (strstr(msg, "permission") || strstr(msg, "must be"))) {
+        snprintf(errbuf, errbuf_size,
+                 "Postgres user %s may not replicate: %s (run ALTER ROLE %s REPLICATION;)", user,
+                 line, user);
+        return PGREPL_ERR_AUTH;
+    }
+    if (strstr(msg, "does not exist")) {
+        snprintf(errbuf, errbuf_size, "Postgres: %s (check postgres.conninfo)", line);
+        return PGREPL_ERR_SETUP;
+    }
+    snprintf(errbuf, errbuf_size,
+             "cannot connect to Postgres at %s:%s: %s (is it running? check postgres.conninfo)",
+             host ? host : "?", port ? port : "?", line);
+    return PGREPL_ERR_CONNECT;
+}
+
+pgrepl_conn *pgrepl_connect(const char *conninfo, int connect_timeout_s, pgrepl_status *status,
+                            char *errbuf, size_t errbuf_size)
+{
+    PQconninfoOption *parsed;
+    char *perr = NULL, timeout[16], options[1024];
+    const char *user_options = "", *user_timeout = NULL;
+    pgrepl_conn *c;
+
+    *status = PGREPL_ERR_SETUP;
+    parsed = PQconninfoParse(conninfo, &perr);
+    if (parsed == NULL) {
+        char line[256];
+        snprintf(errbuf, errbuf_size, "postgres.conninfo: %s",
+                 perr ? first_line(perr, line, sizeof line) : "out of memory");
+        PQfreemem(perr);
+        return NULL;
+    }
+    for (PQconninfoOption *o = parsed; o->keyword != NULL; o++) {
+        if (strcmp(o->keyword, "options") == 0 && o->val != NULL)
+            user_options = o->val;
+        if (strcmp(o->keyword, "connect_timeout") == 0 && o->val != NULL)
+            user_timeout = o->val;
+    }
+    /* The user's options are kept and ours appended; the user's connect_timeout and
+     * application_name win over ours (they come before dbname, which expands conninfo). */
+    snprintf(options, sizeof options, "%s%s%s", user_options, user_options[0] ? " " : "",
+             STREAM_OPTIONS);
+    snprintf(timeout, sizeof timeout, "%d", connect_timeout_s);
+    const char *keys[] = {"connect_timeout", "fallback_application_name", "dbname", "replication",
+                          "options", NULL};
+    const char *vals[] = {user_timeout ? user_timeout : timeout, "outbox-relay", conninfo,
+                          "database", options, NULL};
+
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        PQconninfoFree(parsed);
+        snprintf(errbuf, errbuf_size, "out of memory");
+        return NULL;
+    }
+    c->conn = PQconnectdbParams(keys, vals, 1);
+    PQconninfoFree(parsed);
+    if (c->conn == NULL || PQstatus(c->conn) != CONNECTION_OK) {
+        if (c->conn == NULL)
+            snprintf(errbuf, errbuf_size, "out of memory");
+        else
+            *status = explain_connect_failure(c->conn, errbuf, errbuf_size);
+        pgrepl_close(c);
+        return NULL;
+    }
+    snprintf(c->describe, sizeof c->describe, "%s:%s/%s as %s", PQhost(c->conn), PQport(c->conn),
+             PQdb(c->conn), PQuser(c->conn));
+    *status = PGREPL_OK;
+    return c;
+}
+
+void pgrepl_close(pgrepl_conn *c)
+{
+    if (c == NULL)
+        return;
+    PQfreemem(c->copybuf);
+    PQfinish(c->conn);
+    free(c);
+}
+
+const char *pgrepl_describe(const pgrepl_conn *c)
+{
+    return c->describe;
+}
+
+/* Runs a command expecting `expect`; on failure writes "what: server message". */
+static PGresult *exec(pgrepl_conn *c, const char *sql, ExecStatusType expect, const char *what,
+                      pgrepl_status *st, char *errbuf, size_t errbuf_size)
+{
+    PGresult *res = PQexec(c->conn, sql);
+    char line[512];
+
+    if (PQresultStatus(res) == expect) {
+        *st = PGREPL_OK;
+        return res;
+    }
+    first_line(PQerrorMessage(c->conn), line, sizeof line);
+    snprintf(errbuf, errbuf_size, "%s: %s", what, line);
+    *st = PQstatus(c->conn) == CONNECTION_OK ? PGREPL_ERR_PROTOCOL : PGREPL_ERR_CONNECT;
+    PQclear(res);
+    return NULL;
+}
+
+pgrepl_status pgrepl_identify(pgrepl_conn *c, pgrepl_system *out, char *errbuf, size_t errbuf_size)
+{
+    pgrepl_status st;
+    PGresult *res = exec(c, "IDENTIFY_SYSTEM", PGRES_TUPLES_OK, "IDENTIFY_SYSTEM", &st, errbuf,
+                         errbuf_size);
+
+    if (res == NULL)
+        return st;
+    if (PQntuples(res) != 1 || PQnfields(res) < 4 ||
+        !lsn_parse(PQgetvalue(res, 0, 2), &out->xlogpos)) {
+        snprintf(errbuf, errbuf_size, "IDENTIFY_SYSTEM: got %d rows and %d columns, expected 1 and 4",
+                 PQntuples(res), PQnfields(res));
+        PQclear(res);
+        return PGREPL_ERR_PROTOCOL;
+    }
+    snprintf(out->system_id, sizeof out->system_id, "%s", PQgetvalue(res, 0, 0));
+    out->timeline = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
+    snprintf(out->dbname, sizeof out->dbname, "%s", PQgetvalue(res, 0, 3));
+    PQclear(res);
+    return PGREPL_OK;
+}
+
+pgrepl_status pgrepl_slot_info(pgrepl_conn *c, const char *slot_name, pgrepl_slot *out,
+                               char *errbuf, size_t errbuf_size)
+{
+    char *lit = PQescapeLiteral(c->conn, slot_name, strlen(slot_name));
+    char sql[512];
+    pgrepl_status st;
+    PGresult *res;
+
+    memset(out, 0, sizeof(*out));
+    snprintf(sql, sizeof sql,
+             "SELECT plugin, slot_type, database, active, coalesce(active_pid, 0), "
+             "coalesce(confirmed_flush_lsn, '0/0'), coalesce(restart_lsn, '0/0') "
+             "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s",
+             lit ? lit : "NULL");
+    PQfreemem(lit);
+    res = exec(c, sql, PGRES_TUPLES_OK, "reading pg_replication_slots", &st, errbuf, errbuf_size);
+    if (res == NULL)
+        return st;
+    if (PQntuples(res) == 1) {
+        out->exists = true;
+        snprintf(out->plugin, sizeof out->plugin, "%s", PQgetvalue(res, 0, 0));
+        snprintf(out->database, sizeof out->database, "%s", PQgetvalue(res, 0, 2));
+        out->active = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+        out->active_pid = atoi(PQgetvalue(res, 0, 4));
+        lsn_parse(PQgetvalue(res, 0, 5), &out->confirmed_flush);
+        lsn_parse(PQgetvalue(res, 0, 6), &out->restart_lsn);
+        if (strcmp(PQgetvalue(res, 0, 1), "logical") != 0) {
+            snprintf(errbuf, errbuf_size,
+                     "replication slot \"%s\" is a physical slot: drop it or choose another "
+                     "postgres.slot",
+                     slot_name);
+            st = PGREPL_ERR_SETUP;
+        }
+    }
+    PQclear(res);
+    return st;
+}
+
+pgrepl_status pgrepl_create_slot(pgrepl_conn *c, const char *slot_name, char *errbuf,
+                                 size_t errbuf_size)
+{
+    char *ident = PQescapeIdentifier(c->conn, slot_name, strlen(slot_name));
+    char sql[512];
+    pgrepl_status st;
+    PGresult *res;
+
+    snprintf(sql, sizeof sql, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput NOEXPORT_SNAPSHOT",
+             ident ? ident : "\"\"");
+    PQfreemem(ident);
+    res = exec(c, sql, PGRES_TUPLES_OK, "creating the replication slot", &st, errbuf, errbuf_size);
+    PQclear(res);
+    return st;
+}
+
+pgrepl_status pgrepl_check_publication(pgrepl_conn *c, const char *publication, const char *table,
+                                       char *errbuf, size_t errbuf_size)
+{
+    const char *dot = strchr(table, '.');
+    char nsp[128], rel[128], sql[1024];
+    char *pub_lit, *nsp_lit, *rel_lit;
+    pgrepl_status st;
+    PGresult *res;
+
+    snprintf(nsp, sizeof nsp, "%.*s", dot ? (int)(dot - table) : 6, dot ? table : "public");
+    snprintf(rel, sizeof rel, "%s", dot ? dot + 1 : table);
+    pub_lit = PQescapeLiteral(c->conn, publication, strlen(publication));
+    nsp_lit = PQescapeLiteral(c->conn, nsp, strlen(nsp));
+    rel_lit = PQescapeLiteral(c->conn, rel, strlen(rel));
+    snprintf(sql, sizeof sql,
+             "SELECT p.pubinsert, EXISTS (SELECT 1 FROM pg_catalog.pg_publication_tables t "
+             "WHERE t.pubname = p.pubname AND t.schemaname = %s AND t.tablename = %s) "
+             "FROM pg_catalog.pg_publication p WHERE p.pubname = %s",
+             nsp_lit ? nsp_lit : "NULL", rel_lit ? rel_lit : "NULL", pub_lit ? pub_lit : "NULL");
+    PQfreemem(pub_lit);
+    PQfreemem(nsp_lit);
+    PQfreemem(rel_lit);
+    res = exec(c, sql, PGRES_TUPLES_OK, "reading pg_publication", &st, errbuf, errbuf_size);
+    if (res == NULL)
+        return st;
+    if (PQntuples(res) != 1) {
+        snprintf(errbuf, errbuf_size,
+                 "publication \"%s\" does not exist: run CREATE PUBLICATION %s FOR TABLE %s.%s "
+                 "WITH (publish = 'insert'); (see sql/)",
+                 publication, publication, nsp, rel);
+        st = PGREPL_ERR_SETUP;
+    } else if (strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
+        snprintf(errbuf, errbuf_size,
+                 "publication \"%s\" does not include table %s.%s: run ALTER PUBLICATION %s ADD "
+                 "TABLE %s.%s;",
+                 publication, nsp, rel, publication, nsp, rel);
+        st = PGREPL_ERR_SETUP;
+    } else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+        snprintf(errbuf, errbuf_size,
+                 "publication \"%s\" does not publish inserts: run ALTER PUBLICATION %s SET "
+                 "(publish = 'insert');",
+                 publication, publication);
+        st = PGREPL_ERR_SETUP;
+    }
+    PQclear(res);
+    return st;
+}
+
+pgrepl_status pgrepl_start(pgrepl_conn *c, const char *slot, const char *publication,
+                           relay_lsn start, char *errbuf, size_t errbuf_size)
+{
+    char *ident = PQescapeIdentifier(c->conn, slot, strlen(slot));
+    char *pub = PQescapeIdentifier(c->conn, publication, strlen(publication));
+    char sql[1024];
+    pgrepl_status st;
+    PGresult *res;
+
+    /* publication_names is a list of identifiers inside a string literal; slot and
+     * publication names are validated by config to plain identifiers, so the quoted
+     * identifier needs no further escaping inside the literal. */
+    snprintf(sql, sizeof sql,
+             "START_REPLICATION SLOT %s LOGICAL " LSN_FMT
+             " (proto_version '1', publication_names '%s')",
+             ident ? ident : "\"\"", LSN_ARGS(start), pub ? pub : "\"\"");
+    PQfreemem(ident);
+    PQfreemem(pub);
+    res = exec(c, sql, PGRES_COPY_BOTH, "START_REPLICATION", &st, errbuf, errbuf_size);
+    if (res == NULL) {
+        if (strstr(errbuf, "is active for PID"))
+            st = PGREPL_ERR_SLOT_BUSY;
+        else if (strstr(errbuf, "does not exist"))
+            st = PGREPL_ERR_SETUP;
+        return st;
+    }
+    PQclear(res);
+    return PGREPL_OK;
+}
+
+static pgrepl_status stream_ended(pgrepl_conn *c, char *errbuf, size_t errbuf_size)
+{
+    PGresult *res = PQgetResult(c->conn);
+    char line[512];
+
+    first_line(res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
+                                                   : PQerrorMessage(c->conn),
+               line, sizeof line);
+    snprintf(errbuf, errbuf_size, "replication stream from %s ended: %s", c->describe,
+             line[0] ? line : "the server closed it");
+    PQclear(res);
+    return PGREPL_ERR_CONNECT;
+}
+
+pgrepl_status pgrepl_read(pgrepl_conn *c, int timeout_ms, pgrepl_msg *out, char *errbuf,
+                          size_t errbuf_size)
+{
+    int n;
+
+    PQfreemem(c->copybuf);
+    c->copybuf = NULL;
+    memset(out, 0, sizeof(*out));
+    for (;;) {
+        n = PQgetCopyData(c->conn, &c->copybuf, 1);
+        if (n > 0)
+            break;
+        if (n == -1)
+            return stream_ended(c, errbuf, errbuf_size);
+        if (n == -2) {
+            char line[512];
+            snprintf(errbuf, errbuf_size, "replication connection to %s lost: %s", c->describe,
+                     first_line(PQerrorMessage(c->conn), line, sizeof line));
+            return PGREPL_ERR_CONNECT;
+        }
+        if (timeout_ms <= 0)
+            return PGREPL_OK; /* PGREPL_MSG_NONE */
+        struct pollfd pfd = {.fd = PQsocket(c->conn), .events = POLLIN};
+        int ready = poll(&pfd, 1, timeout_ms);
+        if (ready < 0 && errno != EINTR) {
+            snprintf(errbuf, errbuf_size, "poll on the replication connection: %s",
+                     strerror(errno));
+            return PGREPL_ERR_CONNECT;
+        }
+        if (ready <= 0)
+            return PGREPL_OK; /* timeout or a signal: let the caller look at its flags */
+        if (!PQconsumeInput(c->conn)) {
+            char line[512];
+            snprintf(errbuf, errbuf_size, "replication connection to %s lost: %s", c->describe,
+                     first_line(PQerrorMessage(c->conn), line, sizeof line));
+            return PGREPL_ERR_CONNECT;
+        }
+        timeout_ms = 0; /* data arrived: take what is complete, do not wait again */
+    }
+    switch (c->copybuf[0]) {
+    case 'w': /* XLogData: dataStart, walEnd, sendTime, data */
+        if (n < 25)
+            break;
+        out->kind = PGREPL_MSG_DATA;
+        out->wal_start = be64(c->copybuf + 1);
+        out->wal_end = be64(c->copybuf + 9);
+        out->data = (const uint8_t *)c->copybuf + 25;
+        out->len = (size_t)n - 25;
+        return PGREPL_OK;
+    case 'k': /* primary keepalive: walEnd, sendTime, replyRequested */
+        if (n < 18)
+            break;
+        out->kind = PGREPL_MSG_KEEPALIVE;
+        out->wal_end = be64(c->copybuf + 1);
+        out->reply_requested = c->copybuf[17] != 0;
+        return PGREPL_OK;
+    default:
+        break;
+    }
+    snprintf(errbuf, errbuf_size, "replication stream: unexpected message '%c' of %d bytes",
+             c->copybuf[0], n);
+    return PGREPL_ERR_PROTOCOL;
+}
+
+pgrepl_status pgrepl_send_status(pgrepl_conn *c, relay_lsn write, relay_lsn flush,
+                                 bool reply_requested, char *errbuf, size_t errbuf_size)
+{
+    char msg[1 + 8 + 8 + 8 + 8 + 1];
+
+    msg[0] = 'r';
+    put_be64(msg + 1, write);  /* write */
+    put_be64(msg + 9, flush);  /* flush: what Kafka committed; moves confirmed_flush_lsn */
+    put_be64(msg + 17, flush); /* apply */
+    put_be64(msg + 25, (uint64_t)pg_now_us()); /* sendTime */
+    msg[33] = reply_requested ? 1 : 0;
+    if (PQputCopyData(c->conn, msg, sizeof msg) <= 0 || PQflush(c->conn) != 0) {
+        char line[512];
+        snprintf(errbuf, errbuf_size, "sending status to %s: %s", c->describe,
+                 first_line(PQerrorMessage(c->conn), line, sizeof line));
+        return PGREPL_ERR_CONNECT;
+    }
+    return PGREPL_OK;
+}
+
+pgrepl_status pgrepl_query_value(pgrepl_conn *c, const char *sql, char *out, size_t out_size,
+                                 char *errbuf, size_t errbuf_size)
+{
+    pgrepl_status st;
+    PGresult *res = exec(c, sql, PGRES_TUPLES_OK, sql, &st, errbuf, errbuf_size);
+
+    if (res == NULL)
+        return st;
+    snprintf(out, out_size, "%s", PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "");
+    PQclear(res);
+    return PGREPL_OK;
+}

@@ -1,0 +1,103 @@
+/*
+ * pgrepl.h — the logical replication connection to Postgres.
+ *
+ * Owns: connecting with replication=database (adding to the user's conninfo what the
+ * stream needs), IDENTIFY_SYSTEM, slot and publication checks, START_REPLICATION with
+ * pgoutput, reading CopyBoth messages (XLogData, keepalives) and sending standby status
+ * updates. Knows nothing of Kafka or JSON; returns pgoutput bytes as they came.
+ */
+#ifndef RELAY_PGREPL_H
+#define RELAY_PGREPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lsn.h"
+
+typedef struct pgrepl_conn pgrepl_conn;
+
+/* Why a call failed, so main can pick the exit code and the operator the fix. */
+typedef enum {
+    PGREPL_OK = 0,
+    PGREPL_ERR_CONNECT,    /* server unreachable, or the connection was lost */
+    PGREPL_ERR_AUTH,       /* authentication or authorization refused */
+    PGREPL_ERR_SETUP,      /* wal_level, slot, publication or rights not as needed */
+    PGREPL_ERR_SLOT_BUSY,  /* the slot is active for another process */
+    PGREPL_ERR_PROTOCOL,   /* unexpected answer from the server */
+} pgrepl_status;
+
+typedef struct pgrepl_slot {
+    bool exists;
+    bool active;
+    int active_pid;
+    char plugin[64];
+    char database[64];
+    relay_lsn confirmed_flush;
+    relay_lsn restart_lsn;
+} pgrepl_slot;
+
+typedef struct pgrepl_system {
+    char system_id[32];
+    uint32_t timeline;
+    relay_lsn xlogpos;
+    char dbname[64];
+} pgrepl_system;
+
+/* Opens a replication connection (replication=database). conninfo is the user's libpq
+ * URI or key/value string; passwords may also come from PGPASSWORD or the passfile. */
+pgrepl_conn *pgrepl_connect(const char *conninfo, int connect_timeout_s, pgrepl_status *status,
+                            char *errbuf, size_t errbuf_size);
+void pgrepl_close(pgrepl_conn *c);
+
+/* "host:port/db as user", for logs (never the password). */
+const char *pgrepl_describe(const pgrepl_conn *c);
+
+pgrepl_status pgrepl_identify(pgrepl_conn *c, pgrepl_system *out, char *errbuf, size_t errbuf_size);
+
+/* Looks up slot_name in pg_replication_slots; out->exists is false when there is none. */
+pgrepl_status pgrepl_slot_info(pgrepl_conn *c, const char *slot_name, pgrepl_slot *out,
+                               char *errbuf, size_t errbuf_size);
+
+/* Creates a logical slot with pgoutput. */
+pgrepl_status pgrepl_create_slot(pgrepl_conn *c, const char *slot_name, char *errbuf,
+                                 size_t errbuf_size);
+
+/* Checks that the publication exists and publishes inserts of table ([schema.]name). */
+pgrepl_status pgrepl_check_publication(pgrepl_conn *c, const char *publication, const char *table,
+                                       char *errbuf, size_t errbuf_size);
+
+/* START_REPLICATION SLOT slot LOGICAL start (proto_version 1, publication_names). */
+pgrepl_status pgrepl_start(pgrepl_conn *c, const char *slot, const char *publication,
+                           relay_lsn start, char *errbuf, size_t errbuf_size);
+
+typedef enum {
+    PGREPL_MSG_NONE,      /* nothing arrived within the timeout */
+    PGREPL_MSG_DATA,      /* XLogData: data/len hold one pgoutput message */
+    PGREPL_MSG_KEEPALIVE, /* primary keepalive: wal_end, reply_requested */
+} pgrepl_msg_kind;
+
+typedef struct pgrepl_msg {
+    pgrepl_msg_kind kind;
+    relay_lsn wal_start; /* XLogData: the LSN the data belongs to */
+    relay_lsn wal_end;   /* XLogData: server's end; keepalive: sent up to here */
+    bool reply_requested;
+    const uint8_t *data; /* valid until the next pgrepl_read */
+    size_t len;
+} pgrepl_msg;
+
+/* Reads the next message, waiting at most timeout_ms (0 = do not wait). */
+pgrepl_status pgrepl_read(pgrepl_conn *c, int timeout_ms, pgrepl_msg *out, char *errbuf,
+                          size_t errbuf_size);
+
+/* Standby status update: received up to `write`, durable (confirmed) up to `flush`. Only
+ * flush moves the slot's confirmed_flush_lsn; it must be a position Kafka committed. */
+pgrepl_status pgrepl_send_status(pgrepl_conn *c, relay_lsn write, relay_lsn flush,
+                                 bool reply_requested, char *errbuf, size_t errbuf_size);
+
+/* Runs one SQL statement and returns the first column of the first row (or "" when no
+ * row) in out; for `check` and tests of server settings. */
+pgrepl_status pgrepl_query_value(pgrepl_conn *c, const char *sql, char *out, size_t out_size,
+                                 char *errbuf, size_t errbuf_size);
+
+#endif

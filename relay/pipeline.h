@@ -1,0 +1,26 @@
+/*
+ * pipeline.h — the relay loop: replication stream → events → Kafka transactions →
+ * confirmed slot position.
+ *
+ * Owns: the order of the exactly-once hand-off (DESIGN §5): init_transactions, read the
+ * checkpoint, start replication where it says, publish whole Postgres transactions in
+ * Kafka transactions together with the checkpoint, confirm end_lsn only after the
+ * commit; idle advance; rewind after an aborted transaction or a lost connection;
+ * graceful stop. The decisions themselves are in ledger.c; wire details elsewhere.
+ */
+#ifndef RELAY_PIPELINE_H
+#define RELAY_PIPELINE_H
+
+#include <signal.h>
+
+#include "config.h"
+#include "log.h"
+
+/*
+ * Runs until *stop becomes non-zero (then finishes the open batch, confirms it and
+ * returns EXIT_OK) or a failure that needs an operator (returns its exit code after
+ * logging one line that says what and how to fix it).
+ */
+int pipeline_run(const relay_config *cfg, const log_ctx *lg, volatile sig_atomic_t *stop);
+
+#endif

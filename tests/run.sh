@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): starts the local Postgres and Kafka if they are not
+# running, builds the relay twice — with ASan+UBSan and normally — and runs the unit and
+# server tests against the real servers with each build. Ends with ctest's summary.
+#
+#   tests/run.sh            everything
+#   tests/run.sh -L unit    only what ctest selects (arguments go to ctest)
+set -euo pipefail
+
+ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
+cd "$ROOT"
+
+eval "$(deploy/local/up.sh)"
+export PGURL KAFKA_BROKERS
+
+jobs=$(nproc 2>/dev/null || echo 2)
+
+build() { # build DIR [cmake args...]
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs" >/dev/null
+}
+
+echo "== sanitizer build (ASan + UBSan)"
+build build-asan -DRELAY_SANITIZE=ON
+# librdkafka and libpq keep a few process-lifetime allocations; the suppressions name them.
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+  LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp:print_suppressions=0 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure "$@"
+
+echo "== release build"
+build build
+ctest --test-dir build --output-on-failure "$@"

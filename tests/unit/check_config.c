@@ -1,0 +1,859 @@
+/*
+ * check_config.c — the config loader: defaults, the example files in etc/, every kind of
+ * error with its file:line, environment overrides and librdkafka pass-through properties.
+ *
+ * The expected defaults and variable names below are written out independently of the
+ * table in config.c, so a changed default or name fails here.
+ */
+#include "config.h"
+#include "suites.h"
+
+#include <libconfig.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef RELAY_SOURCE_DIR
+#error "RELAY_SOURCE_DIR must name the source tree (set by CMakeLists.txt)"
+#endif
+
+#define ETC(f) RELAY_SOURCE_DIR "/etc/" f
+
+static char *no_env[] = {NULL};
+
+/* ---- the settings as documented ---- */
+
+typedef enum { S_STR, S_INT, S_BOOL } spec_type;
+
+typedef struct setting_spec {
+    const char *path;
+    const char *env;
+    spec_type type;
+    size_t offset;
+    const char *def; /* the default, as text */
+    const char *alt; /* another valid value, as text */
+} setting_spec;
+
+#define SPEC(p, e, t, f, d, a) {p, e, t, offsetof(relay_config, f), d, a}
+
+static const setting_spec specs[] = {
+    SPEC("name", "OUTBOX_RELAY_NAME", S_STR, name, "outbox-relay", "orders-relay.1"),
+    SPEC("log_level", "OUTBOX_RELAY_LOG_LEVEL", S_STR, log_level, "info", "debug"),
+    SPEC("postgres.conninfo", "OUTBOX_RELAY_POSTGRES_CONNINFO", S_STR, postgres.conninfo, "",
+         "host=db dbname=app"),
+    SPEC("postgres.slot", "OUTBOX_RELAY_POSTGRES_SLOT", S_STR, postgres.slot, "outbox_relay",
+         "orders_slot"),
+    SPEC("postgres.publication", "OUTBOX_RELAY_POSTGRES_PUBLICATION", S_STR,
+         postgres.publication, "outbox_pub", "orders_pub"),
+    SPEC("postgres.create_slot", "OUTBOX_RELAY_POSTGRES_CREATE_SLOT", S_BOOL,
+         postgres.create_slot, "false", "true"),
+    SPEC("postgres.status_interval_ms", "OUTBOX_RELAY_POSTGRES_STATUS_INTERVAL_MS", S_INT,
+         postgres.status_interval_ms, "10000", "250"),
+    SPEC("postgres.connect_timeout_s", "OUTBOX_RELAY_POSTGRES_CONNECT_TIMEOUT_S", S_INT,
+         postgres.connect_timeout_s, "10", "3600"),
+    SPEC("outbox.table", "OUTBOX_RELAY_OUTBOX_TABLE", S_STR, outbox.table, "public.outbox",
+         "app.events"),
+    SPEC("outbox.topic", "OUTBOX_RELAY_OUTBOX_TOPIC", S_STR, outbox.topic,
+         "outbox.event.${aggregate_type}", "orders"),
+    SPEC("outbox.value", "OUTBOX_RELAY_OUTBOX_VALUE", S_STR, outbox.value, "payload",
+         "envelope"),
+    SPEC("outbox.columns.id", "OUTBOX_RELAY_OUTBOX_COLUMNS_ID", S_STR, outbox.columns.id, "id",
+         "event_id"),
+    SPEC("outbox.columns.aggregate_type", "OUTBOX_RELAY_OUTBOX_COLUMNS_AGGREGATE_TYPE", S_STR,
+         outbox.columns.aggregate_type, "aggregate_type", "kind"),
+    SPEC("outbox.columns.aggregate_id", "OUTBOX_RELAY_OUTBOX_COLUMNS_AGGREGATE_ID", S_STR,
+         outbox.columns.aggregate_id, "aggregate_id", "order_id"),
+    SPEC("outbox.columns.event_type", "OUTBOX_RELAY_OUTBOX_COLUMNS_EVENT_TYPE", S_STR,
+         outbox.columns.event_type, "event_type", "type"),
+    SPEC("outbox.columns.payload", "OUTBOX_RELAY_OUTBOX_COLUMNS_PAYLOAD", S_STR,
+         outbox.columns.payload, "payload", "body"),
+    SPEC("outbox.columns.headers", "OUTBOX_RELAY_OUTBOX_COLUMNS_HEADERS", S_STR,
+         outbox.columns.headers, "headers", ""),
+    SPEC("outbox.columns.created_at", "OUTBOX_RELAY_OUTBOX_COLUMNS_CREATED_AT", S_STR,
+         outbox.columns.created_at, "created_at", ""),
+    SPEC("kafka.brokers", "OUTBOX_RELAY_KAFKA_BROKERS", S_STR, kafka.brokers,
+         "localhost:9092", "k1:9092,k2:9092"),
+    SPEC("kafka.checkpoint_topic", "OUTBOX_RELAY_KAFKA_CHECKPOINT_TOPIC", S_STR,
+         kafka.checkpoint_topic, "outbox-relay.checkpoints", "relay.ckpt"),
+    SPEC("kafka.create_topics", "OUTBOX_RELAY_KAFKA_CREATE_TOPICS", S_BOOL, kafka.create_topics,
+         "true", "false"),
+    SPEC("kafka.topic_partitions", "OUTBOX_RELAY_KAFKA_TOPIC_PARTITIONS", S_INT,
+         kafka.topic_partitions, "3", "12"),
+    SPEC("kafka.replication_factor", "OUTBOX_RELAY_KAFKA_REPLICATION_FACTOR", S_INT,
+         kafka.replication_factor, "-1", "3"),
+    SPEC("kafka.transaction_timeout_ms", "OUTBOX_RELAY_KAFKA_TRANSACTION_TIMEOUT_MS", S_INT,
+         kafka.transaction_timeout_ms, "60000", "900000"),
+    SPEC("kafka.commit_timeout_ms", "OUTBOX_RELAY_KAFKA_COMMIT_TIMEOUT_MS", S_INT,
+         kafka.commit_timeout_ms, "30000", "1000"),
+    SPEC("batch.max_events", "OUTBOX_RELAY_BATCH_MAX_EVENTS", S_INT, batch.max_events, "10000",
+         "1"),
+    SPEC("batch.max_bytes", "OUTBOX_RELAY_BATCH_MAX_BYTES", S_INT, batch.max_bytes, "8388608",
+         "1073741824"),
+    SPEC("batch.linger_ms", "OUTBOX_RELAY_BATCH_LINGER_MS", S_INT, batch.linger_ms, "100", "0"),
+};
+
+#define NSPECS (sizeof(specs) / sizeof(specs[0]))
+
+/* The field of cfg that spec describes, as text, for comparing with def/alt. */
+static const char *field_text(const relay_config *cfg, const setting_spec *spec, char *buf,
+                              size_t size)
+{
+    const char *field = (const char *)cfg + spec->offset;
+
+    switch (spec->type) {
+    case S_STR: return *(char *const *)(const void *)field;
+    case S_INT: snprintf(buf, size, "%d", *(const int *)(const void *)field); return buf;
+    default: return *(const bool *)(const void *)field ? "true" : "false";
+    }
+}
+
+static void assert_field(const relay_config *cfg, const setting_spec *spec, const char *want,
+                         const char *context)
+{
+    char buf[32];
+    const char *got = field_text(cfg, spec, buf, sizeof buf);
+
+    ck_assert_msg(got != NULL && strcmp(got, want) == 0, "%s: %s is \"%s\", expected \"%s\"",
+                  context, spec->path, got ? got : "(null)", want);
+}
+
+static void assert_same_config(const relay_config *a, const relay_config *b)
+{
+    char b1[32], b2[32];
+
+    for (size_t i = 0; i < NSPECS; i++)
+        ck_assert_msg(strcmp(field_text(a, &specs[i], b1, sizeof b1),
+                             field_text(b, &specs[i], b2, sizeof b2)) == 0,
+                      "%s differs: \"%s\" vs \"%s\"", specs[i].path, b1, b2);
+    ck_assert_uint_eq(a->kafka.nproperties, b->kafka.nproperties);
+    for (size_t i = 0; i < a->kafka.nproperties; i++) {
+        ck_assert_str_eq(a->kafka.properties[i].name, b->kafka.properties[i].name);
+        ck_assert_str_eq(a->kafka.properties[i].value, b->kafka.properties[i].value);
+    }
+}
+
+/* ---- temp files ---- */
+
+static char *write_temp(const char *text)
+{
+    char *path = strdup("/tmp/check_config_XXXXXX");
+    int fd;
+    size_t len = strlen(text);
+
+    ck_assert_ptr_nonnull(path);
+    fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+    close(fd);
+    return path;
+}
+
+static void remove_temp(char *path)
+{
+    unlink(path);
+    free(path);
+}
+
+/* Loads text as a file; on failure err holds the message and path_out the file's name. */
+static relay_config *load_text(const char *text, char *const *envp, char *err, size_t err_size,
+                               char *path_out, size_t path_size)
+{
+    char *path = write_temp(text);
+    relay_config *cfg = config_load(path, envp, err, err_size);
+
+    snprintf(path_out, path_size, "%s", path);
+    remove_temp(path);
+    return cfg;
+}
+
+/* Expects loading text (with envp) to fail with "FILE:LINE: msg…", or "msg…" when line is 0
+ * (errors about an environment variable name no file). */
+static void expect_error(const char *text, char *const *envp, int line, const char *msg)
+{
+    char err[2048], path[64], want[2048];
+    relay_config *cfg = load_text(text, envp, err, sizeof err, path, sizeof path);
+
+    if (line > 0)
+        snprintf(want, sizeof want, "%s:%d: %s", path, line, msg);
+    else
+        snprintf(want, sizeof want, "%s", msg);
+    if (cfg != NULL)
+        config_free(cfg);
+    ck_assert_msg(cfg == NULL, "loaded without error:\n%s", text);
+    ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "for:\n%s\n got: %s\nwant: %s", text,
+                  err, want);
+    ck_assert_msg(strchr(err, '\n') == NULL, "message is not one line: %s", err);
+}
+
+/* "a.b.c", "x" → "a = { b = { c = x; }; };" */
+static void nested(const char *path, const char *literal, char *out, size_t size)
+{
+    const char *dot = strchr(path, '.');
+    char inner[512];
+
+    if (dot == NULL) {
+        ck_assert((size_t)snprintf(out, size, "%s = %s;", path, literal) < size);
+        return;
+    }
+    nested(dot + 1, literal, inner, sizeof inner);
+    ck_assert((size_t)snprintf(out, size, "%.*s = { %s };", (int)(dot - path), path, inner) <
+              size);
+}
+
+/* ---- defaults and the example files ---- */
+
+START_TEST(defaults_are_documented_values)
+{
+    char err[512];
+    relay_config *cfg = config_load(NULL, no_env, err, sizeof err);
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_ptr_null(cfg->source);
+    for (size_t i = 0; i < NSPECS; i++)
+        assert_field(cfg, &specs[i], specs[i].def, "defaults");
+    ck_assert_uint_eq(cfg->kafka.nproperties, 0);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(empty_file_gives_defaults)
+{
+    char err[512], path[64];
+    relay_config *defaults = config_load(NULL, no_env, err, sizeof err);
+    relay_config *cfg = load_text("# nothing\n", no_env, err, sizeof err, path, sizeof path);
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_str_eq(cfg->source, path);
+    assert_same_config(cfg, defaults);
+    config_free(cfg);
+    config_free(defaults);
+}
+END_TEST
+
+START_TEST(reference_file_sets_every_default)
+{
+    char err[512];
+    relay_config *defaults = config_load(NULL, no_env, err, sizeof err);
+    relay_config *cfg = config_load(ETC("outbox-relay.conf"), no_env, err, sizeof err);
+    config_t lc;
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    assert_same_config(cfg, defaults);
+    ck_assert_str_eq(cfg->source, ETC("outbox-relay.conf"));
+    config_free(cfg);
+    config_free(defaults);
+
+    /* Every setting is written out in the file, not merely defaulted. */
+    config_init(&lc);
+    ck_assert_msg(config_read_file(&lc, ETC("outbox-relay.conf")), "%s",
+                  config_error_text(&lc));
+    for (size_t i = 0; i < NSPECS; i++)
+        ck_assert_msg(config_lookup(&lc, specs[i].path) != NULL,
+                      "etc/outbox-relay.conf does not document %s", specs[i].path);
+    ck_assert_msg(config_lookup(&lc, "kafka.properties") != NULL,
+                  "etc/outbox-relay.conf does not document kafka.properties");
+    config_destroy(&lc);
+}
+END_TEST
+
+START_TEST(minimal_file_loads)
+{
+    char err[512];
+    relay_config *cfg = config_load(ETC("minimal.conf"), no_env, err, sizeof err);
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_str_eq(cfg->name, "orders-relay");
+    ck_assert_str_ne(cfg->postgres.conninfo, "");
+    ck_assert_str_eq(cfg->kafka.brokers, "localhost:9092");
+    ck_assert_str_eq(cfg->outbox.topic, "outbox.event.${aggregate_type}");
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(seed_file_matches_seed_table)
+{
+    char err[512];
+    relay_config *cfg = config_load(ETC("seed.conf"), no_env, err, sizeof err);
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_str_eq(cfg->outbox.topic, "orders");
+    ck_assert_str_eq(cfg->outbox.value, "envelope");
+    ck_assert_str_eq(cfg->outbox.columns.id, "id");
+    ck_assert_str_eq(cfg->outbox.columns.aggregate_type, "");
+    ck_assert_str_eq(cfg->outbox.columns.aggregate_id, "aggregate_id");
+    ck_assert_str_eq(cfg->outbox.columns.event_type, "event_type");
+    ck_assert_str_eq(cfg->outbox.columns.payload, "payload");
+    ck_assert_str_eq(cfg->outbox.columns.headers, "");
+    ck_assert_str_eq(cfg->outbox.columns.created_at, "created_at");
+    config_free(cfg);
+}
+END_TEST
+
+/* Each setting, written in a file with its alternative value, lands in its field. */
+START_TEST(file_sets_each_setting)
+{
+    const setting_spec *spec = &specs[_i];
+    char text[1024], literal[128], err[512], path[64];
+    relay_config *cfg;
+
+    if (spec->type == S_STR)
+        snprintf(literal, sizeof literal, "\"%s\"", spec->alt);
+    else
+        snprintf(literal, sizeof literal, "%s", spec->alt);
+    nested(spec->path, literal, text, sizeof text);
+    cfg = load_text(text, no_env, err, sizeof err, path, sizeof path);
+    ck_assert_msg(cfg != NULL, "%s: %s", text, err);
+    assert_field(cfg, spec, spec->alt, text);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(enum_values_are_stored_canonically)
+{
+    char err[512], path[64];
+    relay_config *cfg = load_text("log_level = \"DEBUG\";\noutbox = { value = \"Envelope\"; };\n",
+                                  no_env, err, sizeof err, path, sizeof path);
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_str_eq(cfg->log_level, "debug");
+    ck_assert_str_eq(cfg->outbox.value, "envelope");
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(include_is_relative_to_the_file)
+{
+    char dir[] = "/tmp/check_config_dir_XXXXXX", main_path[128], part_path[128], err[512];
+    char want[512];
+    FILE *f;
+    relay_config *cfg;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(main_path, sizeof main_path, "%s/main.conf", dir);
+    snprintf(part_path, sizeof part_path, "%s/part.conf", dir);
+    f = fopen(main_path, "w");
+    fputs("name = \"a\";\n@include \"part.conf\"\n", f);
+    fclose(f);
+    f = fopen(part_path, "w");
+    fputs("batch = { max_events = 7; };\n", f);
+    fclose(f);
+    cfg = config_load(main_path, no_env, err, sizeof err);
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_int_eq(cfg->batch.max_events, 7);
+    config_free(cfg);
+
+    /* An error in the included file names that file, as opened. */
+    f = fopen(part_path, "w");
+    fputs("\nbatch = { max_events = 0; };\n", f);
+    fclose(f);
+    cfg = config_load(main_path, no_env, err, sizeof err);
+    ck_assert_ptr_null(cfg);
+    snprintf(want, sizeof want,
+             "%s:2: batch.max_events: expected an integer between 1 and 1000000, got 0",
+             part_path);
+    ck_assert_str_eq(err, want);
+    unlink(part_path);
+    unlink(main_path);
+    rmdir(dir);
+}
+END_TEST
+
+/* ---- file errors ---- */
+
+static const struct file_error {
+    const char *text;
+    int line;
+    const char *msg; /* after "FILE:LINE: "; a prefix of the message */
+} file_errors[] = {
+    /* The brief's examples, verbatim. */
+    {"name = \"ok\";\npostgres = {\n  status_interval_ms = 5;\n};\n", 3,
+     "postgres.status_interval_ms: expected an integer between 100 and 3600000, got 5"},
+    {"postgres = {\n  slots = \"x\";\n};\n", 2,
+     "unknown setting \"postgres.slots\" (did you mean \"postgres.slot\"?)"},
+    {"\nkafka = { brokers = 5; };\n", 2, "kafka.brokers: expected a string, got an integer"},
+    /* Types. */
+    {"name = true;\n", 1, "name: expected a string, got a boolean"},
+    {"batch = { linger_ms = 1.5; };\n", 1,
+     "batch.linger_ms: expected an integer between 0 and 60000, got a float"},
+    {"batch = { linger_ms = \"100\"; };\n", 1,
+     "batch.linger_ms: expected an integer between 0 and 60000, got a string"},
+    {"postgres = { create_slot = \"yes\"; };\n", 1,
+     "postgres.create_slot: expected true or false, got a string"},
+    {"kafka = { create_topics = 1; };\n", 1,
+     "kafka.create_topics: expected true or false, got an integer"},
+    {"postgres = { slot = [\"a\"]; };\n", 1, "postgres.slot: expected a string, got an array"},
+    {"outbox = { table = (\"a\", 1); };\n", 1, "outbox.table: expected a string, got a list"},
+    {"outbox = { topic = { a = 1; }; };\n", 1, "outbox.topic: expected a string, got a group"},
+    {"log_level = 3;\n", 1, "log_level: expected one of error, warn, info, debug, got an integer"},
+    {"kafka = 3;\n", 1, "kafka: expected a group, got an integer"},
+    {"outbox = { columns = \"id\"; };\n", 1, "outbox.columns: expected a group, got a string"},
+    /* Ranges. */
+    {"batch = { max_events = 0; };\n", 1,
+     "batch.max_events: expected an integer between 1 and 1000000, got 0"},
+    {"batch = { max_events = 1000001; };\n", 1,
+     "batch.max_events: expected an integer between 1 and 1000000, got 1000001"},
+    {"batch = { max_bytes = 1023; };\n", 1,
+     "batch.max_bytes: expected an integer between 1024 and 1073741824, got 1023"},
+    {"batch = { linger_ms = -1; };\n", 1,
+     "batch.linger_ms: expected an integer between 0 and 60000, got -1"},
+    {"postgres = { connect_timeout_s = 3601; };\n", 1,
+     "postgres.connect_timeout_s: expected an integer between 1 and 3600, got 3601"},
+    {"kafka = { topic_partitions = 0; };\n", 1,
+     "kafka.topic_partitions: expected an integer between 1 and 10000, got 0"},
+    {"kafka = { replication_factor = 0; };\n", 1,
+     "kafka.replication_factor: expected -1 or an integer between 1 and 100, got 0"},
+    {"kafka = { replication_factor = -2; };\n", 1,
+     "kafka.replication_factor: expected -1 or an integer between 1 and 100, got -2"},
+    {"kafka = { transaction_timeout_ms = 999; };\n", 1,
+     "kafka.transaction_timeout_ms: expected an integer between 1000 and 900000, got 999"},
+    {"kafka = { commit_timeout_ms = 900001; };\n", 1,
+     "kafka.commit_timeout_ms: expected an integer between 1000 and 900000, got 900001"},
+    /* libconfig 1.5 would read this as 1024 (mod 2^32) and pass the range check. */
+    {"batch = {\n  max_events = 5; max_bytes = 4294968320;\n};\n", 2,
+     "batch.max_bytes: expected an integer between 1024 and 1073741824, got 4294968320"},
+    {"batch = { max_bytes = 4294968320L; };\n", 1,
+     "batch.max_bytes: expected an integer between 1024 and 1073741824, got 4294968320"},
+    /* Unknown names, at every depth, with a suggestion or the list of what is known. */
+    {"# c\nslot = \"x\";\n", 2, "unknown setting \"slot\" (did you mean \"postgres.slot\"?)"},
+    {"foo = 1;\n", 1,
+     "unknown setting \"foo\" (known: name, log_level, postgres, outbox, kafka, batch)"},
+    {"postgres = {\n  slot = \"a\";\n  foo = { bar = 1; };\n};\n", 3,
+     "unknown setting \"postgres.foo\" (known in postgres: conninfo, slot, publication, "
+     "create_slot, status_interval_ms, connect_timeout_s)"},
+    {"outbox = {\n  columns = {\n    kind = \"k\";\n  };\n};\n", 3,
+     "unknown setting \"outbox.columns.kind\" (known in outbox.columns: id, aggregate_type, "
+     "aggregate_id, event_type, payload, headers, created_at)"},
+    {"postgress = { slot = \"x\"; };\n", 1,
+     "unknown setting \"postgress\" (did you mean \"postgres\"?)"},
+    {"outbox = { column = { id = \"x\"; }; };\n", 1,
+     "unknown setting \"outbox.column\" (did you mean \"outbox.columns\"?)"},
+    {"kafka = { broker = \"a:1\"; };\n", 1,
+     "unknown setting \"kafka.broker\" (did you mean \"kafka.brokers\"?)"},
+    {"postgres = { status_interval = 100; };\n", 1,
+     "unknown setting \"postgres.status_interval\" (did you mean "
+     "\"postgres.status_interval_ms\"?)"},
+    /* Enums and string formats. */
+    {"log_level = \"verbose\";\n", 1,
+     "log_level: expected one of error, warn, info, debug, got \"verbose\""},
+    {"outbox = { value = \"json\"; };\n", 1,
+     "outbox.value: expected one of payload, envelope, got \"json\""},
+    {"name = \"my relay\";\n", 1,
+     "name: expected 1-200 characters from A-Z, a-z, 0-9, '.', '_' and '-', got \"my relay\""},
+    {"name = \"\";\n", 1, "name: expected 1-200 characters"},
+    {"name = \"a\\nb\";\n", 1,
+     "name: expected 1-200 characters from A-Z, a-z, 0-9, '.', '_' and '-', got \"a\\x0ab\""},
+    {"postgres = { slot = \"Outbox\"; };\n", 1,
+     "postgres.slot: expected 1-63 characters from a-z, 0-9 and '_', got \"Outbox\""},
+    {"postgres = { slot = \"a234567890123456789012345678901234567890123456789012345678901234\"; "
+     "};\n",
+     1, "postgres.slot: expected 1-63 characters"},
+    {"postgres = { publication = \"\"; };\n", 1,
+     "postgres.publication: expected a publication name of 1-63 bytes, got \"\""},
+    {"outbox = { table = \"a.b.c\"; };\n", 1,
+     "outbox.table: expected [schema.]table, each part 1-63 bytes, got \"a.b.c\" (more than "
+     "one '.')"},
+    {"outbox = { table = \".outbox\"; };\n", 1, "outbox.table: expected [schema.]table"},
+    {"outbox = { table = \"\"; };\n", 1, "outbox.table: expected [schema.]table"},
+    {"outbox = { columns = { id = \"\"; }; };\n", 1,
+     "outbox.columns.id: expected a column name of 1-63 bytes, got \"\""},
+    {"outbox = { columns = { aggregate_id = \"\"; }; };\n", 1,
+     "outbox.columns.aggregate_id: expected a column name of 1-63 bytes, got \"\""},
+    {"outbox = { columns = { event_type = \"\"; }; };\n", 1,
+     "outbox.columns.event_type: expected a column name"},
+    {"outbox = { columns = { payload = \"\"; }; };\n", 1,
+     "outbox.columns.payload: expected a column name"},
+    {"kafka = { brokers = \"\"; };\n", 1,
+     "kafka.brokers: expected host:port[,host:port...], got \"\" (empty)"},
+    {"kafka = { brokers = \"a:1,,b:2\"; };\n", 1,
+     "kafka.brokers: expected host:port[,host:port...], got \"a:1,,b:2\" (empty entry)"},
+    {"kafka = { checkpoint_topic = \"..\"; };\n", 1,
+     "kafka.checkpoint_topic: expected a topic name of 1-249 characters"},
+    {"kafka = { checkpoint_topic = \"a/b\"; };\n", 1, "kafka.checkpoint_topic: expected a topic"},
+    /* Topic templates. */
+    {"outbox = { topic = \"a.${x\"; };\n", 1,
+     "outbox.topic: expected a topic name or a template such as "
+     "\"outbox.event.${aggregate_type}\", got \"a.${x\" (unclosed \"${\")"},
+    {"outbox = { topic = \"a.${}\"; };\n", 1,
+     "outbox.topic: expected a topic name or a template such as "
+     "\"outbox.event.${aggregate_type}\", got \"a.${}\" (empty placeholder \"${}\")"},
+    {"outbox = { topic = \"a}\"; };\n", 1, "outbox.topic: expected a topic name or a template"},
+    {"outbox = { topic = \"a{b}\"; };\n", 1, "outbox.topic: expected a topic name or a template"},
+    {"outbox = { topic = \"a${b${c}}\"; };\n", 1,
+     "outbox.topic: expected a topic name or a template"},
+    {"outbox = { topic = \"orders events\"; };\n", 1,
+     "outbox.topic: expected a topic name or a template such as "
+     "\"outbox.event.${aggregate_type}\", got \"orders events\" (' ' is not allowed in a topic "
+     "name)"},
+    {"outbox = { topic = \"\"; };\n", 1, "outbox.topic: expected a topic name or a template"},
+    /* librdkafka properties. */
+    {"kafka = { properties = 1; };\n", 1,
+     "kafka.properties: expected a group of librdkafka properties, got an integer"},
+    {"kafka = {\n  properties = {\n    a = [1];\n  };\n};\n", 3,
+     "kafka.properties.a: expected a string, number or boolean, got an array"},
+    {"kafka = { properties = { bootstrap_servers = \"x:1\"; }; };\n", 1,
+     "kafka.properties.bootstrap_servers: \"bootstrap.servers\" is set by the relay; set "
+     "kafka.brokers instead"},
+    {"kafka = { properties = { transactional_id = \"x\"; }; };\n", 1,
+     "kafka.properties.transactional_id: \"transactional.id\" is set by the relay; it derives "
+     "from name; set name instead"},
+    {"kafka = { properties = { enable_idempotence = false; }; };\n", 1,
+     "kafka.properties.enable_idempotence: \"enable.idempotence\" is set by the relay"},
+    {"kafka = { properties = { isolation_level = \"read_uncommitted\"; }; };\n", 1,
+     "kafka.properties.isolation_level: \"isolation.level\" is set by the relay"},
+    {"kafka = { properties = { transaction_timeout_ms = 5000; }; };\n", 1,
+     "kafka.properties.transaction_timeout_ms: \"transaction.timeout.ms\" is set by the relay; "
+     "set kafka.transaction_timeout_ms instead"},
+    /* libconfig's own errors. */
+    {"name = \"x\"\nlog_level = ;\n", 2, "syntax error"},
+    {"name = \"x\";\nname = \"y\";\n", 2, "duplicate setting name"},
+    /* The first problem in the file is the one reported. */
+    {"name = \"ok\";\nlog_level = \"loud\";\nbatch = { max_events = 0; };\n", 2,
+     "log_level: expected"},
+};
+
+START_TEST(file_error)
+{
+    expect_error(file_errors[_i].text, no_env, file_errors[_i].line, file_errors[_i].msg);
+}
+END_TEST
+
+START_TEST(missing_file)
+{
+    char err[512];
+
+    ck_assert_ptr_null(config_load("/nonexistent/relay.conf", no_env, err, sizeof err));
+    ck_assert_str_eq(err, "/nonexistent/relay.conf: cannot read: No such file or directory");
+    ck_assert_ptr_null(config_load(RELAY_SOURCE_DIR "/etc", no_env, err, sizeof err));
+    ck_assert_str_eq(err, RELAY_SOURCE_DIR "/etc: cannot read: Is a directory");
+}
+END_TEST
+
+START_TEST(small_or_missing_errbuf)
+{
+    char err[8];
+
+    ck_assert_ptr_null(config_load("/nonexistent/relay.conf", no_env, err, sizeof err));
+    ck_assert_str_eq(err, "/nonexi");
+    ck_assert_ptr_null(config_load("/nonexistent/relay.conf", no_env, NULL, 0));
+}
+END_TEST
+
+/* ---- environment ---- */
+
+/* Each setting, set by its variable with its alternative value, lands in its field. */
+START_TEST(env_sets_each_setting)
+{
+    const setting_spec *spec = &specs[_i];
+    char var[256], err[512];
+    char *envp[] = {"PATH=/usr/bin", var, "HOME=/root", NULL};
+    relay_config *cfg;
+
+    snprintf(var, sizeof var, "%s=%s", spec->env, spec->alt);
+    cfg = config_load(NULL, envp, err, sizeof err);
+    ck_assert_msg(cfg != NULL, "%s: %s", var, err);
+    assert_field(cfg, spec, spec->alt, var);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(env_wins_over_file)
+{
+    char err[512], path[64];
+    char *envp[] = {"OUTBOX_RELAY_POSTGRES_SLOT=from_env", "OUTBOX_RELAY_BATCH_LINGER_MS=7",
+                    "OUTBOX_RELAY_KAFKA_CREATE_TOPICS=no", NULL};
+    relay_config *cfg =
+        load_text("postgres = { slot = \"from_file\"; publication = \"file_pub\"; };\n"
+                  "batch = { linger_ms = 5; };\nkafka = { create_topics = true; };\n",
+                  envp, err, sizeof err, path, sizeof path);
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_str_eq(cfg->postgres.slot, "from_env");
+    ck_assert_str_eq(cfg->postgres.publication, "file_pub");
+    ck_assert_int_eq(cfg->batch.linger_ms, 7);
+    ck_assert(!cfg->kafka.create_topics);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(env_bool_spellings)
+{
+    static const struct {
+        const char *text;
+        bool value;
+    } cases[] = {{"true", true}, {"TRUE", true},  {"yes", true},   {"on", true},
+                 {"1", true},    {"false", false}, {"No", false}, {"off", false},
+                 {"0", false}};
+    char var[128], err[512];
+    char *envp[] = {var, NULL};
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        relay_config *cfg;
+        snprintf(var, sizeof var, "OUTBOX_RELAY_POSTGRES_CREATE_SLOT=%s", cases[i].text);
+        cfg = config_load(NULL, envp, err, sizeof err);
+        ck_assert_msg(cfg != NULL, "%s: %s", var, err);
+        ck_assert_msg(cfg->postgres.create_slot == cases[i].value, "%s", var);
+        config_free(cfg);
+    }
+}
+END_TEST
+
+START_TEST(env_empty_string_and_unrelated_variables)
+{
+    char err[512];
+    char *envp[] = {"OUTBOX_RELAY_OUTBOX_TOPIC=orders",
+                    "OUTBOX_RELAY_OUTBOX_COLUMNS_AGGREGATE_TYPE=",
+                    "outbox_relay_name=ignored",
+                    "OUTBOX_RELAYNAME=ignored",
+                    "RELAY_NAME=ignored",
+                    "OUTBOX_RELAY_NO_EQUALS_SIGN",
+                    NULL};
+    relay_config *cfg = config_load(NULL, envp, err, sizeof err);
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_str_eq(cfg->outbox.topic, "orders");
+    ck_assert_str_eq(cfg->outbox.columns.aggregate_type, "");
+    ck_assert_str_eq(cfg->name, "outbox-relay");
+    config_free(cfg);
+}
+END_TEST
+
+static const struct env_error {
+    char *env;
+    const char *msg; /* a prefix of the message */
+} env_errors[] = {
+    {"OUTBOX_RELAY_BATCH_MAX_EVENTS=ten",
+     "OUTBOX_RELAY_BATCH_MAX_EVENTS: expected an integer between 1 and 1000000, got \"ten\""},
+    {"OUTBOX_RELAY_BATCH_MAX_EVENTS=0",
+     "OUTBOX_RELAY_BATCH_MAX_EVENTS: expected an integer between 1 and 1000000, got \"0\""},
+    {"OUTBOX_RELAY_BATCH_MAX_EVENTS=", "OUTBOX_RELAY_BATCH_MAX_EVENTS: expected an integer"},
+    {"OUTBOX_RELAY_BATCH_MAX_EVENTS=10s",
+     "OUTBOX_RELAY_BATCH_MAX_EVENTS: expected an integer between 1 and 1000000, got \"10s\""},
+    {"OUTBOX_RELAY_BATCH_MAX_EVENTS= 10", "OUTBOX_RELAY_BATCH_MAX_EVENTS: expected an integer"},
+    {"OUTBOX_RELAY_BATCH_MAX_EVENTS=1e3", "OUTBOX_RELAY_BATCH_MAX_EVENTS: expected an integer"},
+    {"OUTBOX_RELAY_BATCH_MAX_EVENTS=99999999999999999999",
+     "OUTBOX_RELAY_BATCH_MAX_EVENTS: expected an integer"},
+    {"OUTBOX_RELAY_BATCH_MAX_BYTES=4294968320",
+     "OUTBOX_RELAY_BATCH_MAX_BYTES: expected an integer between 1024 and 1073741824, got "
+     "\"4294968320\""},
+    {"OUTBOX_RELAY_KAFKA_REPLICATION_FACTOR=0",
+     "OUTBOX_RELAY_KAFKA_REPLICATION_FACTOR: expected -1 or an integer between 1 and 100"},
+    {"OUTBOX_RELAY_KAFKA_CREATE_TOPICS=maybe",
+     "OUTBOX_RELAY_KAFKA_CREATE_TOPICS: expected true or false (or yes/no, on/off, 1/0), got "
+     "\"maybe\""},
+    {"OUTBOX_RELAY_LOG_LEVEL=loud",
+     "OUTBOX_RELAY_LOG_LEVEL: expected one of error, warn, info, debug, got \"loud\""},
+    {"OUTBOX_RELAY_POSTGRES_SLOT=Bad-Slot",
+     "OUTBOX_RELAY_POSTGRES_SLOT: expected 1-63 characters from a-z, 0-9 and '_', got "
+     "\"Bad-Slot\""},
+    {"OUTBOX_RELAY_OUTBOX_COLUMNS_ID=", "OUTBOX_RELAY_OUTBOX_COLUMNS_ID: expected a column name"},
+    {"OUTBOX_RELAY_OUTBOX_TOPIC=x.${", "OUTBOX_RELAY_OUTBOX_TOPIC: expected a topic name"},
+    {"OUTBOX_RELAY_SLOTT=x",
+     "OUTBOX_RELAY_SLOTT: unknown setting (did you mean OUTBOX_RELAY_POSTGRES_SLOT?)"},
+    {"OUTBOX_RELAY_KAFKA_BROKER=x",
+     "OUTBOX_RELAY_KAFKA_BROKER: unknown setting (did you mean OUTBOX_RELAY_KAFKA_BROKERS?)"},
+    {"OUTBOX_RELAY_FOO=x",
+     "OUTBOX_RELAY_FOO: unknown setting; known: OUTBOX_RELAY_NAME, OUTBOX_RELAY_LOG_LEVEL, "
+     "OUTBOX_RELAY_POSTGRES_*, OUTBOX_RELAY_OUTBOX_*, OUTBOX_RELAY_KAFKA_*, "
+     "OUTBOX_RELAY_BATCH_*"},
+    {"OUTBOX_RELAY_POSTGRES_FOO=x",
+     "OUTBOX_RELAY_POSTGRES_FOO: unknown setting; known: OUTBOX_RELAY_POSTGRES_CONNINFO, "
+     "OUTBOX_RELAY_POSTGRES_SLOT,"},
+    {"OUTBOX_RELAY_KAFKA_XYZZY=x",
+     "OUTBOX_RELAY_KAFKA_XYZZY: unknown setting; known: OUTBOX_RELAY_KAFKA_BROKERS,"},
+    {"OUTBOX_RELAY_=x", "OUTBOX_RELAY_: unknown setting; known:"},
+    {"OUTBOX_RELAY_KAFKA_PROPERTIES=x",
+     "OUTBOX_RELAY_KAFKA_PROPERTIES: set one property per variable, e.g. "
+     "OUTBOX_RELAY_KAFKA_PROPERTIES_COMPRESSION_TYPE=lz4"},
+    {"OUTBOX_RELAY_KAFKA_PROPERTIES_=x",
+     "OUTBOX_RELAY_KAFKA_PROPERTIES_: expected a librdkafka property name"},
+    {"OUTBOX_RELAY_KAFKA_PROPERTIES_BOOTSTRAP_SERVERS=x:1",
+     "OUTBOX_RELAY_KAFKA_PROPERTIES_BOOTSTRAP_SERVERS: \"bootstrap.servers\" is set by the "
+     "relay; set kafka.brokers instead"},
+    {"OUTBOX_RELAY_KAFKA_PROPERTIES_ISOLATION_LEVEL=read_uncommitted",
+     "OUTBOX_RELAY_KAFKA_PROPERTIES_ISOLATION_LEVEL: \"isolation.level\" is set by the relay"},
+    /* The cross check blames the variable that made the pair inconsistent. */
+    {"OUTBOX_RELAY_OUTBOX_COLUMNS_AGGREGATE_TYPE=",
+     "OUTBOX_RELAY_OUTBOX_COLUMNS_AGGREGATE_TYPE: outbox.topic "
+     "\"outbox.event.${aggregate_type}\" uses ${aggregate_type} but "
+     "outbox.columns.aggregate_type is \"\""},
+};
+
+START_TEST(env_error)
+{
+    char *envp[] = {"HOME=/root", env_errors[_i].env, NULL};
+
+    expect_error("# empty\n", envp, 0, env_errors[_i].msg);
+}
+END_TEST
+
+/* ---- librdkafka properties ---- */
+
+START_TEST(properties_map_names_keep_order_and_stringify)
+{
+    char err[512], path[64];
+    relay_config *cfg = load_text("kafka = {\n"
+                                  "  properties = {\n"
+                                  "    compression_type = \"lz4\";\n"
+                                  "    linger_ms = 5;\n"
+                                  "    message_max_bytes = 2000000000L;\n"
+                                  "    enable_ssl_certificate_verification = false;\n"
+                                  "    queue_buffering_backpressure_threshold = 0.5;\n"
+                                  "    client_id = \"relay\";\n"
+                                  "  };\n"
+                                  "};\n",
+                                  no_env, err, sizeof err, path, sizeof path);
+    static const char *const want[][2] = {
+        {"compression.type", "lz4"},
+        {"linger.ms", "5"},
+        {"message.max.bytes", "2000000000"},
+        {"enable.ssl.certificate.verification", "false"},
+        {"queue.buffering.backpressure.threshold", "0.5"},
+        {"client.id", "relay"},
+    };
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_uint_eq(cfg->kafka.nproperties, 6);
+    for (size_t i = 0; i < 6; i++) {
+        ck_assert_str_eq(cfg->kafka.properties[i].name, want[i][0]);
+        ck_assert_str_eq(cfg->kafka.properties[i].value, want[i][1]);
+    }
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(properties_env_overrides_in_place_and_appends)
+{
+    char err[512], path[64];
+    char *envp[] = {"OUTBOX_RELAY_KAFKA_PROPERTIES_LINGER_MS=20",
+                    "OUTBOX_RELAY_KAFKA_PROPERTIES_SASL_MECHANISMS=PLAIN",
+                    "OUTBOX_RELAY_KAFKA_PROPERTIES_SASL_PASSWORD=a=b", NULL};
+    relay_config *cfg = load_text("kafka = { properties = { compression_type = \"lz4\"; "
+                                  "linger_ms = 5; acks = \"all\"; }; };\n",
+                                  envp, err, sizeof err, path, sizeof path);
+    static const char *const want[][2] = {
+        {"compression.type", "lz4"}, {"linger.ms", "20"},         {"acks", "all"},
+        {"sasl.mechanisms", "PLAIN"}, {"sasl.password", "a=b"},
+    };
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_uint_eq(cfg->kafka.nproperties, 5);
+    for (size_t i = 0; i < 5; i++) {
+        ck_assert_str_eq(cfg->kafka.properties[i].name, want[i][0]);
+        ck_assert_str_eq(cfg->kafka.properties[i].value, want[i][1]);
+    }
+    config_free(cfg);
+}
+END_TEST
+
+/* ---- cross-field checks ---- */
+
+START_TEST(template_needs_aggregate_type_column)
+{
+    char err[512], path[64];
+    relay_config *cfg;
+
+    /* The default template with the column removed: blame the column's line. */
+    expect_error("name = \"a\";\noutbox = {\n  columns = { aggregate_type = \"\"; };\n};\n",
+                 no_env, 3,
+                 "outbox.topic \"outbox.event.${aggregate_type}\" uses ${aggregate_type} but "
+                 "outbox.columns.aggregate_type is \"\" (the table has no such column); set a "
+                 "fixed outbox.topic or name the column");
+    /* A template the user wrote: blame the template's line. */
+    expect_error("outbox = {\n  columns = { aggregate_type = \"\"; };\n"
+                 "  topic = \"t.${aggregate_type}.v1\";\n};\n",
+                 no_env, 3, "outbox.topic \"t.${aggregate_type}.v1\" uses ${aggregate_type}");
+
+    /* A fixed topic, or a template over other columns, needs no aggregate_type. */
+    cfg = load_text("outbox = { topic = \"orders\"; columns = { aggregate_type = \"\"; }; };\n",
+                    no_env, err, sizeof err, path, sizeof path);
+    ck_assert_msg(cfg != NULL, "%s", err);
+    config_free(cfg);
+    cfg = load_text("outbox = { topic = \"events.${event_type}\"; "
+                    "columns = { aggregate_type = \"\"; }; };\n",
+                    no_env, err, sizeof err, path, sizeof path);
+    ck_assert_msg(cfg != NULL, "%s", err);
+    config_free(cfg);
+    /* ... and a file mistake can be repaired from the environment. */
+    {
+        char *envp[] = {"OUTBOX_RELAY_OUTBOX_TOPIC=orders", NULL};
+        cfg = load_text("outbox = { columns = { aggregate_type = \"\"; }; };\n", envp, err,
+                        sizeof err, path, sizeof path);
+        ck_assert_msg(cfg != NULL, "%s", err);
+        ck_assert_str_eq(cfg->outbox.topic, "orders");
+        config_free(cfg);
+    }
+}
+END_TEST
+
+/* ---- secrets ---- */
+
+START_TEST(conninfo_is_never_echoed)
+{
+    char *bad_type[] = {"OUTBOX_RELAY_POSTGRES_CONNINFO=password=s3cret",
+                        "OUTBOX_RELAY_BATCH_LINGER_MS=x", NULL};
+    char *typo[] = {"OUTBOX_RELAY_POSTGRES_CONINFO=password=s3cret", NULL};
+    char *cross[] = {"OUTBOX_RELAY_POSTGRES_CONNINFO=password=s3cret",
+                     "OUTBOX_RELAY_OUTBOX_COLUMNS_AGGREGATE_TYPE=", NULL};
+    static const char *const files[] = {
+        "postgres = { conninfo = \"password=s3cret\"; slot = \"Bad\"; };\n",
+        "postgres = { conninfo = \"password=s3cret\"; };\nfoo = 1;\n",
+        "postgres = { conninfo = \"password=s3cret\"; conninfo2 = 1; };\n",
+        "postgres = { conninfo = \"password=s3cret\" slot = ; };\n",
+    };
+    char *const *envs[] = {bad_type, typo, cross};
+    char err[2048], path[64];
+
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        ck_assert_ptr_null(load_text(files[i], no_env, err, sizeof err, path, sizeof path));
+        ck_assert_msg(strstr(err, "s3cret") == NULL, "leaked: %s", err);
+    }
+    for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
+        ck_assert_ptr_null(config_load(NULL, envs[i], err, sizeof err));
+        ck_assert_msg(strstr(err, "s3cret") == NULL, "leaked: %s", err);
+    }
+    /* The typo is still pointed out, without its value. */
+    ck_assert_ptr_null(config_load(NULL, typo, err, sizeof err));
+    ck_assert_str_eq(err, "OUTBOX_RELAY_POSTGRES_CONINFO: unknown setting (did you mean "
+                          "OUTBOX_RELAY_POSTGRES_CONNINFO?)");
+}
+END_TEST
+
+Suite *suite_config(void)
+{
+    Suite *s = suite_create("config");
+    TCase *files = tcase_create("files");
+    TCase *errors = tcase_create("errors");
+    TCase *env = tcase_create("env");
+    TCase *props = tcase_create("properties");
+
+    tcase_add_test(files, defaults_are_documented_values);
+    tcase_add_test(files, empty_file_gives_defaults);
+    tcase_add_test(files, reference_file_sets_every_default);
+    tcase_add_test(files, minimal_file_loads);
+    tcase_add_test(files, seed_file_matches_seed_table);
+    tcase_add_loop_test(files, file_sets_each_setting, 0, (int)NSPECS);
+    tcase_add_test(files, enum_values_are_stored_canonically);
+    tcase_add_test(files, include_is_relative_to_the_file);
+    suite_add_tcase(s, files);
+
+    tcase_add_loop_test(errors, file_error, 0, (int)(sizeof file_errors / sizeof file_errors[0]));
+    tcase_add_test(errors, missing_file);
+    tcase_add_test(errors, small_or_missing_errbuf);
+    tcase_add_test(errors, template_needs_aggregate_type_column);
+    tcase_add_test(errors, conninfo_is_never_echoed);
+    suite_add_tcase(s, errors);
+
+    tcase_add_loop_test(env, env_sets_each_setting, 0, (int)NSPECS);
+    tcase_add_test(env, env_wins_over_file);
+    tcase_add_test(env, env_bool_spellings);
+    tcase_add_test(env, env_empty_string_and_unrelated_variables);
+    tcase_add_loop_test(env, env_error, 0, (int)(sizeof env_errors / sizeof env_errors[0]));
+    suite_add_tcase(s, env);
+
+    tcase_add_test(props, properties_map_names_keep_order_and_stringify);
+    tcase_add_test(props, properties_env_overrides_in_place_and_appends);
+    suite_add_tcase(s, props);
+    return s;
+}

@@ -1,0 +1,255 @@
+/* Event mapping: outbox row → topic, key, value, headers, timestamp. */
+#include <string.h>
+
+#include "event.h"
+#include "suites.h"
+
+static pgo_column outbox_columns[] = {
+    {"id", 20, -1, 1},           {"aggregate_type", 25, -1, 0}, {"aggregate_id", 25, -1, 0},
+    {"event_type", 25, -1, 0},   {"payload", 3802, -1, 0},      {"headers", 3802, -1, 0},
+    {"created_at", 1184, -1, 0},
+};
+static pgo_relation outbox = {16384, 1, "public", "outbox", 'd', 7, outbox_columns};
+
+/* The seed article's table: no aggregate_type, no headers. */
+static pgo_column seed_columns[] = {
+    {"id", 20, -1, 1}, {"aggregate_id", 1043, 68, 0}, {"event_type", 1043, 68, 0},
+    {"payload", 3802, -1, 0}, {"created_at", 1114, -1, 0},
+};
+static pgo_relation seed = {16400, 1, "public", "outbox", 'd', 5, seed_columns};
+
+#define T(s) {'t', s, sizeof(s) - 1}
+#define NUL {'n', NULL, 0}
+
+static relay_config default_config(void)
+{
+    relay_config cfg;
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.outbox.table = "public.outbox";
+    cfg.outbox.topic = "outbox.event.${aggregate_type}";
+    cfg.outbox.value = "payload";
+    cfg.outbox.columns.id = "id";
+    cfg.outbox.columns.aggregate_type = "aggregate_type";
+    cfg.outbox.columns.aggregate_id = "aggregate_id";
+    cfg.outbox.columns.event_type = "event_type";
+    cfg.outbox.columns.payload = "payload";
+    cfg.outbox.columns.headers = "headers";
+    cfg.outbox.columns.created_at = "created_at";
+    return cfg;
+}
+
+static const char *header(const event *ev, const char *name, size_t *len)
+{
+    for (int i = 0; i < ev->nheaders; i++)
+        if (strcmp(ev->headers[i].name, name) == 0) {
+            *len = ev->headers[i].value_len;
+            return ev->headers[i].value;
+        }
+    return NULL;
+}
+
+START_TEST(maps_a_row_with_template_topic_and_headers)
+{
+    relay_config cfg = default_config();
+    char err[256] = "";
+    event_mapper *m = event_mapper_new(&cfg, err, sizeof err);
+    pgo_value row[] = {T("42"), T("order"), T("order-7"), T("OrderCreated"),
+                       T("{\"order_id\": 7, \"amount\": 19.99}"),
+                       T("{\"traceparent\": \"00-abc-01\", \"tenant\": 3}"),
+                       T("2026-11-27 07:51:30.123456+00")};
+    event ev;
+    size_t len;
+    const char *v;
+
+    ck_assert_ptr_nonnull(m);
+    ck_assert(event_is_outbox(m, &outbox));
+    ck_assert_int_eq(event_map(m, &outbox, row, 7, 0x16B3748, 3, 0, &ev, err, sizeof err), 0);
+    ck_assert_str_eq(ev.topic, "outbox.event.order");
+    ck_assert_int_eq(ev.key_len, 7);
+    ck_assert_int_eq(memcmp(ev.key, "order-7", 7), 0);
+    ck_assert_str_eq(ev.id, "42");
+    ck_assert_str_eq(ev.type, "OrderCreated");
+    ck_assert_int_eq(ev.value_len, strlen("{\"order_id\": 7, \"amount\": 19.99}"));
+    ck_assert_int_eq(memcmp(ev.value, "{\"order_id\": 7", 14), 0);
+    ck_assert_int_eq(ev.timestamp_ms, 1795765890123LL);
+    ck_assert_ptr_nonnull(v = header(&ev, EVENT_HDR_POSITION, &len));
+    ck_assert_int_eq(len, strlen("0/16B3748:3"));
+    ck_assert_int_eq(memcmp(v, "0/16B3748:3", len), 0);
+    ck_assert_ptr_nonnull(v = header(&ev, EVENT_HDR_AGGREGATE_TYPE, &len));
+    ck_assert_int_eq(memcmp(v, "order", len), 0);
+    ck_assert_ptr_nonnull(v = header(&ev, "traceparent", &len));
+    ck_assert_int_eq(memcmp(v, "00-abc-01", len), 0);
+    ck_assert_ptr_nonnull(v = header(&ev, "tenant", &len)); /* non-strings as JSON text */
+    ck_assert_int_eq(memcmp(v, "3", len), 0);
+    ck_assert_ptr_nonnull(header(&ev, EVENT_HDR_ID, &len));
+    ck_assert_ptr_nonnull(header(&ev, EVENT_HDR_TYPE, &len));
+    event_mapper_free(m);
+}
+END_TEST
+
+START_TEST(seed_table_with_fixed_topic_and_envelope)
+{
+    relay_config cfg = default_config();
+    char err[256] = "";
+    event_mapper *m;
+    pgo_value row[] = {T("5"), T("1000"), T("OrderCreated"), T("{\"order_id\": 1000, \"amount\": 99.5}"),
+                       T("2026-01-02 03:04:05")};
+    event ev;
+
+    cfg.outbox.topic = "orders";
+    cfg.outbox.value = "envelope";
+    cfg.outbox.columns.aggregate_type = "";
+    cfg.outbox.columns.headers = "";
+    m = event_mapper_new(&cfg, err, sizeof err);
+    ck_assert_int_eq(event_map(m, &seed, row, 5, 100, 1, 0, &ev, err, sizeof err), 0);
+    ck_assert_str_eq(ev.topic, "orders");
+    ck_assert_str_eq(ev.value, "{\"event_id\":\"5\",\"type\":\"OrderCreated\",\"payload\":"
+                               "{\"order_id\": 1000, \"amount\": 99.5}}");
+    ck_assert_int_eq(ev.nheaders, 3); /* id, type, position: no aggregate_type column */
+    ck_assert_int_eq(ev.timestamp_ms, 1767323045000LL);
+    event_mapper_free(m);
+}
+END_TEST
+
+START_TEST(envelope_escapes_strings)
+{
+    relay_config cfg = default_config();
+    char err[256] = "";
+    event_mapper *m;
+    pgo_value row[] = {T("a\"b"), T("x"), T("k"), T("Odd\\Type"), T("[]"), NUL,
+                       T("2026-01-02 03:04:05+00")};
+    event ev;
+
+    cfg.outbox.value = "envelope";
+    m = event_mapper_new(&cfg, err, sizeof err);
+    ck_assert_int_eq(event_map(m, &outbox, row, 7, 1, 1, 0, &ev, err, sizeof err), 0);
+    ck_assert_str_eq(ev.value, "{\"event_id\":\"a\\\"b\",\"type\":\"Odd\\\\Type\",\"payload\":[]}");
+    event_mapper_free(m);
+}
+END_TEST
+
+START_TEST(no_created_at_uses_commit_time)
+{
+    relay_config cfg = default_config();
+    char err[256] = "";
+    event_mapper *m;
+    pgo_value row[] = {T("1"), T("x"), T("k"), T("T"), T("{}"), NUL, T("ignored")};
+    event ev;
+
+    cfg.outbox.columns.created_at = "";
+    m = event_mapper_new(&cfg, err, sizeof err);
+    /* 1 s after the Postgres epoch (2000-01-01) */
+    ck_assert_int_eq(event_map(m, &outbox, row, 7, 1, 1, 1000000, &ev, err, sizeof err), 0);
+    ck_assert_int_eq(ev.timestamp_ms, 946684801000LL);
+    event_mapper_free(m);
+}
+END_TEST
+
+/* Rows that cannot become events, and the message that must say why. */
+static const struct {
+    const char *name;
+    pgo_value row[7];
+    const char *expect;
+} bad_rows[] = {
+    {"null key", {T("1"), T("x"), NUL, T("T"), T("{}"), NUL, T("2026-01-01 00:00:00+00")},
+     "column \"aggregate_id\" is NULL"},
+    {"illegal topic", {T("1"), T("a b"), T("k"), T("T"), T("{}"), NUL, T("2026-01-01 00:00:00+00")},
+     "is not a legal Kafka topic name"},
+    {"headers not an object", {T("1"), T("x"), T("k"), T("T"), T("{}"), T("[1]"), T("2026-01-01 00:00:00+00")},
+     "is not a JSON object"},
+    {"bad timestamp", {T("1"), T("x"), T("k"), T("T"), T("{}"), NUL, T("yesterday")},
+     "is not a timestamp"},
+};
+
+START_TEST(bad_rows_are_refused_with_a_reason)
+{
+    relay_config cfg = default_config();
+    char err[256] = "";
+    event_mapper *m = event_mapper_new(&cfg, err, sizeof err);
+    event ev;
+
+    err[0] = '\0';
+    ck_assert_int_eq(event_map(m, &outbox, bad_rows[_i].row, 7, 1, 1, 0, &ev, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, bad_rows[_i].expect) != NULL, "%s: got \"%s\"", bad_rows[_i].name,
+                  err);
+    event_mapper_free(m);
+}
+END_TEST
+
+START_TEST(missing_column_names_the_setting)
+{
+    relay_config cfg = default_config();
+    char err[256] = "";
+    event_mapper *m = event_mapper_new(&cfg, err, sizeof err);
+    pgo_value row[] = {T("5"), T("1000"), T("OrderCreated"), T("{}"), T("2026-01-02 03:04:05")};
+    event ev;
+
+    /* Default config (aggregate_type column) against the seed table. */
+    ck_assert_int_eq(event_map(m, &seed, row, 5, 1, 1, 0, &ev, err, sizeof err), -1);
+    ck_assert_str_eq(err, "outbox table public.outbox has no column \"aggregate_type\": set "
+                          "outbox.columns.aggregate_type to the right column (or \"\" if the "
+                          "table has none)");
+    event_mapper_free(m);
+}
+END_TEST
+
+START_TEST(relation_change_rebinds_columns)
+{
+    relay_config cfg = default_config();
+    char err[256] = "";
+    event_mapper *m;
+    pgo_column moved[] = {{"extra", 25, -1, 0}, {"id", 20, -1, 1}, {"aggregate_id", 25, -1, 0},
+                          {"event_type", 25, -1, 0}, {"payload", 3802, -1, 0},
+                          {"created_at", 1114, -1, 0}};
+    pgo_relation altered = {16400, 2, "public", "outbox", 'd', 6, moved};
+    pgo_value row1[] = {T("5"), T("k1"), T("T"), T("{}"), T("2026-01-02 03:04:05")};
+    pgo_value row2[] = {T("zz"), T("6"), T("k2"), T("T"), T("{}"), T("2026-01-02 03:04:05")};
+    event ev;
+
+    cfg.outbox.topic = "fixed";
+    cfg.outbox.columns.aggregate_type = "";
+    cfg.outbox.columns.headers = "";
+    m = event_mapper_new(&cfg, err, sizeof err);
+    ck_assert_int_eq(event_map(m, &seed, row1, 5, 1, 1, 0, &ev, err, sizeof err), 0);
+    ck_assert_str_eq(ev.id, "5");
+    ck_assert_int_eq(event_map(m, &altered, row2, 6, 1, 2, 0, &ev, err, sizeof err), 0);
+    ck_assert_str_eq(ev.id, "6");
+    ck_assert_str_eq(ev.key, "k2");
+    event_mapper_free(m);
+}
+END_TEST
+
+START_TEST(timestamps)
+{
+    int64_t ms = 0;
+
+    ck_assert(event_parse_timestamp("1970-01-01 00:00:00", 19, &ms));
+    ck_assert_int_eq(ms, 0);
+    ck_assert(event_parse_timestamp("1970-01-01 02:00:00.5+02", 24, &ms));
+    ck_assert_int_eq(ms, 500);
+    ck_assert(event_parse_timestamp("1970-01-01 00:00:00-05:30", 25, &ms));
+    ck_assert_int_eq(ms, 19800000);
+    ck_assert(!event_parse_timestamp("1970-01-01", 10, &ms));
+    ck_assert(!event_parse_timestamp("1970-01-01 00:00:00 BC", 22, &ms));
+    ck_assert(!event_parse_timestamp("infinity", 8, &ms));
+}
+END_TEST
+
+Suite *suite_event(void)
+{
+    Suite *s = suite_create("event");
+    TCase *tc = tcase_create("map");
+
+    tcase_add_test(tc, maps_a_row_with_template_topic_and_headers);
+    tcase_add_test(tc, seed_table_with_fixed_topic_and_envelope);
+    tcase_add_test(tc, envelope_escapes_strings);
+    tcase_add_test(tc, no_created_at_uses_commit_time);
+    tcase_add_loop_test(tc, bad_rows_are_refused_with_a_reason, 0,
+                        (int)(sizeof bad_rows / sizeof bad_rows[0]));
+    tcase_add_test(tc, missing_column_names_the_setting);
+    tcase_add_test(tc, relation_change_rebinds_columns);
+    tcase_add_test(tc, timestamps);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,248 @@
+/*
+ * The Kafka client: the checkpoint record format, and transactions against librdkafka's
+ * mock cluster, with broker errors injected to check the error classes the pipeline
+ * acts on. (The real broker is exercised by tests/integration.)
+ */
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "kafka.h"
+#include "suites.h"
+
+/* Kafka protocol ApiKeys (rdkafka_protocol.h is not installed). */
+enum { API_ADD_PARTITIONS_TO_TXN = 24, API_END_TXN = 26 };
+
+START_TEST(checkpoint_round_trip)
+{
+    kafka_checkpoint in = {{0x1600000010ULL, 0x1600000000ULL, 7}, "7312345678901234567", "slot_a"};
+    kafka_checkpoint out;
+    char buf[512], err[256];
+    int n = kafka_checkpoint_format("relay-1", &in, buf, sizeof buf);
+
+    ck_assert_str_eq(buf, "{\"relay\":\"relay-1\",\"end_lsn\":\"16/10\",\"commit_lsn\":\"16/0\","
+                          "\"index\":7,\"system_id\":\"7312345678901234567\",\"slot\":\"slot_a\"}");
+    ck_assert_int_eq(kafka_checkpoint_parse(buf, (size_t)n, &out, err, sizeof err), 0);
+    ck_assert_uint_eq(out.pos.end_lsn, in.pos.end_lsn);
+    ck_assert_uint_eq(out.pos.commit_lsn, in.pos.commit_lsn);
+    ck_assert_uint_eq(out.pos.index, 7);
+    ck_assert_str_eq(out.system_id, in.system_id);
+    ck_assert_str_eq(out.slot, "slot_a");
+}
+END_TEST
+
+START_TEST(checkpoint_parse_rejects_garbage)
+{
+    kafka_checkpoint out;
+    char err[256];
+    static const char *const bad[] = {
+        "", "{", "[]", "{\"end_lsn\":\"0/1\"}",
+        "{\"end_lsn\":\"x\",\"commit_lsn\":\"0/0\",\"index\":0}",
+        "{\"end_lsn\":\"0/1\",\"commit_lsn\":\"0/0\",\"index\":-1}",
+    };
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        ck_assert_int_eq(kafka_checkpoint_parse(bad[i], strlen(bad[i]), &out, err, sizeof err), -1);
+        ck_assert_msg(strncmp(err, "checkpoint record", 17) == 0, "case %zu: %s", i, err);
+    }
+}
+END_TEST
+
+/* A mock cluster owned by a throwaway client, and a config pointing at it. */
+typedef struct mock {
+    rd_kafka_t *owner;
+    rd_kafka_mock_cluster_t *cluster;
+    relay_config cfg;
+    log_ctx lg;
+} mock;
+
+static void mock_start(mock *m)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char why[256];
+
+    memset(m, 0, sizeof(*m));
+    rd_kafka_conf_set(conf, "log_level", "0", why, sizeof why);
+    m->owner = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why);
+    ck_assert_ptr_nonnull(m->owner);
+    m->cluster = rd_kafka_mock_cluster_new(m->owner, 1);
+    ck_assert_ptr_nonnull(m->cluster);
+    rd_kafka_mock_topic_create(m->cluster, "relay.checkpoints", 1, 1);
+    rd_kafka_mock_topic_create(m->cluster, "events", 2, 1);
+    m->lg.level = LOG_ERROR;
+    m->cfg.name = "relay-test";
+    m->cfg.kafka.brokers = (char *)rd_kafka_mock_cluster_bootstraps(m->cluster);
+    m->cfg.kafka.checkpoint_topic = "relay.checkpoints";
+    m->cfg.kafka.create_topics = false;
+    m->cfg.kafka.topic_partitions = 1;
+    m->cfg.kafka.replication_factor = -1;
+    m->cfg.kafka.transaction_timeout_ms = 10000;
+    m->cfg.kafka.commit_timeout_ms = 5000;
+}
+
+static void mock_stop(mock *m)
+{
+    rd_kafka_mock_cluster_destroy(m->cluster);
+    rd_kafka_destroy(m->owner);
+}
+
+static event sample_event(void)
+{
+    event ev;
+
+    memset(&ev, 0, sizeof ev);
+    ev.topic = "events";
+    ev.key = "order-1";
+    ev.key_len = 7;
+    ev.value = "{}";
+    ev.value_len = 2;
+    ev.id = "1";
+    ev.type = "T";
+    ev.nheaders = 1;
+    ev.headers[0] = (event_header){"event_id", "1", 1};
+    return ev;
+}
+
+/* Opens a transaction with one event and the checkpoint for pos. */
+static void produce_batch(kafka_client *kc, ledger_pos pos)
+{
+    kafka_checkpoint cp = {pos, "42", "slot"};
+    event ev = sample_event();
+    char err[512];
+
+    ck_assert_int_eq(kafka_begin(kc, err, sizeof err), KAFKA_OK);
+    ck_assert_int_eq(kafka_produce(kc, &ev, err, sizeof err), KAFKA_OK);
+    ck_assert_int_eq(kafka_produce_checkpoint(kc, &cp, err, sizeof err), KAFKA_OK);
+}
+
+START_TEST(committed_checkpoint_is_read_back_and_aborted_one_is_not)
+{
+    mock m;
+    kafka_client *kc;
+    kafka_checkpoint cp;
+    bool found = true;
+    char err[512] = "";
+
+    mock_start(&m);
+    kc = kafka_new(&m.cfg, m.cfg.name, &m.lg, err, sizeof err);
+    ck_assert_msg(kc != NULL, "%s", err);
+    ck_assert_int_eq(kafka_init_transactions(kc, 10000, err, sizeof err), KAFKA_OK);
+    ck_assert_int_eq(kafka_read_checkpoint(kc, &cp, &found, err, sizeof err), KAFKA_OK);
+    ck_assert(!found);
+
+    produce_batch(kc, (ledger_pos){100, 0, 0});
+    ck_assert_int_eq(kafka_commit(kc, err, sizeof err), KAFKA_OK);
+    produce_batch(kc, (ledger_pos){200, 0, 0});
+    ck_assert_int_eq(kafka_abort(kc, err, sizeof err), KAFKA_OK);
+
+    ck_assert_msg(kafka_read_checkpoint(kc, &cp, &found, err, sizeof err) == KAFKA_OK, "%s", err);
+    ck_assert(found);
+    ck_assert_uint_eq(cp.pos.end_lsn, 100); /* read_committed: the aborted 200 is invisible */
+    ck_assert_str_eq(cp.system_id, "42");
+    kafka_free(kc);
+    mock_stop(&m);
+}
+END_TEST
+
+START_TEST(failed_produce_makes_the_commit_abortable)
+{
+    mock m;
+    kafka_client *kc;
+    char err[512] = "";
+
+    mock_start(&m);
+    kc = kafka_new(&m.cfg, m.cfg.name, &m.lg, err, sizeof err);
+    ck_assert_int_eq(kafka_init_transactions(kc, 10000, err, sizeof err), KAFKA_OK);
+    /* The broker refuses to add a partition to the transaction: it is doomed. */
+    rd_kafka_mock_push_request_errors(m.cluster, API_ADD_PARTITIONS_TO_TXN, 1,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+    produce_batch(kc, (ledger_pos){100, 0, 0});
+    ck_assert_int_eq(kafka_commit(kc, err, sizeof err), KAFKA_ABORT);
+    ck_assert_msg(strstr(err, "commit_transaction") != NULL, "%s", err);
+    ck_assert_int_eq(kafka_abort(kc, err, sizeof err), KAFKA_OK);
+    /* After the abort the producer works again: the pipeline rewinds and retries. */
+    produce_batch(kc, (ledger_pos){100, 0, 0});
+    ck_assert_msg(kafka_commit(kc, err, sizeof err) == KAFKA_OK, "%s", err);
+    kafka_free(kc);
+    mock_stop(&m);
+}
+END_TEST
+
+START_TEST(fenced_commit_is_fatal_and_says_so)
+{
+    mock m;
+    kafka_client *kc;
+    char err[512] = "";
+
+    mock_start(&m);
+    kc = kafka_new(&m.cfg, m.cfg.name, &m.lg, err, sizeof err);
+    ck_assert_int_eq(kafka_init_transactions(kc, 10000, err, sizeof err), KAFKA_OK);
+    rd_kafka_mock_push_request_errors(m.cluster, API_END_TXN, 1,
+                                      RD_KAFKA_RESP_ERR_PRODUCER_FENCED);
+    produce_batch(kc, (ledger_pos){100, 0, 0});
+    ck_assert_int_eq(kafka_commit(kc, err, sizeof err), KAFKA_FATAL);
+    ck_assert_msg(strstr(err, "fenced") != NULL, "%s", err);
+    kafka_free(kc);
+    mock_stop(&m);
+}
+END_TEST
+
+START_TEST(missing_topic_is_named_with_the_fix)
+{
+    mock m;
+    kafka_client *kc;
+    event ev = sample_event();
+    char err[512] = "";
+
+    mock_start(&m);
+    kc = kafka_new(&m.cfg, m.cfg.name, &m.lg, err, sizeof err);
+    ck_assert_int_eq(kafka_init_transactions(kc, 10000, err, sizeof err), KAFKA_OK);
+    ck_assert_int_eq(kafka_begin(kc, err, sizeof err), KAFKA_OK);
+    ev.topic = "no.such.topic";
+    ck_assert_int_eq(kafka_produce(kc, &ev, err, sizeof err), KAFKA_FATAL);
+    ck_assert_str_eq(err, "topic no.such.topic does not exist: create it (kafka-topics.sh "
+                          "--create --topic no.such.topic) or set kafka.create_topics = true");
+    kafka_free(kc);
+    mock_stop(&m);
+}
+END_TEST
+
+START_TEST(bad_property_is_reported)
+{
+    relay_config cfg;
+    config_prop prop = {"no.such.property", "1"};
+    log_ctx lg = {LOG_ERROR};
+    char err[512] = "";
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.name = "x";
+    cfg.kafka.brokers = "localhost:1";
+    cfg.kafka.transaction_timeout_ms = 10000;
+    cfg.kafka.properties = &prop;
+    cfg.kafka.nproperties = 1;
+    ck_assert_ptr_null(kafka_new(&cfg, "x", &lg, err, sizeof err));
+    ck_assert_msg(strstr(err, "kafka.properties: No such configuration property") != NULL, "%s",
+                  err);
+}
+END_TEST
+
+Suite *suite_kafka(void)
+{
+    Suite *s = suite_create("kafka");
+    TCase *pure = tcase_create("checkpoint");
+    TCase *mocked = tcase_create("mock");
+
+    tcase_add_test(pure, checkpoint_round_trip);
+    tcase_add_test(pure, checkpoint_parse_rejects_garbage);
+    tcase_add_test(pure, bad_property_is_reported);
+    tcase_add_test(mocked, committed_checkpoint_is_read_back_and_aborted_one_is_not);
+    tcase_add_test(mocked, failed_produce_makes_the_commit_abortable);
+    tcase_add_test(mocked, fenced_commit_is_fatal_and_says_so);
+    tcase_add_test(mocked, missing_topic_is_named_with_the_fix);
+    tcase_set_timeout(mocked, 60);
+    suite_add_tcase(s, pure);
+    suite_add_tcase(s, mocked);
+    return s;
+}
