@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -35,7 +34,10 @@ static int64_t now_ms(void)
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     const kafka_client *kc = rd_kafka_opaque(rk);
-    log_level lvl = level <= LOG_ERR ? LOG_ERROR : level <= LOG_WARNING ? LOG_WARN : LOG_DEBUG;
+    /* librdkafka uses syslog levels (3 error, 4 warning). Its errors are mostly ones it
+     * retries (a broker away), so they are warnings here: the relay's own error line
+     * says what failed for good. */
+    log_level lvl = level <= 4 ? LVL_WARN : LVL_DEBUG;
 
     log_write(kc->lg, lvl, "kafka %s: %s", fac, buf);
 }

@@ -8,10 +8,10 @@ static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 log_level log_level_parse(const char *text)
 {
-    for (int i = LOG_ERROR; i <= LOG_DEBUG; i++)
+    for (int i = LVL_ERROR; i <= LVL_DEBUG; i++)
         if (text != NULL && strcmp(text, level_names[i]) == 0)
             return (log_level)i;
-    return LOG_INFO;
+    return LVL_INFO;
 }
 
 void log_write(const log_ctx *lg, log_level level, const char *fmt, ...)

@@ -9,21 +9,21 @@
 
 #include <stdarg.h>
 
-typedef enum { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG } log_level;
+typedef enum { LVL_ERROR, LVL_WARN, LVL_INFO, LVL_DEBUG } log_level;
 
 typedef struct log_ctx {
     log_level level;
 } log_ctx;
 
-/* "error" | "warn" | "info" | "debug" → level; unknown text gives LOG_INFO. */
+/* "error" | "warn" | "info" | "debug" → level; unknown text gives LVL_INFO. */
 log_level log_level_parse(const char *text);
 
 void log_write(const log_ctx *lg, log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define log_error(lg, ...) log_write((lg), LOG_ERROR, __VA_ARGS__)
-#define log_warn(lg, ...) log_write((lg), LOG_WARN, __VA_ARGS__)
-#define log_info(lg, ...) log_write((lg), LOG_INFO, __VA_ARGS__)
-#define log_debug(lg, ...) log_write((lg), LOG_DEBUG, __VA_ARGS__)
+#define log_error(lg, ...) log_write((lg), LVL_ERROR, __VA_ARGS__)
+#define log_warn(lg, ...) log_write((lg), LVL_WARN, __VA_ARGS__)
+#define log_info(lg, ...) log_write((lg), LVL_INFO, __VA_ARGS__)
+#define log_debug(lg, ...) log_write((lg), LVL_DEBUG, __VA_ARGS__)
 
 #endif

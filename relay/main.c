@@ -46,7 +46,7 @@ static int cmd_run(const char *path)
 {
     char err[1024];
     relay_config *cfg = config_load(path, environ, err, sizeof err);
-    log_ctx lg = {LOG_INFO};
+    log_ctx lg = {LVL_INFO};
     struct sigaction sa;
     int rc;
 

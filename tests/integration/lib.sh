@@ -1,0 +1,92 @@
+# shellcheck shell=bash
+# Helpers for server tests: each test gets its own database, slot, relay name and
+# topics on the shared Postgres and Kafka (deploy/local/up.sh), so tests never see each
+# other's data. The relay is configured by etc/outbox-relay.conf plus environment
+# overrides, as an operator would do.
+set -euo pipefail
+
+: "${PGURL:?run under tests/run.sh (or eval \"\$(deploy/local/up.sh)\")}"
+: "${KAFKA_BROKERS:?run under tests/run.sh}"
+ROOT=${RELAY_SOURCE_DIR:-$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)}
+RELAY_BIN=${RELAY_BIN:-$ROOT/build/outbox-relay}
+TEST_NAME=$(basename "$0" .sh)
+TEST_NAME=${TEST_NAME#t_}
+ID=${TEST_NAME}_$$_$RANDOM
+WORK=$(mktemp -d "/tmp/relay-it-$TEST_NAME.XXXXXX")
+DB=it_$ID
+DBURL=${PGURL%/*}/$DB
+SLOT=it_$ID
+RELAY_PID=
+
+log() { printf '[%s %s] %s\n' "$TEST_NAME" "$(date +%H:%M:%S)" "$*" >&2; }
+fail() {
+  log "FAIL: $*"
+  [[ -f $WORK/relay.log ]] && { echo "--- relay log (last 40 lines)"; tail -n 40 "$WORK/relay.log"; } >&2
+  exit 1
+}
+sql() { psql -X -q -v ON_ERROR_STOP=1 -At "$DBURL" "$@"; }
+
+cleanup() {
+  local rc=$?
+  [[ -n $RELAY_PID ]] && kill -9 "$RELAY_PID" 2>/dev/null || true
+  wait 2>/dev/null || true
+  psql -X -q "$PGURL" -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '$SLOT'" >/dev/null 2>&1 || true
+  psql -X -q "$PGURL" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+  if ((rc == 0)); then rm -rf "$WORK"; else log "kept $WORK"; fi
+}
+trap cleanup EXIT
+
+# A database with the outbox, its publication (sql/ as a user applies it), another
+# table, and the relay's slot. Exports the relay's environment.
+setup_db() {
+  psql -X -q -v ON_ERROR_STOP=1 "$PGURL" -c "CREATE DATABASE $DB" >/dev/null
+  sql -f "$ROOT/sql/01_outbox.sql" -f "$ROOT/sql/02_publication.sql" >/dev/null
+  sql -c "CREATE TABLE other (id bigserial PRIMARY KEY, note text)"
+  sql -c "SELECT pg_create_logical_replication_slot('$SLOT', 'pgoutput')" >/dev/null
+  export OUTBOX_RELAY_NAME=relay-$ID
+  export OUTBOX_RELAY_POSTGRES_CONNINFO=$DBURL
+  export OUTBOX_RELAY_POSTGRES_SLOT=$SLOT
+  export OUTBOX_RELAY_POSTGRES_STATUS_INTERVAL_MS=1000
+  export OUTBOX_RELAY_KAFKA_BROKERS=$KAFKA_BROKERS
+  export OUTBOX_RELAY_KAFKA_CHECKPOINT_TOPIC=it.checkpoints
+  export OUTBOX_RELAY_OUTBOX_TOPIC="it.$ID.\${aggregate_type}"
+  export OUTBOX_RELAY_LOG_LEVEL=debug
+}
+
+relay_start() { # relay_start [extra args]: background, log appended to $WORK/relay.log
+  "$RELAY_BIN" run -c "$ROOT/etc/outbox-relay.conf" "$@" >>"$WORK/relay.log" 2>&1 &
+  RELAY_PID=$!
+}
+
+relay_stop() { # SIGTERM; fails unless the relay exits 0 in time
+  local rc=0
+  kill -TERM "$RELAY_PID"
+  wait "$RELAY_PID" || rc=$?
+  RELAY_PID=
+  ((rc == 0)) || fail "relay exited $rc after SIGTERM"
+}
+
+current_lsn() { sql -c "SELECT pg_current_wal_lsn()"; }
+
+# wait_confirmed LSN [SECONDS]: until the slot's confirmed_flush_lsn reaches LSN.
+wait_confirmed() {
+  local target=$1 deadline=$((SECONDS + ${2:-60})) at
+  while ((SECONDS < deadline)); do
+    at=$(sql -c "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = '$SLOT'")
+    [[ $at == t ]] && return 0
+    [[ -n $RELAY_PID ]] && ! kill -0 "$RELAY_PID" 2>/dev/null && fail "relay died"
+    sleep 0.2
+  done
+  fail "slot $SLOT did not reach $target (at $(sql -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '$SLOT'"))"
+}
+
+# consume TOPIC: every committed record, one per line: key TAB headers TAB value.
+consume() {
+  kcat -b "$KAFKA_BROKERS" -C -t "$1" -o beginning -e -q -X isolation.level=read_committed \
+    -f '%k\t%h\t%s\n'
+}
+
+# event_ids FILE: the event_id header of each consumed line, in order.
+event_ids() {
+  awk -F'\t' '{ n = split($2, hs, ","); for (i = 1; i <= n; i++) if (hs[i] ~ /^event_id=/) print substr(hs[i], 10) }' "$1"
+}
