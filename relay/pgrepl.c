@@ -336,6 +336,15 @@ pgrepl_status pgrepl_start(pgrepl_conn *c, const char *slot, const char *publica
     return PGREPL_OK;
 }
 
+static pgrepl_status connection_lost(pgrepl_conn *c, char *errbuf, size_t errbuf_size)
+{
+    char line[512];
+
+    snprintf(errbuf, errbuf_size, "replication connection to %s lost: %s", c->describe,
+             first_line(PQerrorMessage(c->conn), line, sizeof line));
+    return PGREPL_ERR_CONNECT;
+}
+
 static pgrepl_status stream_ended(pgrepl_conn *c, char *errbuf, size_t errbuf_size)
 {
     PGresult *res = PQgetResult(c->conn);
@@ -358,36 +367,32 @@ pgrepl_status pgrepl_read(pgrepl_conn *c, int timeout_ms, pgrepl_msg *out, char 
     PQfreemem(c->copybuf);
     c->copybuf = NULL;
     memset(out, 0, sizeof(*out));
-    for (;;) {
+    for (bool consumed = false;; consumed = true) {
         n = PQgetCopyData(c->conn, &c->copybuf, 1);
         if (n > 0)
             break;
         if (n == -1)
             return stream_ended(c, errbuf, errbuf_size);
-        if (n == -2) {
-            char line[512];
-            snprintf(errbuf, errbuf_size, "replication connection to %s lost: %s", c->describe,
-                     first_line(PQerrorMessage(c->conn), line, sizeof line));
-            return PGREPL_ERR_CONNECT;
-        }
-        if (timeout_ms <= 0)
+        if (n == -2)
+            return connection_lost(c, errbuf, errbuf_size);
+        /* Nothing complete in libpq's buffer: take what the socket has (without
+         * blocking) once, then wait for more only if the caller allows. */
+        if (consumed && timeout_ms <= 0)
             return PGREPL_OK; /* PGREPL_MSG_NONE */
-        struct pollfd pfd = {.fd = PQsocket(c->conn), .events = POLLIN};
-        int ready = poll(&pfd, 1, timeout_ms);
-        if (ready < 0 && errno != EINTR) {
-            snprintf(errbuf, errbuf_size, "poll on the replication connection: %s",
-                     strerror(errno));
-            return PGREPL_ERR_CONNECT;
+        if (consumed) {
+            struct pollfd pfd = {.fd = PQsocket(c->conn), .events = POLLIN};
+            int ready = poll(&pfd, 1, timeout_ms);
+            if (ready < 0 && errno != EINTR) {
+                snprintf(errbuf, errbuf_size, "poll on the replication connection: %s",
+                         strerror(errno));
+                return PGREPL_ERR_CONNECT;
+            }
+            if (ready <= 0)
+                return PGREPL_OK; /* timeout or a signal: let the caller look at its flags */
+            timeout_ms = 0; /* data arrived: take what is complete, do not wait again */
         }
-        if (ready <= 0)
-            return PGREPL_OK; /* timeout or a signal: let the caller look at its flags */
-        if (!PQconsumeInput(c->conn)) {
-            char line[512];
-            snprintf(errbuf, errbuf_size, "replication connection to %s lost: %s", c->describe,
-                     first_line(PQerrorMessage(c->conn), line, sizeof line));
-            return PGREPL_ERR_CONNECT;
-        }
-        timeout_ms = 0; /* data arrived: take what is complete, do not wait again */
+        if (!PQconsumeInput(c->conn))
+            return connection_lost(c, errbuf, errbuf_size);
     }
     switch (c->copybuf[0]) {
     case 'w': /* XLogData: dataStart, walEnd, sendTime, data */

@@ -232,12 +232,14 @@ static step on_tick(pipeline *p, int *exit_code)
     return STEP_OK;
 }
 
-/* How long the next read may wait: until the batch's linger or the next status. */
+/* How long the next read may wait: until the batch's linger (which only ends at a
+ * transaction boundary) or the next status update. */
 static int read_timeout(const pipeline *p)
 {
     int64_t now = mono_ms(), until = p->last_status_ms + p->cfg->postgres.status_interval_ms;
 
-    if (p->ledger.batch_open && p->ledger.batch_started_ms + p->cfg->batch.linger_ms < until)
+    if (p->ledger.batch_open && !p->ledger.in_txn &&
+        p->ledger.batch_started_ms + p->cfg->batch.linger_ms < until)
         until = p->ledger.batch_started_ms + p->cfg->batch.linger_ms;
     if (until - now > 1000)
         return 1000;

@@ -578,8 +578,8 @@ struct snode {
     bool unique;
     snode **prefix; /* prefixItems, or draft-07 "items" array */
     size_t nprefix;
-    snode *items;           /* every item after the prefix */
-    const char *items_kw;   /* the keyword that set it, for messages */
+    snode *items;         /* every item after the prefix */
+    const char *items_kw; /* the keyword that set it, for messages */
     snode *contains;
     size_t min_contains, max_contains;
     snode *uneval_items;
@@ -818,7 +818,9 @@ schema_registry *schema_registry_new(int default_draft, bool format_assert)
 
     if (reg == NULL)
         return NULL;
-    reg->default_draft = default_draft >= SCHEMA_DRAFT2019 ? default_draft : SCHEMA_DRAFT7;
+    reg->default_draft = default_draft >= SCHEMA_DRAFT2020   ? SCHEMA_DRAFT2020
+                         : default_draft >= SCHEMA_DRAFT2019 ? SCHEMA_DRAFT2019
+                                                             : SCHEMA_DRAFT7;
     reg->format_assert = format_assert;
     if ((reg->docs = json_array()) == NULL) {
         free(reg);
@@ -924,8 +926,18 @@ static int add_dyn_anchor(resource *r, const char *name, json_t *node)
 
 /* Keywords whose value is a schema, an array of schemas, or an object of schemas. */
 static const char *const kw_single[] = {
-    "additionalItems", "additionalProperties", "contains", "propertyNames", "not",
-    "if", "then", "else", "items", "unevaluatedItems", "unevaluatedProperties", "contentSchema",
+    "additionalItems",
+    "additionalProperties",
+    "contains",
+    "propertyNames",
+    "not",
+    "if",
+    "then",
+    "else",
+    "items",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "contentSchema",
 };
 static const char *const kw_array[] = {"allOf", "anyOf", "oneOf", "items", "prefixItems"};
 static const char *const kw_map[] = {
@@ -1600,7 +1612,7 @@ static unsigned type_bit(const char *name)
         const char *name;
         unsigned bit;
     } types[] = {
-        {"null", T_NULL},     {"boolean", T_BOOLEAN}, {"object", T_OBJECT}, {"array", T_ARRAY},
+        {"null", T_NULL},     {"boolean", T_BOOLEAN}, {"object", T_OBJECT},   {"array", T_ARRAY},
         {"number", T_NUMBER}, {"string", T_STRING},   {"integer", T_INTEGER},
     };
 
@@ -2096,9 +2108,8 @@ static void rollback(schema_registry *reg, snode *mark)
     }
 }
 
-static schema *compile_root(schema_registry *reg, json_t *node, resource *res,
-                            const char *home_uri, const char *loc, char *errbuf,
-                            size_t errbuf_size)
+static schema *compile_root(schema_registry *reg, json_t *node, resource *res, const char *home_uri,
+                            const char *loc, char *errbuf, size_t errbuf_size)
 {
     cctx c = {.reg = reg, .home_uri = home_uri, .errbuf = errbuf, .errbuf_size = errbuf_size};
     snode *mark = reg->all, *root;
@@ -2166,6 +2177,11 @@ schema *schema_compile(schema_registry *reg, json_t *doc, char *errbuf, size_t e
         s->track_scope = false;
         return s;
     }
+    if (!json_is_object(doc)) {
+        set_err(errbuf, errbuf_size, "(root): a schema must be an object or a boolean, got %s",
+                type_name(doc));
+        return NULL;
+    }
     if (e == NULL || e->res == NULL) {
         uri_parts u;
         const char *name = NULL;
@@ -2186,8 +2202,7 @@ schema *schema_compile(schema_registry *reg, json_t *doc, char *errbuf, size_t e
     return compile_root(reg, doc, e->res, e->res->uri, "", errbuf, errbuf_size);
 }
 
-schema *schema_compile_uri(schema_registry *reg, const char *uri, char *errbuf,
-                           size_t errbuf_size)
+schema *schema_compile_uri(schema_registry *reg, const char *uri, char *errbuf, size_t errbuf_size)
 {
     char *abs = uri_resolve(NULL, uri), *frag;
     uri_target *t;
@@ -2368,7 +2383,8 @@ static int internal(vctx *v, const ipath *p, const char *kw, const char *fmt, ..
 /* Compact JSON of j for messages, cut with "..." when long. */
 static const char *dump(const json_t *j, char *buf, size_t size)
 {
-    size_t n = json_dumpb(j, buf, size - 1, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+    size_t n =
+        json_dumpb(j, buf, size - 1, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
 
     if (n == 0)
         snprintf(buf, size, "?");
@@ -2406,7 +2422,7 @@ static unsigned instance_types(const json_t *j)
 static int fail_type(vctx *v, const snode *n, const json_t *inst, const ipath *p)
 {
     static const char *const names[] = {"null",   "boolean", "object", "array",
-                                         "number", "string",  "integer"};
+                                        "number", "string",  "integer"};
     char want[80] = "";
     size_t len = 0;
 
@@ -2415,8 +2431,7 @@ static int fail_type(vctx *v, const snode *n, const json_t *inst, const ipath *p
     for (size_t i = 0; i < NELEM(names); i++) {
         if (!(n->types & (1u << i)))
             continue;
-        len += (size_t)snprintf(want + len, sizeof want - len, "%s%s", len ? " or " : "",
-                                names[i]);
+        len += (size_t)snprintf(want + len, sizeof want - len, "%s%s", len ? " or " : "", names[i]);
     }
     return fail(v, p, "type", "expected %s, got %s", len ? want : "nothing", type_name(inst));
 }
@@ -2499,8 +2514,8 @@ static int validate_numeric(vctx *v, const snode *n, const json_t *inst, const i
         return fail(v, p, "maximum", "%s is greater than %s", dump(inst, a, sizeof a),
                     dump(n->maximum, b, sizeof b));
     if (n->ex_minimum != NULL && num_cmp(inst, n->ex_minimum) <= 0)
-        return fail(v, p, "exclusiveMinimum", "%s is not greater than %s",
-                    dump(inst, a, sizeof a), dump(n->ex_minimum, b, sizeof b));
+        return fail(v, p, "exclusiveMinimum", "%s is not greater than %s", dump(inst, a, sizeof a),
+                    dump(n->ex_minimum, b, sizeof b));
     if (n->ex_maximum != NULL && num_cmp(inst, n->ex_maximum) >= 0)
         return fail(v, p, "exclusiveMaximum", "%s is not less than %s", dump(inst, a, sizeof a),
                     dump(n->ex_maximum, b, sizeof b));
@@ -2583,8 +2598,7 @@ static int validate_unique(vctx *v, const json_t *inst, const ipath *p)
     return rc;
 }
 
-static int validate_array(vctx *v, const snode *n, const json_t *inst, const ipath *p,
-                          evalset *ev)
+static int validate_array(vctx *v, const snode *n, const json_t *inst, const ipath *p, evalset *ev)
 {
     size_t size = json_array_size(inst);
     int r;
@@ -2608,8 +2622,7 @@ static int validate_array(vctx *v, const snode *n, const json_t *inst, const ipa
             ipath cp = {p, NULL, 0, i};
 
             if (n->items->is_false)
-                return fail(v, &cp, n->items_kw, "no item allowed past the first %zu",
-                            n->nprefix);
+                return fail(v, &cp, n->items_kw, "no item allowed past the first %zu", n->nprefix);
             if ((r = validate(v, n->items, json_array_get(inst, i), &cp, NULL)) != 0)
                 return r;
             if (ev != NULL)
@@ -2681,8 +2694,7 @@ static int validate_property_name(vctx *v, const snode *n, const char *key, size
     return r;
 }
 
-static int validate_object(vctx *v, const snode *n, const json_t *inst, const ipath *p,
-                           evalset *ev)
+static int validate_object(vctx *v, const snode *n, const json_t *inst, const ipath *p, evalset *ev)
 {
     size_t size = json_object_size(inst);
     int r;
@@ -2750,8 +2762,8 @@ static int validate_object(vctx *v, const snode *n, const json_t *inst, const ip
             const json_t *name = json_array_get(d->required, k);
 
             if (json_object_getn(inst, json_string_value(name), json_string_length(name)) == NULL)
-                return fail(v, p, "dependentRequired", "property \"%s\" requires \"%s\"",
-                            d->name, json_string_value(name));
+                return fail(v, p, "dependentRequired", "property \"%s\" requires \"%s\"", d->name,
+                            json_string_value(name));
         }
         if (d->node != NULL && (r = validate(v, d->node, inst, p, ev)) != 0)
             return r;
@@ -2774,20 +2786,22 @@ static const snode *dynamic_target(const vctx *v, const snode *n)
 }
 
 /* anyOf / oneOf: how many branches match; their annotations count only when they do. */
-static int count_matches(vctx *v, snode *const *branches, size_t nb, const json_t *inst,
-                         const ipath *p, evalset *ev, bool stop_at_one, size_t *first,
+static int count_matches(vctx *v, const char *kw, snode *const *branches, size_t nb,
+                         const json_t *inst, const ipath *p, evalset *ev, size_t *first,
                          size_t *second)
 {
     size_t matched = 0;
+    /* Without annotations to collect, anyOf can stop at one match and oneOf at two. */
+    size_t enough = kw[0] == 'a' ? 1 : 2;
     int r = 0;
 
     v->quiet++;
-    for (size_t i = 0; i < nb; i++) {
+    for (size_t i = 0; i < nb && (ev != NULL || matched < enough); i++) {
         evalset tmp;
 
         if (ev != NULL && evalset_init(&tmp, inst) < 0) {
-            r = -1;
-            break;
+            v->quiet--;
+            return internal(v, p, kw, "out of memory");
         }
         r = validate(v, branches[i], inst, p, ev != NULL ? &tmp : NULL);
         if (r == 0) {
@@ -2802,14 +2816,11 @@ static int count_matches(vctx *v, snode *const *branches, size_t nb, const json_
         if (ev != NULL)
             evalset_free(&tmp);
         if (r < 0)
-            break;
-        r = 0;
-        if (ev == NULL && (stop_at_one ? matched >= 1 : matched >= 2))
-            break;
+            break; /* internal() has said why */
     }
     v->quiet--;
     if (r < 0)
-        return internal(v, p, "anyOf", "validation failed (out of memory or regex engine)");
+        return r;
     return (int)(matched > 2 ? 2 : matched);
 }
 
@@ -2828,7 +2839,7 @@ static int validate_inplace(vctx *v, const snode *n, const json_t *inst, const i
     if (n->nany > 0) {
         size_t first = 0, second = 0;
 
-        if ((r = count_matches(v, n->any_of, n->nany, inst, p, ev, true, &first, &second)) < 0)
+        if ((r = count_matches(v, "anyOf", n->any_of, n->nany, inst, p, ev, &first, &second)) < 0)
             return r;
         if (r == 0)
             return fail(v, p, "anyOf", "matches none of the %zu subschemas", n->nany);
@@ -2836,13 +2847,13 @@ static int validate_inplace(vctx *v, const snode *n, const json_t *inst, const i
     if (n->none > 0) {
         size_t first = 0, second = 0;
 
-        if ((r = count_matches(v, n->one_of, n->none, inst, p, ev, false, &first, &second)) < 0)
+        if ((r = count_matches(v, "oneOf", n->one_of, n->none, inst, p, ev, &first, &second)) < 0)
             return r;
         if (r == 0)
             return fail(v, p, "oneOf", "matches none of the %zu subschemas", n->none);
         if (r > 1)
-            return fail(v, p, "oneOf", "matches subschemas %zu and %zu, exactly one allowed",
-                        first, second);
+            return fail(v, p, "oneOf", "matches subschemas %zu and %zu, exactly one allowed", first,
+                        second);
     }
     if (n->not_ != NULL) {
         v->quiet++;
@@ -3032,6 +3043,13 @@ int schema_validate_text(const schema *s, const char *json, size_t len, char *er
     json_t *inst = json_loadb(json, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     int r;
 
+    /*
+     * jansson refuses integers beyond 64 bits; JSON does not. Read them as doubles instead: exact
+     * enough for validation, and nothing is re-serialised from this parse.
+     */
+    if (inst == NULL && json_error_code(&jerr) == json_error_numeric_overflow)
+        inst = json_loadb(json, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL,
+                          &jerr);
     if (inst == NULL) {
         set_err(errbuf, errbuf_size, "(json):%d:%d: %s", jerr.line, jerr.column, jerr.text);
         return 1;
@@ -3163,8 +3181,7 @@ int schema_registry_load_dir(schema_registry *reg, const char *dir, char *errbuf
     int rc = -1;
 
     if (d == NULL) {
-        set_err(errbuf, errbuf_size, "%s: cannot open schema directory: %s", dir,
-                strerror(errno));
+        set_err(errbuf, errbuf_size, "%s: cannot open schema directory: %s", dir, strerror(errno));
         return -1;
     }
     if ((absdir = realpath(dir, NULL)) == NULL) {
@@ -3205,8 +3222,8 @@ int schema_registry_load_dir(schema_registry *reg, const char *dir, char *errbuf
             goto oom;
         doc = json_load_file(path.s, JSON_REJECT_DUPLICATES, &jerr);
         if (doc == NULL) {
-            set_err(errbuf, errbuf_size, "%s/%s:%d:%d: %s", dir, names[i], jerr.line,
-                    jerr.column, jerr.text);
+            set_err(errbuf, errbuf_size, "%s/%s:%d:%d: %s", dir, names[i], jerr.line, jerr.column,
+                    jerr.text);
             free(path.s);
             goto out;
         }
@@ -3258,8 +3275,7 @@ const schema *schema_registry_get(const schema_registry *reg, const char *name)
     return t != NULL ? t->s : NULL;
 }
 
-const schema *schema_registry_get_version(const schema_registry *reg, const char *type,
-                                          int version)
+const schema *schema_registry_get_version(const schema_registry *reg, const char *type, int version)
 {
     char name[256];
     const type_entry *t;

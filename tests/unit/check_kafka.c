@@ -71,7 +71,7 @@ static void mock_start(mock *m)
     ck_assert_ptr_nonnull(m->cluster);
     rd_kafka_mock_topic_create(m->cluster, "relay.checkpoints", 1, 1);
     rd_kafka_mock_topic_create(m->cluster, "events", 2, 1);
-    m->lg.level = LOG_ERROR;
+    m->lg.level = LVL_ERROR;
     m->cfg.name = "relay-test";
     m->cfg.kafka.brokers = (char *)rd_kafka_mock_cluster_bootstraps(m->cluster);
     m->cfg.kafka.checkpoint_topic = "relay.checkpoints";
@@ -213,7 +213,7 @@ START_TEST(bad_property_is_reported)
 {
     relay_config cfg;
     config_prop prop = {"no.such.property", "1"};
-    log_ctx lg = {LOG_ERROR};
+    log_ctx lg = {LVL_ERROR};
     char err[512] = "";
 
     memset(&cfg, 0, sizeof cfg);

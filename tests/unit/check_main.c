@@ -15,6 +15,7 @@ static const struct {
 } suites[] = {
     {"lsn", suite_lsn},       {"pgoutput", suite_pgoutput}, {"config", suite_config},
     {"event", suite_event},   {"ledger", suite_ledger},     {"kafka", suite_kafka},
+    {"schema", suite_schema},
 };
 
 int main(int argc, char **argv)

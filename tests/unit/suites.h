@@ -10,5 +10,6 @@ Suite *suite_config(void);
 Suite *suite_event(void);
 Suite *suite_ledger(void);
 Suite *suite_kafka(void);
+Suite *suite_schema(void);
 
 #endif
