@@ -26,12 +26,13 @@ NAME=orders-demo-relay
 TOPIC=orders
 WORK=$(mktemp -d /tmp/outbox-demo.XXXXXX)
 RELAY_PID=
-trap '[[ -n $RELAY_PID ]] && kill "$RELAY_PID" 2>/dev/null; kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+consumers=()
+trap '[[ -n $RELAY_PID ]] && kill "$RELAY_PID" 2>/dev/null; kill "${consumers[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 sql() { psql -X -q -v ON_ERROR_STOP=1 -At "$DBURL" "$@"; }
 
 say "a fresh database '$DB' with the seed article's tables, the publication and a slot"
 psql -X -q "$PGURL" -c "SELECT pg_drop_replication_slot('$SLOT') FROM pg_replication_slots WHERE slot_name = '$SLOT'" >/dev/null
-psql -X -q "$PGURL" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
+psql -X -q "$PGURL" -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
 sql <<'SQL'
 CREATE TABLE orders (
     order_id   bigint PRIMARY KEY,
@@ -63,7 +64,8 @@ ORDERS=20
 EXPECTED=$((ORDERS * 2 + ORDERS / 2)) # created + paid for each, shipped for every second
 for group in analytics-group inventory-group; do
   timeout 120 kcat -b "$KAFKA_BROKERS" -G "$group" -X auto.offset.reset=earliest \
-    -X isolation.level=read_committed -c "$EXPECTED" -q -f '%s\n' "$TOPIC" >"$WORK/$group" 2>/dev/null &
+    -X isolation.level=read_committed -c "$EXPECTED" -q -f '%s\n' "$TOPIC" >"$WORK/$group" 2>"$WORK/$group.err" &
+  consumers+=($!)
 done
 
 say "order service: $ORDERS orders, each state change and its event in one transaction"
@@ -97,9 +99,8 @@ written=$(sql -c "SELECT count(*) FROM outbox")
 
 say "waiting for both consumer groups"
 wait_rc=0
-for job in $(jobs -p); do
-  [[ $job == "$RELAY_PID" ]] && continue
-  wait "$job" || wait_rc=1
+for pid in "${consumers[@]}"; do
+  wait "$pid" || wait_rc=1
 done
 end=$(sql -c "SELECT pg_current_wal_lsn()")
 for _ in $(seq 1 100); do
@@ -128,6 +129,7 @@ printf '  %-34s %s\n' \
   "relay" "$(grep -o 'published [0-9]* events.*transactions (' "$WORK/relay.log" | tail -1 | sed 's/ (//')"
 if ((wait_rc != 0 || analytics != EXPECTED || inventory != EXPECTED || written != EXPECTED)); then
   echo "demo FAILED: expected $EXPECTED events in each group"
+  cat "$WORK"/*.err "$WORK/relay.log"
   exit 1
 fi
 echo "demo OK: $EXPECTED events written in Postgres transactions, each consumed once by both groups"
