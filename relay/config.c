@@ -92,7 +92,7 @@ static const opt_def opts[] = {
     OPT_I("postgres.status_interval_ms", postgres.status_interval_ms, 10000, 100, 3600000,
           "Period of standby status updates and idle checkpoints."),
     OPT_I("postgres.connect_timeout_s", postgres.connect_timeout_s, 10, 1, 3600,
-          "Timeout for connecting to Postgres."),
+          "Timeout for connecting to Postgres, and for the first contact with Kafka."),
 
     OPT_S("outbox.table", outbox.table, "public.outbox", check_table,
           "[schema.]table, each part 1-63 bytes",

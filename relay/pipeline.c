@@ -34,6 +34,7 @@ typedef struct pipeline {
     pgrepl_conn *pg;
     ledger ledger;
     kafka_checkpoint cp; /* system_id and slot stamped on every checkpoint */
+    bool have_position;  /* a checkpoint was read, or the stream has started once */
     bool kafka_txn_open;
     int64_t txn_commit_time_us; /* commit time of the Postgres transaction being received */
     int64_t last_status_ms, last_idle_ms, last_stats_ms;
@@ -130,6 +131,11 @@ static step commit_batch(pipeline *p, int *exit_code)
         st = kafka_commit(p->kafka, p->err, sizeof p->err);
         if (st != KAFKA_RETRY)
             break;
+        if (*p->stop) {
+            /* Stopping while the broker is away: give the batch up, it is replayed. */
+            st = KAFKA_ABORT;
+            break;
+        }
         /* Still retriable after commit_timeout_ms (broker away): keep the replication
          * connection alive meanwhile, then try again. */
         log_warn(p->lg, "%s; retrying", p->err);
@@ -246,9 +252,9 @@ static int read_timeout(const pipeline *p)
     return until > now ? (int)(until - now) : 0;
 }
 
-/* Connects, checks the slot and publication and starts streaming at the committed
- * position. first is true at process start, when every problem is final. */
-static int start_stream(pipeline *p, bool first, bool found_checkpoint)
+/* Connects, checks the publication and the slot against the committed position
+ * (refusing to guess when they disagree) and starts streaming there. */
+static int start_stream(pipeline *p)
 {
     pgrepl_status st;
     pgrepl_system sys;
@@ -265,8 +271,7 @@ static int start_stream(pipeline *p, bool first, bool found_checkpoint)
         (st = pgrepl_slot_info(p->pg, cfg->postgres.slot, &slot, p->err, sizeof p->err)) !=
             PGREPL_OK)
         return exit_for_pg(st);
-    if (first && found_checkpoint && p->cp.system_id[0] &&
-        strcmp(p->cp.system_id, sys.system_id) != 0) {
+    if (p->have_position && p->cp.system_id[0] && strcmp(p->cp.system_id, sys.system_id) != 0) {
         snprintf(p->err, sizeof p->err,
                  "the checkpoint of relay \"%s\" belongs to Postgres system %s, but %s is system "
                  "%s: refusing to guess where to start (use another name, or delete the "
@@ -277,7 +282,7 @@ static int start_stream(pipeline *p, bool first, bool found_checkpoint)
     snprintf(p->cp.system_id, sizeof p->cp.system_id, "%s", sys.system_id);
     snprintf(p->cp.slot, sizeof p->cp.slot, "%s", cfg->postgres.slot);
     if (!slot.exists) {
-        if (found_checkpoint) {
+        if (p->have_position) {
             snprintf(p->err, sizeof p->err,
                      "replication slot \"%s\" is missing but relay \"%s\" has a checkpoint at "
                      LSN_FMT ": events written since may be lost; refusing to guess",
@@ -314,17 +319,16 @@ static int start_stream(pipeline *p, bool first, bool found_checkpoint)
                  cfg->postgres.slot, slot.active_pid);
         return EXIT_SLOT_BUSY;
     }
-    if (first) {
-        if (!found_checkpoint) {
-            ledger_init(&p->ledger, p->ledger.limits, (ledger_pos){slot.confirmed_flush, 0, 0});
-        } else if (slot.confirmed_flush > p->ledger.committed.end_lsn) {
-            snprintf(p->err, sizeof p->err,
-                     "replication slot \"%s\" is at " LSN_FMT ", ahead of the checkpoint at "
-                     LSN_FMT ": events in between may never have reached Kafka; refusing to guess",
-                     cfg->postgres.slot, LSN_ARGS(slot.confirmed_flush),
-                     LSN_ARGS(p->ledger.committed.end_lsn));
-            return EXIT_POSITION;
-        }
+    if (!p->have_position) {
+        ledger_init(&p->ledger, p->ledger.limits, (ledger_pos){slot.confirmed_flush, 0, 0});
+        p->have_position = true;
+    } else if (slot.confirmed_flush > p->ledger.committed.end_lsn) {
+        snprintf(p->err, sizeof p->err,
+                 "replication slot \"%s\" is at " LSN_FMT ", ahead of the checkpoint at " LSN_FMT
+                 ": events in between may never have reached Kafka; refusing to guess",
+                 cfg->postgres.slot, LSN_ARGS(slot.confirmed_flush),
+                 LSN_ARGS(p->ledger.committed.end_lsn));
+        return EXIT_POSITION;
     }
     st = pgrepl_start(p->pg, cfg->postgres.slot, cfg->postgres.publication,
                       p->ledger.committed.end_lsn, p->err, sizeof p->err);
@@ -398,7 +402,6 @@ static int run(pipeline *p)
 {
     const relay_config *cfg = p->cfg;
     kafka_status kst;
-    bool found = false;
     int rc, backoff_ms = 500;
 
     if (kafka_broker_count(p->kafka, cfg->postgres.connect_timeout_s * 1000, p->err,
@@ -408,20 +411,20 @@ static int run(pipeline *p)
     if (kst != KAFKA_OK)
         return kst == KAFKA_FATAL ? EXIT_KAFKA : EXIT_UNAVAILABLE;
     if ((kst = kafka_ensure_checkpoint_topic(p->kafka, p->err, sizeof p->err)) != KAFKA_OK ||
-        (kst = kafka_read_checkpoint(p->kafka, &p->cp, &found, p->err, sizeof p->err)) !=
-            KAFKA_OK)
+        (kst = kafka_read_checkpoint(p->kafka, &p->cp, &p->have_position, p->err,
+                                     sizeof p->err)) != KAFKA_OK)
         return kst == KAFKA_FATAL ? EXIT_CONFIG : EXIT_UNAVAILABLE;
     ledger_init(&p->ledger,
                 (ledger_limits){(uint32_t)cfg->batch.max_events, (size_t)cfg->batch.max_bytes,
                                 cfg->batch.linger_ms},
                 p->cp.pos);
-    if (found)
+    if (p->have_position)
         log_info(p->lg, "checkpoint of relay %s: " LSN_FMT " (" LSN_FMT ":%u)", cfg->name,
                  LSN_ARGS(p->cp.pos.end_lsn), LSN_ARGS(p->cp.pos.commit_lsn), p->cp.pos.index);
     else
         log_info(p->lg, "no checkpoint for relay %s yet: starting at the slot's position",
                  cfg->name);
-    if ((rc = start_stream(p, true, found)) != EXIT_OK)
+    if ((rc = start_stream(p)) != EXIT_OK)
         return rc;
     for (;;) {
         rc = stream(p);
@@ -436,11 +439,15 @@ static int run(pipeline *p)
             nanosleep(&pause, NULL);
             if (*p->stop)
                 return EXIT_OK;
-            rc = start_stream(p, false, true);
+            rc = start_stream(p);
             if (rc == EXIT_OK)
                 break;
             pgrepl_close(p->pg);
             p->pg = NULL;
+            /* Only what may pass by itself is retried: a server away, the old walsender
+             * still holding the slot. The rest needs an operator. */
+            if (rc != EXIT_UNAVAILABLE && rc != EXIT_SLOT_BUSY)
+                return rc;
             log_warn(p->lg, "%s; retrying in %d ms", p->err, backoff_ms);
             backoff_ms = backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff_ms * 2;
         }
