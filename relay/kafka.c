@@ -11,6 +11,7 @@
 
 #define METADATA_TIMEOUT_MS 10000
 #define CHECKPOINT_PARTITION 0 /* checkpoints always go to (and are read from) partition 0 */
+#define WAIT_SLICE_MS 1000     /* longest wait on Kafka between two calls of the wait hook */
 
 struct kafka_client {
     const relay_config *cfg;
@@ -22,6 +23,14 @@ struct kafka_client {
      * cause is permanent (record too large, no such topic) retrying cannot help. */
     rd_kafka_resp_err_t delivery_err;
     char delivery_msg[256];
+    /* The largest event record the broker refused as too large in the open transaction (by
+     * its outbox_position header), so that the replay can dead-letter just that one. */
+    bool rejected;
+    relay_lsn rejected_lsn;
+    uint32_t rejected_index;
+    size_t rejected_size;
+    kafka_wait_fn wait_fn;
+    void *wait_arg;
 };
 
 static int64_t now_ms(void)
@@ -56,11 +65,44 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     }
 }
 
+/* A broker refuses a whole produce batch when it is too large, so every record of it fails
+ * alike; the largest is the likely cause (see kafka_rejected_record). */
+static void note_rejected(kafka_client *kc, const rd_kafka_message_t *msg)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *val;
+    size_t len, size = msg->len + msg->key_len;
+    char pos[64], *colon, *end;
+    relay_lsn lsn;
+    unsigned long index;
+
+    if ((kc->rejected && size <= kc->rejected_size) ||
+        rd_kafka_message_headers(msg, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(hdrs, EVENT_HDR_POSITION, &val, &len) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        len >= sizeof pos)
+        return;
+    memcpy(pos, val, len);
+    pos[len] = '\0';
+    if ((colon = strchr(pos, ':')) == NULL)
+        return;
+    *colon = '\0';
+    index = strtoul(colon + 1, &end, 10);
+    if (!lsn_parse(pos, &lsn) || *end != '\0' || index > UINT32_MAX)
+        return;
+    kc->rejected = true;
+    kc->rejected_lsn = lsn;
+    kc->rejected_index = (uint32_t)index;
+    kc->rejected_size = size;
+}
+
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
     kafka_client *kc = opaque;
 
     (void)rk;
+    if (msg->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+        note_rejected(kc, msg);
     /* Purged messages are the echo of our own abort, reported after it. */
     if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR || msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
         msg->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT ||
@@ -198,11 +240,57 @@ static kafka_status classify(kafka_client *kc, rd_kafka_error_t *error, const ch
     return st;
 }
 
+void kafka_set_wait_hook(kafka_client *kc, kafka_wait_fn fn, void *arg)
+{
+    kc->wait_fn = fn;
+    kc->wait_arg = arg;
+}
+
+static void waited(kafka_client *kc)
+{
+    if (kc->wait_fn != NULL)
+        kc->wait_fn(kc->wait_arg);
+}
+
+/* Calls a blocking transactional API in slices of WAIT_SLICE_MS until it succeeds, fails
+ * for another reason than a retriable one, or timeout_ms passed; the wait hook runs
+ * between slices. librdkafka lets these calls be repeated after a retriable timeout:
+ * the operation goes on in the background. */
+static kafka_status txn_call(kafka_client *kc, rd_kafka_error_t *(*call)(rd_kafka_t *, int),
+                             const char *what, int timeout_ms, char *errbuf, size_t errbuf_size)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    kafka_status st;
+
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        st = classify(kc, call(kc->rk, left < WAIT_SLICE_MS ? (int)(left > 0 ? left : 1) : WAIT_SLICE_MS),
+                      what, errbuf, errbuf_size);
+        if (st != KAFKA_RETRY || now_ms() >= deadline)
+            return st;
+        waited(kc);
+    }
+}
+
+static rd_kafka_error_t *call_init(rd_kafka_t *rk, int timeout_ms)
+{
+    return rd_kafka_init_transactions(rk, timeout_ms);
+}
+
+static rd_kafka_error_t *call_commit(rd_kafka_t *rk, int timeout_ms)
+{
+    return rd_kafka_commit_transaction(rk, timeout_ms);
+}
+
+static rd_kafka_error_t *call_abort(rd_kafka_t *rk, int timeout_ms)
+{
+    return rd_kafka_abort_transaction(rk, timeout_ms);
+}
+
 kafka_status kafka_init_transactions(kafka_client *kc, int timeout_ms, char *errbuf,
                                      size_t errbuf_size)
 {
-    return classify(kc, rd_kafka_init_transactions(kc->rk, timeout_ms), "init_transactions",
-                    errbuf, errbuf_size);
+    return txn_call(kc, call_init, "init_transactions", timeout_ms, errbuf, errbuf_size);
 }
 
 static bool topic_known(const kafka_client *kc, const char *topic)
@@ -387,11 +475,12 @@ out:
     return rc;
 }
 
-kafka_status kafka_read_checkpoint(kafka_client *kc, kafka_checkpoint *out, bool *found,
-                                   char *errbuf, size_t errbuf_size)
+kafka_status kafka_read_state(kafka_client *kc, const char *key, char *buf, size_t size,
+                             size_t *len, bool *found, char *errbuf, size_t errbuf_size)
 {
     const char *topic = kc->cfg->kafka.checkpoint_topic;
     const char *name = kc->cfg->name;
+    size_t key_len = strlen(key);
     char group[300];
     /* assign() needs a group id, though nothing joins or commits to the group. */
     const char *const reader[] = {"group.id", group,
@@ -445,14 +534,19 @@ kafka_status kafka_read_checkpoint(kafka_client *kc, kafka_checkpoint *out, bool
     for (;;) {
         rd_kafka_message_t *msg = rd_kafka_consumer_poll(c, 200);
 
-        if (msg != NULL && msg->err == RD_KAFKA_RESP_ERR_NO_ERROR && msg->key_len == strlen(name) &&
-            memcmp(msg->key, name, msg->key_len) == 0) {
+        if (msg != NULL && msg->err == RD_KAFKA_RESP_ERR_NO_ERROR && msg->key_len == key_len &&
+            memcmp(msg->key, key, key_len) == 0) {
             if (msg->payload == NULL) {
                 *found = false; /* a tombstone: an operator reset this relay */
-            } else if (kafka_checkpoint_parse(msg->payload, msg->len, out, errbuf,
-                                              errbuf_size) == 0) {
+            } else if (msg->len < size) {
+                memcpy(buf, msg->payload, msg->len);
+                buf[msg->len] = '\0';
+                *len = msg->len;
                 *found = true;
             } else {
+                snprintf(errbuf, errbuf_size,
+                         "record %s in %s at offset %" PRId64 " is %zu bytes, more than %zu", key,
+                         topic, msg->offset, msg->len, size - 1);
                 rd_kafka_message_destroy(msg);
                 st = KAFKA_FATAL;
                 goto out;
@@ -483,10 +577,26 @@ out:
     return st;
 }
 
+kafka_status kafka_read_checkpoint(kafka_client *kc, kafka_checkpoint *out, bool *found,
+                                   char *errbuf, size_t errbuf_size)
+{
+    char value[1024];
+    size_t len = 0;
+    kafka_status st = kafka_read_state(kc, kc->cfg->name, value, sizeof value, &len, found, errbuf,
+                                       errbuf_size);
+
+    if (st != KAFKA_OK || !*found)
+        return st;
+    return kafka_checkpoint_parse(value, len, out, errbuf, errbuf_size) == 0 ? KAFKA_OK
+                                                                             : KAFKA_FATAL;
+}
+
 kafka_status kafka_begin(kafka_client *kc, char *errbuf, size_t errbuf_size)
 {
     kc->delivery_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     kc->delivery_msg[0] = '\0';
+    kc->rejected = false;
+    kc->rejected_size = 0;
     return classify(kc, rd_kafka_begin_transaction(kc->rk), "begin_transaction", errbuf,
                     errbuf_size);
 }
@@ -499,6 +609,7 @@ static kafka_status produce(kafka_client *kc, const char *topic, int32_t partiti
                             size_t errbuf_size)
 {
     rd_kafka_resp_err_t err;
+    int64_t next_hook = now_ms() + WAIT_SLICE_MS;
 
     for (;;) {
         err = rd_kafka_producev(kc->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
@@ -510,6 +621,10 @@ static kafka_status produce(kafka_client *kc, const char *topic, int32_t partiti
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             break;
         rd_kafka_poll(kc->rk, 50);
+        if (now_ms() >= next_hook) {
+            waited(kc);
+            next_hook = now_ms() + WAIT_SLICE_MS;
+        }
     }
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
         return KAFKA_OK;
@@ -542,31 +657,31 @@ kafka_status kafka_produce(kafka_client *kc, const event *ev, char *errbuf, size
                    ev->value_len, ev->timestamp_ms, hdrs, errbuf, errbuf_size);
 }
 
+kafka_status kafka_produce_state(kafka_client *kc, const char *key, const char *value, size_t len,
+                                 char *errbuf, size_t errbuf_size)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return produce(kc, kc->cfg->kafka.checkpoint_topic, CHECKPOINT_PARTITION, key, strlen(key),
+                   value, len, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, NULL, errbuf,
+                   errbuf_size);
+}
+
 kafka_status kafka_produce_checkpoint(kafka_client *kc, const kafka_checkpoint *cp, char *errbuf,
                                       size_t errbuf_size)
 {
     char value[512];
     int n = kafka_checkpoint_format(kc->cfg->name, cp, value, sizeof value);
-    struct timespec ts;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return produce(kc, kc->cfg->kafka.checkpoint_topic, CHECKPOINT_PARTITION, kc->cfg->name,
-                   strlen(kc->cfg->name), value, (size_t)n,
-                   (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, NULL, errbuf, errbuf_size);
+    return kafka_produce_state(kc, kc->cfg->name, value, (size_t)n, errbuf, errbuf_size);
 }
 
 kafka_status kafka_commit(kafka_client *kc, char *errbuf, size_t errbuf_size)
 {
-    int64_t deadline = now_ms() + kc->cfg->kafka.commit_timeout_ms;
-    kafka_status st;
+    kafka_status st = txn_call(kc, call_commit, "commit_transaction",
+                               kc->cfg->kafka.commit_timeout_ms, errbuf, errbuf_size);
 
-    for (;;) {
-        int64_t left = deadline - now_ms();
-        st = classify(kc, rd_kafka_commit_transaction(kc->rk, left > 0 ? (int)left : 1),
-                      "commit_transaction", errbuf, errbuf_size);
-        if (st != KAFKA_RETRY || now_ms() >= deadline)
-            break;
-    }
     if (st == KAFKA_ABORT && kc->delivery_err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         /* Say why the transaction failed, and stop when retrying cannot help. */
         snprintf(errbuf, errbuf_size, "commit_transaction: %s", kc->delivery_msg);
@@ -580,14 +695,8 @@ kafka_status kafka_commit(kafka_client *kc, char *errbuf, size_t errbuf_size)
 
 kafka_status kafka_abort(kafka_client *kc, char *errbuf, size_t errbuf_size)
 {
-    int64_t deadline = now_ms() + kc->cfg->kafka.commit_timeout_ms;
-    kafka_status st;
-
-    do {
-        st = classify(kc, rd_kafka_abort_transaction(kc->rk, kc->cfg->kafka.commit_timeout_ms),
-                      "abort_transaction", errbuf, errbuf_size);
-    } while (st == KAFKA_RETRY && now_ms() < deadline);
-    return st;
+    return txn_call(kc, call_abort, "abort_transaction", kc->cfg->kafka.commit_timeout_ms, errbuf,
+                    errbuf_size);
 }
 
 void kafka_poll(kafka_client *kc)
@@ -609,4 +718,15 @@ int kafka_broker_count(kafka_client *kc, int timeout_ms, char *errbuf, size_t er
     n = md->broker_cnt;
     rd_kafka_metadata_destroy(md);
     return n;
+}
+
+bool kafka_rejected_record(const kafka_client *kc, relay_lsn *commit_lsn, uint32_t *index,
+                           size_t *size)
+{
+    if (!kc->rejected)
+        return false;
+    *commit_lsn = kc->rejected_lsn;
+    *index = kc->rejected_index;
+    *size = kc->rejected_size;
+    return true;
 }

@@ -51,9 +51,25 @@ void kafka_free(kafka_client *kc);
 kafka_status kafka_init_transactions(kafka_client *kc, int timeout_ms, char *errbuf,
                                      size_t errbuf_size);
 
+/* Called about once a second while the client waits on Kafka (local queue full, a slow
+ * commit or init), so the caller can keep its other connections alive meanwhile — the
+ * relay sends Postgres status updates, so wal_sender_timeout never ends a healthy
+ * stream while Kafka is slow or away. */
+typedef void (*kafka_wait_fn)(void *arg);
+void kafka_set_wait_hook(kafka_client *kc, kafka_wait_fn fn, void *arg);
+
 /* Makes sure the checkpoint topic exists (compacted, one partition); creates it when
  * missing. */
 kafka_status kafka_ensure_checkpoint_topic(kafka_client *kc, char *errbuf, size_t errbuf_size);
+
+/* Reads the newest committed value of key in the checkpoint topic (read_committed, up to
+ * the end as of the call) into buf (size bytes, NUL-terminated; *len without the NUL).
+ * *found is false when there is none, or when the newest is a tombstone. The checkpoint
+ * below is the value of key cfg->name; backfill jobs keep their cursors under their own
+ * keys. Call after kafka_init_transactions, so this client's own open transaction is
+ * aborted and what is read is final. */
+kafka_status kafka_read_state(kafka_client *kc, const char *key, char *buf, size_t size,
+                             size_t *len, bool *found, char *errbuf, size_t errbuf_size);
 
 /* Reads the newest committed checkpoint of this relay. *found is false when there is
  * none (a relay that never committed). */
@@ -66,6 +82,11 @@ kafka_status kafka_begin(kafka_client *kc, char *errbuf, size_t errbuf_size);
  * seen is looked up first and created when kafka.create_topics is set. */
 kafka_status kafka_produce(kafka_client *kc, const event *ev, char *errbuf, size_t errbuf_size);
 
+/* Produces value (len bytes) under key into the checkpoint topic, inside the open
+ * transaction: it becomes visible exactly when the records produced with it do. */
+kafka_status kafka_produce_state(kafka_client *kc, const char *key, const char *value, size_t len,
+                                 char *errbuf, size_t errbuf_size);
+
 /* Produces the checkpoint record into the open transaction. */
 kafka_status kafka_produce_checkpoint(kafka_client *kc, const kafka_checkpoint *cp, char *errbuf,
                                       size_t errbuf_size);
@@ -73,6 +94,16 @@ kafka_status kafka_produce_checkpoint(kafka_client *kc, const kafka_checkpoint *
 /* Commits the open transaction; retriable errors are retried within
  * kafka.commit_timeout_ms before KAFKA_RETRY is returned. */
 kafka_status kafka_commit(kafka_client *kc, char *errbuf, size_t errbuf_size);
+
+/*
+ * After kafka_commit returned KAFKA_REJECTED because the broker refused records as too large
+ * (a limit below the producer's message.max.bytes): the position (its outbox_position header)
+ * and size of the largest refused event record of that transaction. False when none had a
+ * position (the checkpoint, a backfilled row). The broker refuses a produce batch as a whole,
+ * so smaller records of the same batch fail alike; the largest is the one to set aside.
+ */
+bool kafka_rejected_record(const kafka_client *kc, relay_lsn *commit_lsn, uint32_t *index,
+                           size_t *size);
 
 /* Aborts the open transaction (after KAFKA_ABORT). */
 kafka_status kafka_abort(kafka_client *kc, char *errbuf, size_t errbuf_size);

@@ -1,20 +1,24 @@
 /*
- * main.c — the command line: `outbox-relay run|check -c FILE`, signals, exit codes.
+ * main.c — the command line: `outbox-relay run|check|backfill -c FILE`, signals, exit codes.
  *
  * Owns: argument parsing, loading the config, the SIGTERM/SIGINT flag and the choice
  * of subcommand. Knows no wire format.
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "backfill.h"
 #include "checklist.h"
 #include "config.h"
 #include "exitcode.h"
 #include "log.h"
 #include "pipeline.h"
+#include "schema_cli.h"
 
 extern char **environ;
 
@@ -29,8 +33,15 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fputs("usage: outbox-relay run -c FILE      relay outbox inserts to Kafka until SIGTERM\n"
+    fputs("usage: outbox-relay run -c FILE [--accept-slot-position]\n"
+          "                                     relay outbox inserts to Kafka until SIGTERM\n"
           "       outbox-relay check -c FILE    check config, Postgres and Kafka, print fixes\n"
+          "       outbox-relay backfill -c FILE --job NAME [--from-id N] [--to-id N] [--since TS]\n"
+          "                    [--until TS] [--event-type T] [--aggregate-id K] [--topic T]\n"
+          "                    [--rate N] [--dry-run] [--restart]\n"
+          "                                     re-publish outbox rows read with SQL (--help)\n"
+          "       outbox-relay schema check DIR | schema validate SCHEMA_FILE [JSON_FILE|-]\n"
+          "                                     compile schemas, validate a document (--help)\n"
           "       outbox-relay --help | --version\n"
           "\n"
           "Every setting can be overridden by OUTBOX_RELAY_<PATH> (e.g.\n"
@@ -38,16 +49,31 @@ static void usage(FILE *f)
           "\n"
           "exit codes: 0 ok, 1 check failed, 64 usage, 65 bad outbox row, 69 server\n"
           "unreachable, 70 internal error, 75 slot in use, 77 Postgres refused the user,\n"
-          "78 config or server setup, 79 slot and checkpoint disagree, 80 Kafka fatal/fenced\n",
+          "78 config or server setup, 79 slot and checkpoint disagree, 80 Kafka fatal/fenced,\n"
+          "81 backfill stopped by a signal before its end\n",
           f);
 }
 
-static int cmd_run(const char *path)
+/* No SA_RESTART: a signal interrupts the wait on the replication socket. */
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int cmd_run(const char *path, bool accept_slot_position)
 {
     char err[1024];
     relay_config *cfg = config_load(path, environ, err, sizeof err);
     log_ctx lg = {LVL_INFO};
-    struct sigaction sa;
+    failpoint fp;
+    pipeline_opts opts = {accept_slot_position, &fp};
     int rc;
 
     if (cfg == NULL) {
@@ -55,17 +81,44 @@ static int cmd_run(const char *path)
         return EXIT_CONFIG;
     }
     lg.level = log_level_parse(cfg->log_level);
-    /* No SA_RESTART: a signal interrupts the wait on the replication socket. */
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    catch_stop_signals();
     log_info(&lg, "outbox-relay %s starting as \"%s\" (config %s)", RELAY_VERSION, cfg->name,
              path);
-    rc = pipeline_run(cfg, &lg, &stop_requested);
+    failpoint_init(&fp, environ);
+    rc = pipeline_run(cfg, &opts, &lg, &stop_requested);
     log_info(&lg, "outbox-relay stopped (exit %d)", rc);
+    config_free(cfg);
+    return rc;
+}
+
+/* Backfill has its own options (backfill.h): a mistyped one is one line and exit 64. */
+static int cmd_backfill(int argc, char **argv)
+{
+    backfill_args args;
+    char err[1024];
+    relay_config *cfg;
+    log_ctx lg = {LVL_INFO};
+    struct timespec now;
+    int rc;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (backfill_parse_args(argc, argv, (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000, &args,
+                            err, sizeof err) != 0) {
+        fprintf(stderr, "outbox-relay backfill: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (args.help) {
+        backfill_usage(stdout);
+        return EXIT_OK;
+    }
+    cfg = config_load(args.config, environ, err, sizeof err);
+    if (cfg == NULL) {
+        log_error(&lg, "%s", err);
+        return EXIT_CONFIG;
+    }
+    lg.level = log_level_parse(cfg->log_level);
+    catch_stop_signals();
+    rc = backfill_run(&args, cfg, &lg, &stop_requested);
     config_free(cfg);
     return rc;
 }
@@ -73,10 +126,12 @@ static int cmd_run(const char *path)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"accept-slot-position", no_argument, NULL, 'A'},
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
     const char *config = NULL, *cmd;
+    bool accept_slot_position = false;
     int c;
 
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -91,11 +146,17 @@ int main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
+    /* Its own arguments and exit codes (0 valid, 1 invalid, 2 usage): made for CI scripts. */
+    if (strcmp(argv[1], "schema") == 0)
+        return schema_cli_main(argc - 1, argv + 1, stdout, stderr);
+    if (strcmp(argv[1], "backfill") == 0)
+        return cmd_backfill(argc - 1, argv + 1);
     cmd = argv[1];
     optind = 2;
     while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'c': config = optarg; break;
+        case 'A': accept_slot_position = true; break;
         case 'h': usage(stdout); return EXIT_OK;
         case 'V': printf("outbox-relay %s\n", RELAY_VERSION); return EXIT_OK;
         default: usage(stderr); return EXIT_USAGE;
@@ -116,5 +177,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "check") == 0)
         return checklist_run(config, environ, stdout);
-    return cmd_run(config);
+    if (accept_slot_position && strcmp(cmd, "run") != 0) {
+        fprintf(stderr, "outbox-relay: --accept-slot-position is an option of run\n");
+        return EXIT_USAGE;
+    }
+    return cmd_run(config, accept_slot_position);
 }

@@ -9,32 +9,41 @@
 
 #include "event.h"
 #include "exitcode.h"
+#include "failpoint.h"
 #include "kafka.h"
 #include "ledger.h"
 #include "pgoutput.h"
 #include "pgrepl.h"
+#include "route.h"
 
 #define INIT_TIMEOUT_MS 60000
 #define STATS_INTERVAL_MS 60000
+#define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
+#define STANDBY_POLL_MAX_MS 5000 /* a standby takes over at most this long after the slot frees */
 #define POLL_EVERY 1000 /* serve librdkafka's delivery reports every N produced events */
 
 typedef struct stats {
     uint64_t events, skipped, pg_txns, kafka_txns, idle_checkpoints;
     uint64_t other_tables, updates, deletes, truncates, messages;
+    uint64_t dead_letters; /* events sent to dead_letter.topic instead (counted apart) */
 } stats;
 
 typedef struct pipeline {
     const relay_config *cfg;
+    const pipeline_opts *opts;
     const log_ctx *lg;
     volatile sig_atomic_t *stop;
     event_mapper *mapper;
+    route *route; /* schemas and policies: publish, dead-letter or stop */
     kafka_client *kafka;
     pgo_decoder *decoder;
     pgrepl_conn *pg;
     ledger ledger;
+    pgrepl_system sys;   /* the server, as of the last connect */
+    pgrepl_slot slot;    /* the slot, as of the last connect */
     kafka_checkpoint cp; /* system_id and slot stamped on every checkpoint */
-    bool have_position;  /* a checkpoint was read, or the stream has started once */
+    bool have_position;  /* the producer is ready and the ledger knows where we are */
     bool kafka_txn_open;
     int64_t txn_commit_time_us; /* commit time of the Postgres transaction being received */
     int64_t last_status_ms, last_idle_ms, last_stats_ms;
@@ -74,10 +83,10 @@ static void log_stats(pipeline *p)
              " Kafka transactions (%" PRIu64 " checkpoint-only); skipped %" PRIu64
              " already published; ignored: %" PRIu64 " rows of other tables, %" PRIu64
              " updates, %" PRIu64 " deletes, %" PRIu64 " truncates, %" PRIu64
-             " messages; confirmed " LSN_FMT,
+             " messages; dead-lettered %" PRIu64 "; confirmed " LSN_FMT,
              p->st.events, p->st.pg_txns, p->st.kafka_txns, p->st.idle_checkpoints, p->st.skipped,
              p->st.other_tables, p->st.updates, p->st.deletes, p->st.truncates, p->st.messages,
-             LSN_ARGS(p->ledger.committed.end_lsn));
+             p->st.dead_letters, LSN_ARGS(p->ledger.committed.end_lsn));
 }
 
 static step send_status(pipeline *p, bool reply)
@@ -96,6 +105,21 @@ static step send_status(pipeline *p, bool reply)
 /* Maps a Kafka failure to the loop's next step. */
 static step kafka_failed(pipeline *p, kafka_status st, int *exit_code)
 {
+    relay_lsn lsn;
+    uint32_t index;
+    size_t size;
+
+    /* The broker refused a record as too large only at commit, which dooms the whole Kafka
+     * transaction: set that event aside and replay; the replay routes it as too_large
+     * (route.h) and publishes the rest. A second refusal of it ends here as an error. */
+    if (st == KAFKA_REJECTED && kafka_rejected_record(p->kafka, &lsn, &index, &size) &&
+        route_mark_too_large(p->route, lsn, index)) {
+        log_warn(p->lg,
+                 "%s: the event at " LSN_FMT ":%u (%zu bytes) is larger than the broker "
+                 "accepts; aborting and replaying from " LSN_FMT " without it",
+                 p->err, LSN_ARGS(lsn), index, size, LSN_ARGS(p->ledger.committed.end_lsn));
+        return STEP_REWIND;
+    }
     if (st == KAFKA_FATAL || st == KAFKA_REJECTED) {
         *exit_code = st == KAFKA_REJECTED ? EXIT_DATA : EXIT_KAFKA;
         return STEP_EXIT;
@@ -127,6 +151,7 @@ static step commit_batch(pipeline *p, int *exit_code)
     if ((st = ensure_kafka_txn(p)) != KAFKA_OK ||
         (st = kafka_produce_checkpoint(p->kafka, &p->cp, p->err, sizeof p->err)) != KAFKA_OK)
         return kafka_failed(p, st, exit_code);
+    FAILPOINT(p->opts->failpoint, "after_produce_before_commit");
     for (;;) {
         st = kafka_commit(p->kafka, p->err, sizeof p->err);
         if (st != KAFKA_RETRY)
@@ -145,25 +170,58 @@ static step commit_batch(pipeline *p, int *exit_code)
         return kafka_failed(p, st, exit_code);
     p->kafka_txn_open = false;
     p->st.kafka_txns++;
+    FAILPOINT(p->opts->failpoint, "after_commit_before_status");
+    if (p->cp.pos.commit_lsn != 0)
+        FAILPOINT(p->opts->failpoint, "after_split_commit");
     confirm = ledger_batch_committed(&p->ledger);
     log_debug(p->lg, "committed Kafka transaction; checkpoint " LSN_FMT " (" LSN_FMT ":%u)",
               LSN_ARGS(confirm), LSN_ARGS(p->cp.pos.commit_lsn), p->cp.pos.index);
     return send_status(p, false);
 }
 
+/* Produces ev's dead-letter record into the open Kafka transaction, with the batch. A
+ * record Kafka finds too large with the original value goes without it: the headers still
+ * say which event it was and why. */
+static step dead_letter(pipeline *p, const event *ev, const route_verdict *v, int *exit_code)
+{
+    event dl;
+    kafka_status st;
+    char line[1536];
+
+    route_describe(p->route, ev, v, line, sizeof line);
+    log_warn(p->lg, "dead-lettered %s", line);
+    route_dead_letter(p->route, ev, v, false, &dl);
+    st = kafka_produce(p->kafka, &dl, p->err, sizeof p->err);
+    if (st == KAFKA_REJECTED) {
+        route_dead_letter(p->route, ev, v, true, &dl);
+        st = kafka_produce(p->kafka, &dl, p->err, sizeof p->err);
+    }
+    if (st == KAFKA_REJECTED) {
+        *exit_code = EXIT_DATA;
+        return STEP_EXIT;
+    }
+    if (st != KAFKA_OK)
+        return kafka_failed(p, st, exit_code);
+    p->st.dead_letters++;
+    return STEP_OK;
+}
+
 static step on_insert(pipeline *p, const pgo_msg *m, int *exit_code)
 {
     const pgo_relation *rel = m->u.change.rel;
     event ev;
+    route_verdict v;
     kafka_status st;
+    int mapped;
 
     if (!event_is_outbox(p->mapper, rel)) {
         p->st.other_tables++;
         return STEP_OK;
     }
-    if (event_map(p->mapper, rel, m->u.change.new_tuple, m->u.change.nnew,
-                  p->ledger.txn_commit_lsn, p->ledger.txn_index + 1, p->txn_commit_time_us, &ev,
-                  p->err, sizeof p->err) != 0) {
+    mapped = event_map(p->mapper, rel, m->u.change.new_tuple, m->u.change.nnew,
+                       p->ledger.txn_commit_lsn, p->ledger.txn_index + 1, p->txn_commit_time_us,
+                       &ev, p->err, sizeof p->err);
+    if (mapped < 0) {
         /* Nothing of this transaction is confirmed: after the fix, a restart resumes here. */
         size_t n = strlen(p->err);
         snprintf(p->err + n, sizeof p->err - n, " (transaction " LSN_FMT ", event %u)",
@@ -171,14 +229,41 @@ static step on_insert(pipeline *p, const pgo_msg *m, int *exit_code)
         *exit_code = EXIT_DATA;
         return STEP_EXIT;
     }
+    /* Skipped before routing: an event dead-lettered before is as published as any. */
     if (ledger_event(&p->ledger, ev.key_len + ev.value_len, mono_ms()) == LEDGER_SKIP) {
         p->st.skipped++;
         return STEP_OK;
     }
-    if ((st = ensure_kafka_txn(p)) != KAFKA_OK ||
-        (st = kafka_produce(p->kafka, &ev, p->err, sizeof p->err)) != KAFKA_OK)
+    if (mapped == EVENT_BAD_ROW)
+        route_refused(p->route, ROUTE_BAD_ROW, p->err, &v);
+    else
+        route_event(p->route, &ev, &v);
+    if (v.action != ROUTE_STOP && (st = ensure_kafka_txn(p)) != KAFKA_OK)
         return kafka_failed(p, st, exit_code);
-    if (++p->st.events % POLL_EVERY == 0)
+    if (v.action == ROUTE_PUBLISH) {
+        st = kafka_produce(p->kafka, &ev, p->err, sizeof p->err);
+        /* Over the producer's message.max.bytes: refused before it joined the transaction,
+         * so the batch is unharmed and the event follows schemas.on_invalid. */
+        if (st == KAFKA_REJECTED)
+            route_refused(p->route, ROUTE_TOO_LARGE, p->err, &v);
+        else if (st != KAFKA_OK)
+            return kafka_failed(p, st, exit_code);
+        else
+            p->st.events++;
+    }
+    if (v.action == ROUTE_STOP) {
+        /* Nothing of this transaction is confirmed (the open Kafka transaction is aborted
+         * on exit): after the fix, a restart resumes at this event. */
+        route_describe(p->route, &ev, &v, p->err, sizeof p->err);
+        *exit_code = EXIT_DATA;
+        return STEP_EXIT;
+    }
+    if (v.action == ROUTE_DEAD_LETTER) {
+        step s = dead_letter(p, &ev, &v, exit_code);
+        if (s != STEP_OK)
+            return s;
+    }
+    if ((p->st.events + p->st.dead_letters) % POLL_EVERY == 0)
         kafka_poll(p->kafka);
     return STEP_OK;
 }
@@ -252,42 +337,43 @@ static int read_timeout(const pipeline *p)
     return until > now ? (int)(until - now) : 0;
 }
 
-/* Connects, checks the publication and the slot against the committed position
- * (refusing to guess when they disagree) and starts streaming there. */
-static int start_stream(pipeline *p)
+/* The message for a slot that disagrees with the checkpoint, and what the override does. */
+static int refuse_position(pipeline *p, const char *what)
+{
+    snprintf(p->err, sizeof p->err,
+             "%s: events in between may never have reached Kafka; refusing to guess (run with "
+             "--accept-slot-position to continue from the slot's position anyway)",
+             what);
+    return EXIT_POSITION;
+}
+
+/* Connects, checks the publication and the slot and starts streaming: at the committed
+ * position once there is one, else where the slot stands (the checkpoint is read after
+ * the slot is ours, see become_producer). A slot in use by another process gives
+ * EXIT_SLOT_BUSY: the caller waits as a standby. */
+static int open_stream(pipeline *p)
 {
     pgrepl_status st;
-    pgrepl_system sys;
-    pgrepl_slot slot;
+    pgrepl_slot *slot = &p->slot;
     const relay_config *cfg = p->cfg;
+    char what[512];
 
     p->pg = pgrepl_connect(cfg->postgres.conninfo, cfg->postgres.connect_timeout_s, &st, p->err,
                            sizeof p->err);
     if (p->pg == NULL)
         return exit_for_pg(st);
-    if ((st = pgrepl_identify(p->pg, &sys, p->err, sizeof p->err)) != PGREPL_OK ||
+    if ((st = pgrepl_identify(p->pg, &p->sys, p->err, sizeof p->err)) != PGREPL_OK ||
         (st = pgrepl_check_publication(p->pg, cfg->postgres.publication, cfg->outbox.table,
                                        p->err, sizeof p->err)) != PGREPL_OK ||
-        (st = pgrepl_slot_info(p->pg, cfg->postgres.slot, &slot, p->err, sizeof p->err)) !=
+        (st = pgrepl_slot_info(p->pg, cfg->postgres.slot, slot, p->err, sizeof p->err)) !=
             PGREPL_OK)
         return exit_for_pg(st);
-    if (p->have_position && p->cp.system_id[0] && strcmp(p->cp.system_id, sys.system_id) != 0) {
-        snprintf(p->err, sizeof p->err,
-                 "the checkpoint of relay \"%s\" belongs to Postgres system %s, but %s is system "
-                 "%s: refusing to guess where to start (use another name, or delete the "
-                 "checkpoint record)",
-                 cfg->name, p->cp.system_id, pgrepl_describe(p->pg), sys.system_id);
-        return EXIT_POSITION;
-    }
-    snprintf(p->cp.system_id, sizeof p->cp.system_id, "%s", sys.system_id);
-    snprintf(p->cp.slot, sizeof p->cp.slot, "%s", cfg->postgres.slot);
-    if (!slot.exists) {
-        if (p->have_position) {
-            snprintf(p->err, sizeof p->err,
-                     "replication slot \"%s\" is missing but relay \"%s\" has a checkpoint at "
-                     LSN_FMT ": events written since may be lost; refusing to guess",
+    if (!slot->exists) {
+        if (p->have_position && !p->opts->accept_slot_position) {
+            snprintf(what, sizeof what,
+                     "replication slot \"%s\" disappeared while relay \"%s\" was at " LSN_FMT,
                      cfg->postgres.slot, cfg->name, LSN_ARGS(p->ledger.committed.end_lsn));
-            return EXIT_POSITION;
+            return refuse_position(p, what);
         }
         if (!cfg->postgres.create_slot) {
             snprintf(p->err, sizeof p->err,
@@ -299,47 +385,89 @@ static int start_stream(pipeline *p)
         }
         if ((st = pgrepl_create_slot(p->pg, cfg->postgres.slot, p->err, sizeof p->err)) !=
                 PGREPL_OK ||
-            (st = pgrepl_slot_info(p->pg, cfg->postgres.slot, &slot, p->err, sizeof p->err)) !=
+            (st = pgrepl_slot_info(p->pg, cfg->postgres.slot, slot, p->err, sizeof p->err)) !=
                 PGREPL_OK)
             return exit_for_pg(st);
         log_info(p->lg, "created replication slot %s at " LSN_FMT, cfg->postgres.slot,
-                 LSN_ARGS(slot.confirmed_flush));
+                 LSN_ARGS(slot->confirmed_flush));
     }
-    if (strcmp(slot.plugin, "pgoutput") != 0 || strcmp(slot.database, sys.dbname) != 0) {
+    if (strcmp(slot->plugin, "pgoutput") != 0 || strcmp(slot->database, p->sys.dbname) != 0) {
         snprintf(p->err, sizeof p->err,
                  "replication slot \"%s\" uses plugin %s on database %s; the relay needs "
                  "pgoutput on %s: drop it or choose another postgres.slot",
-                 cfg->postgres.slot, slot.plugin, slot.database, sys.dbname);
+                 cfg->postgres.slot, slot->plugin, slot->database, p->sys.dbname);
         return EXIT_CONFIG;
     }
-    if (slot.active) {
-        snprintf(p->err, sizeof p->err,
-                 "replication slot \"%s\" is in use by process %d (another relay?): stop it or "
-                 "choose another postgres.slot",
-                 cfg->postgres.slot, slot.active_pid);
+    if (slot->active) {
+        snprintf(p->err, sizeof p->err, "replication slot \"%s\" is in use by process %d",
+                 cfg->postgres.slot, slot->active_pid);
         return EXIT_SLOT_BUSY;
     }
-    if (!p->have_position) {
-        ledger_init(&p->ledger, p->ledger.limits, (ledger_pos){slot.confirmed_flush, 0, 0});
-        p->have_position = true;
-    } else if (slot.confirmed_flush > p->ledger.committed.end_lsn) {
-        snprintf(p->err, sizeof p->err,
-                 "replication slot \"%s\" is at " LSN_FMT ", ahead of the checkpoint at " LSN_FMT
-                 ": events in between may never have reached Kafka; refusing to guess",
-                 cfg->postgres.slot, LSN_ARGS(slot.confirmed_flush),
+    if (p->have_position && slot->confirmed_flush > p->ledger.committed.end_lsn) {
+        snprintf(what, sizeof what,
+                 "replication slot \"%s\" moved to " LSN_FMT ", ahead of the checkpoint at " LSN_FMT,
+                 cfg->postgres.slot, LSN_ARGS(slot->confirmed_flush),
                  LSN_ARGS(p->ledger.committed.end_lsn));
-        return EXIT_POSITION;
+        return refuse_position(p, what);
     }
+    /* 0/0 before the checkpoint is known: the server starts at confirmed_flush, which is
+     * never ahead of the checkpoint (checked in become_producer); the ledger skips what
+     * the checkpoint covers. */
     st = pgrepl_start(p->pg, cfg->postgres.slot, cfg->postgres.publication,
-                      p->ledger.committed.end_lsn, p->err, sizeof p->err);
+                      p->have_position ? p->ledger.committed.end_lsn : 0, p->err, sizeof p->err);
     if (st != PGREPL_OK)
         return exit_for_pg(st);
-    log_info(p->lg, "streaming from %s, slot %s at " LSN_FMT ", checkpoint " LSN_FMT " (" LSN_FMT
-                    ":%u)",
-             pgrepl_describe(p->pg), cfg->postgres.slot, LSN_ARGS(slot.confirmed_flush),
-             LSN_ARGS(p->ledger.committed.end_lsn), LSN_ARGS(p->ledger.committed.commit_lsn),
-             p->ledger.committed.index);
     p->last_status_ms = mono_ms();
+    return EXIT_OK;
+}
+
+/* With the slot held, becomes the one producer for this name: init_transactions fences
+ * any older instance (DESIGN §5.1), then the checkpoint is read and checked against the
+ * slot (§5.6). Done once; reconnects keep the producer. */
+static int become_producer(pipeline *p)
+{
+    const relay_config *cfg = p->cfg;
+    kafka_status kst;
+    bool found = false;
+    ledger_pos start = {p->slot.confirmed_flush, 0, 0};
+    char what[512];
+
+    kst = kafka_init_transactions(p->kafka, INIT_TIMEOUT_MS, p->err, sizeof p->err);
+    if (kst != KAFKA_OK)
+        return kst == KAFKA_FATAL ? EXIT_KAFKA : EXIT_UNAVAILABLE;
+    if ((kst = kafka_ensure_checkpoint_topic(p->kafka, p->err, sizeof p->err)) != KAFKA_OK ||
+        (kst = kafka_read_checkpoint(p->kafka, &p->cp, &found, p->err, sizeof p->err)) !=
+            KAFKA_OK)
+        return kst == KAFKA_FATAL ? EXIT_CONFIG : EXIT_UNAVAILABLE;
+    what[0] = '\0';
+    if (found && p->cp.system_id[0] && strcmp(p->cp.system_id, p->sys.system_id) != 0)
+        snprintf(what, sizeof what,
+                 "the checkpoint of relay \"%s\" belongs to Postgres system %s, but %s is system %s",
+                 cfg->name, p->cp.system_id, pgrepl_describe(p->pg), p->sys.system_id);
+    else if (found && p->slot.confirmed_flush > p->cp.pos.end_lsn)
+        snprintf(what, sizeof what,
+                 "replication slot \"%s\" is at " LSN_FMT ", ahead of relay \"%s\"'s checkpoint "
+                 "at " LSN_FMT " (was the slot dropped and created again, or advanced by hand?)",
+                 cfg->postgres.slot, LSN_ARGS(p->slot.confirmed_flush), cfg->name,
+                 LSN_ARGS(p->cp.pos.end_lsn));
+    if (what[0] != '\0' && !p->opts->accept_slot_position)
+        return refuse_position(p, what);
+    if (what[0] != '\0')
+        log_warn(p->lg,
+                 "--accept-slot-position: %s; continuing from the slot at " LSN_FMT
+                 ": events between the checkpoint and the slot may be MISSING from Kafka",
+                 what, LSN_ARGS(p->slot.confirmed_flush));
+    else if (found)
+        start = p->cp.pos;
+    snprintf(p->cp.system_id, sizeof p->cp.system_id, "%s", p->sys.system_id);
+    snprintf(p->cp.slot, sizeof p->cp.slot, "%s", cfg->postgres.slot);
+    ledger_init(&p->ledger, p->ledger.limits, start);
+    p->have_position = true;
+    log_info(p->lg, "streaming from %s, slot %s at " LSN_FMT ", checkpoint %s" LSN_FMT " (" LSN_FMT
+                    ":%u)",
+             pgrepl_describe(p->pg), cfg->postgres.slot, LSN_ARGS(p->slot.confirmed_flush),
+             found ? "" : "(none yet) ", LSN_ARGS(start.end_lsn), LSN_ARGS(start.commit_lsn),
+             start.index);
     return EXIT_OK;
 }
 
@@ -386,7 +514,7 @@ static int stream(pipeline *p)
             return exit_code;
     }
     /* Graceful stop: publish what is open (a partial transaction is recorded as such in
-     * the checkpoint), confirm it, leave. */
+     * the checkpoint), confirm it, leave. A standby never gets here: it has no stream. */
     if (p->ledger.batch_open) {
         s = commit_batch(p, &exit_code);
         if (s == STEP_EXIT)
@@ -398,66 +526,76 @@ static int stream(pipeline *p)
     return EXIT_OK;
 }
 
+/* Sleeps ms unless a stop is requested (a signal interrupts the sleep). */
+static bool pause_unless_stopped(pipeline *p, int ms)
+{
+    struct timespec pause = {ms / 1000, (ms % 1000) * 1000000L};
+
+    if (!*p->stop)
+        nanosleep(&pause, NULL);
+    return !*p->stop;
+}
+
 static int run(pipeline *p)
 {
-    const relay_config *cfg = p->cfg;
-    kafka_status kst;
-    int rc, backoff_ms = 500;
+    int rc, backoff_ms = BACKOFF_MIN_MS;
+    bool standby_logged = false;
 
-    if (kafka_broker_count(p->kafka, cfg->postgres.connect_timeout_s * 1000, p->err,
+    if (kafka_broker_count(p->kafka, p->cfg->postgres.connect_timeout_s * 1000, p->err,
                            sizeof p->err) < 0)
         return EXIT_UNAVAILABLE;
-    kst = kafka_init_transactions(p->kafka, INIT_TIMEOUT_MS, p->err, sizeof p->err);
-    if (kst != KAFKA_OK)
-        return kst == KAFKA_FATAL ? EXIT_KAFKA : EXIT_UNAVAILABLE;
-    if ((kst = kafka_ensure_checkpoint_topic(p->kafka, p->err, sizeof p->err)) != KAFKA_OK ||
-        (kst = kafka_read_checkpoint(p->kafka, &p->cp, &p->have_position, p->err,
-                                     sizeof p->err)) != KAFKA_OK)
-        return kst == KAFKA_FATAL ? EXIT_CONFIG : EXIT_UNAVAILABLE;
-    ledger_init(&p->ledger,
-                (ledger_limits){(uint32_t)cfg->batch.max_events, (size_t)cfg->batch.max_bytes,
-                                cfg->batch.linger_ms},
-                p->cp.pos);
-    if (p->have_position)
-        log_info(p->lg, "checkpoint of relay %s: " LSN_FMT " (" LSN_FMT ":%u)", cfg->name,
-                 LSN_ARGS(p->cp.pos.end_lsn), LSN_ARGS(p->cp.pos.commit_lsn), p->cp.pos.index);
-    else
-        log_info(p->lg, "no checkpoint for relay %s yet: starting at the slot's position",
-                 cfg->name);
-    if ((rc = start_stream(p)) != EXIT_OK)
-        return rc;
     for (;;) {
-        rc = stream(p);
-        if (rc >= 0)
-            return rc;
-        rewind_stream(p);
-        /* Reconnect with capped exponential backoff; what failed was said already. */
-        for (;;) {
-            struct timespec pause = {backoff_ms / 1000, (backoff_ms % 1000) * 1000000L};
-            if (*p->stop)
-                return EXIT_OK;
-            nanosleep(&pause, NULL);
-            if (*p->stop)
-                return EXIT_OK;
-            rc = start_stream(p);
-            if (rc == EXIT_OK)
-                break;
+        rc = open_stream(p);
+        if (rc == EXIT_OK && !p->have_position)
+            rc = become_producer(p);
+        else if (rc == EXIT_OK)
+            log_info(p->lg, "streaming again from " LSN_FMT, LSN_ARGS(p->ledger.committed.end_lsn));
+        if (rc == EXIT_OK) {
+            if (standby_logged)
+                log_info(p->lg, "slot %s is free: taking over", p->cfg->postgres.slot);
+            standby_logged = false;
+            backoff_ms = BACKOFF_MIN_MS;
+            rc = stream(p);
+            if (rc >= 0)
+                return rc;
+            rewind_stream(p);
+        } else {
             pgrepl_close(p->pg);
             p->pg = NULL;
-            /* Only what may pass by itself is retried: a server away, the old walsender
-             * still holding the slot. The rest needs an operator. */
-            if (rc != EXIT_UNAVAILABLE && rc != EXIT_SLOT_BUSY)
+            /* Only what may pass by itself is retried: the slot held by another relay (we
+             * are its standby) or by our own old walsender, a server away once we were
+             * streaming. At start an unreachable server is an error for the operator. */
+            if (rc != EXIT_SLOT_BUSY && (rc != EXIT_UNAVAILABLE || !p->have_position))
                 return rc;
-            log_warn(p->lg, "%s; retrying in %d ms", p->err, backoff_ms);
-            backoff_ms = backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff_ms * 2;
+            if (rc == EXIT_SLOT_BUSY && !p->have_position) {
+                if (!standby_logged)
+                    log_info(p->lg, "standby: %s; waiting to take over when it frees", p->err);
+                standby_logged = true;
+                if (backoff_ms > STANDBY_POLL_MAX_MS)
+                    backoff_ms = STANDBY_POLL_MAX_MS;
+            } else {
+                log_warn(p->lg, "%s; retrying in %d ms", p->err, backoff_ms);
+            }
         }
-        backoff_ms = 500;
+        if (!pause_unless_stopped(p, backoff_ms))
+            return EXIT_OK;
+        backoff_ms = backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff_ms * 2;
     }
 }
 
-int pipeline_run(const relay_config *cfg, const log_ctx *lg, volatile sig_atomic_t *stop)
+/* Kafka is slow or away: keep the replication connection alive with status updates. */
+static void on_kafka_wait(void *arg)
 {
-    pipeline p = {.cfg = cfg, .lg = lg, .stop = stop};
+    pipeline *p = arg;
+
+    if (mono_ms() - p->last_status_ms >= p->cfg->postgres.status_interval_ms)
+        send_status(p, false);
+}
+
+int pipeline_run(const relay_config *cfg, const pipeline_opts *opts, const log_ctx *lg,
+                 volatile sig_atomic_t *stop)
+{
+    pipeline p = {.cfg = cfg, .opts = opts, .lg = lg, .stop = stop};
     int rc = EXIT_INTERNAL;
 
     p.last_stats_ms = p.last_idle_ms = mono_ms();
@@ -467,11 +605,25 @@ int pipeline_run(const relay_config *cfg, const log_ctx *lg, volatile sig_atomic
         rc = p.mapper == NULL ? EXIT_CONFIG : EXIT_INTERNAL;
         goto out;
     }
+    /* Schemas are compiled before anything connects: a broken one stops the start. */
+    if ((p.route = route_new(cfg, p.err, sizeof p.err)) == NULL) {
+        rc = EXIT_CONFIG;
+        goto out;
+    }
+    if (route_schema_count(p.route) > 0)
+        log_info(lg, "schemas: %d from %s (applies to the %s; invalid: %s, unknown type: %s)",
+                 route_schema_count(p.route), cfg->schemas.dir, cfg->schemas.applies_to,
+                 cfg->schemas.on_invalid, cfg->schemas.on_unknown_type);
     p.kafka = kafka_new(cfg, cfg->name, lg, p.err, sizeof p.err);
     if (p.kafka == NULL) {
         rc = EXIT_CONFIG;
         goto out;
     }
+    kafka_set_wait_hook(p.kafka, on_kafka_wait, &p);
+    ledger_init(&p.ledger,
+                (ledger_limits){(uint32_t)cfg->batch.max_events, (size_t)cfg->batch.max_bytes,
+                                cfg->batch.linger_ms},
+                (ledger_pos){0, 0, 0});
     rc = run(&p);
 out:
     if (rc != EXIT_OK && p.err[0] != '\0')
@@ -483,6 +635,7 @@ out:
     pgrepl_close(p.pg);
     kafka_free(p.kafka);
     event_mapper_free(p.mapper);
+    route_free(p.route);
     pgo_decoder_free(p.decoder);
     return rc;
 }

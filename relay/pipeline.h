@@ -13,14 +13,27 @@
 
 #include <signal.h>
 
+#include <stdbool.h>
+
 #include "config.h"
+#include "failpoint.h"
 #include "log.h"
+
+/* Choices of one run, from the command line. */
+typedef struct pipeline_opts {
+    /* When the slot and the checkpoint disagree (slot ahead, recreated, another system),
+     * continue from the slot's position instead of refusing (logged loudly). */
+    bool accept_slot_position;
+    failpoint *failpoint; /* crash points of test builds; never NULL */
+} pipeline_opts;
 
 /*
  * Runs until *stop becomes non-zero (then finishes the open batch, confirms it and
  * returns EXIT_OK) or a failure that needs an operator (returns its exit code after
- * logging one line that says what and how to fix it).
+ * logging one line that says what and how to fix it). While another process holds the
+ * slot it waits as a standby and takes over when the slot frees.
  */
-int pipeline_run(const relay_config *cfg, const log_ctx *lg, volatile sig_atomic_t *stop);
+int pipeline_run(const relay_config *cfg, const pipeline_opts *opts, const log_ctx *lg,
+                 volatile sig_atomic_t *stop);
 
 #endif

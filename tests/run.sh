@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): starts the local Postgres and Kafka if they are not
-# running, builds the relay twice — with ASan+UBSan and normally — and runs the unit and
-# server tests against the real servers with each build. Ends with ctest's summary.
+# running, builds the relay twice — with ASan+UBSan and normally, both with the crash
+# points the fault tests arm — and runs the unit and server tests against the real
+# servers with each build. Ends with ctest's summary.
 #
 #   tests/run.sh            everything
 #   tests/run.sh -L unit    only what ctest selects (arguments go to ctest)
@@ -23,7 +24,7 @@ build() { # build DIR [cmake args...]
 }
 
 echo "== sanitizer build (ASan + UBSan)"
-build build-asan -DRELAY_SANITIZE=ON
+build build-asan -DRELAY_SANITIZE=ON -DRELAY_FAILPOINTS=ON
 # librdkafka and libpq keep a few process-lifetime allocations; the suppressions name them.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
   LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp:print_suppressions=0 \
@@ -31,5 +32,5 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
   ctest --test-dir build-asan --output-on-failure "$@"
 
 echo "== release build"
-build build
+build build -DRELAY_FAILPOINTS=ON
 ctest --test-dir build --output-on-failure "$@"

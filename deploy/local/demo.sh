@@ -27,7 +27,14 @@ TOPIC=orders
 WORK=$(mktemp -d /tmp/outbox-demo.XXXXXX)
 RELAY_PID=
 consumers=()
-trap '[[ -n $RELAY_PID ]] && kill "$RELAY_PID" 2>/dev/null; kill "${consumers[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+cleanup() {
+  local rc=$?
+  kill $RELAY_PID "${consumers[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+  exit "$rc"
+}
+trap cleanup EXIT
 sql() { psql -X -q -v ON_ERROR_STOP=1 -At "$DBURL" "$@"; }
 
 say "a fresh database '$DB' with the seed article's tables, the publication and a slot"

@@ -46,5 +46,5 @@ diff -q "$WORK/expected" "$WORK/consumed" >/dev/null ||
 paste <(cut -f1 "$WORK/records") <(event_ids "$WORK/records") |
   awk '$1 in last && $2 + 0 <= last[$1] { bad++ } { last[$1] = $2 + 0 } END { exit bad > 0 }' ||
   fail "per-key order broken"
-splits=$(grep -c 'checkpoint of relay .* ([0-9A-F]*/[0-9A-F]*:[1-9]' "$WORK/relay.log" || true)
+splits=$(grep -c 'streaming from .*checkpoint [0-9A-F]*/[0-9A-F]* ([0-9A-F]*/[0-9A-F]*:[1-9]' "$WORK/relay.log" || true)
 log "ok: $rows rows exactly once across $stops SIGTERM restarts ($splits resumed inside a split transaction)"
