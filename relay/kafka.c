@@ -352,8 +352,12 @@ static kafka_status create_topic(kafka_client *kc, const char *topic, int partit
         snprintf(errbuf, errbuf_size, "cannot create topic %s: %s", topic, why);
         goto out;
     }
-    if (compacted)
+    if (compacted) {
+        /* Compaction only cleans closed segments: roll them every 10 minutes so the
+         * checkpoint topic stays small and reading it at start stays quick. */
         rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+        rd_kafka_NewTopic_set_config(nt, "segment.ms", "600000");
+    }
     rd_kafka_AdminOptions_set_operation_timeout(opts, METADATA_TIMEOUT_MS, why, sizeof why);
     rd_kafka_CreateTopics(kc->rk, &nt, 1, opts, q);
     ev = rd_kafka_queue_poll(q, METADATA_TIMEOUT_MS + 5000);

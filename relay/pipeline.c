@@ -471,18 +471,31 @@ static int become_producer(pipeline *p)
     return EXIT_OK;
 }
 
-/* After an aborted Kafka transaction or a lost connection: forget the batch and start
- * the stream again from the slot, which replays exactly what was not committed. */
-static void rewind_stream(pipeline *p)
+/* After an aborted Kafka transaction or a lost connection: abort the open transaction,
+ * forget the batch and start the stream again from the slot, which replays exactly what
+ * was not committed. The abort must finish before a new transaction can begin, so a
+ * broker away is waited for. Returns EXIT_OK to go on, or an exit code. */
+static int rewind_stream(pipeline *p)
 {
-    if (p->kafka_txn_open) {
-        if (kafka_abort(p->kafka, p->err, sizeof p->err) != KAFKA_OK)
-            log_warn(p->lg, "%s", p->err);
-        p->kafka_txn_open = false;
+    while (p->kafka_txn_open) {
+        kafka_status st = kafka_abort(p->kafka, p->err, sizeof p->err);
+        if (st == KAFKA_OK) {
+            p->kafka_txn_open = false;
+        } else if (st == KAFKA_RETRY && !*p->stop) {
+            log_warn(p->lg, "%s; retrying", p->err);
+        } else if (st == KAFKA_RETRY) {
+            /* Stopping with the broker away: the coordinator aborts the transaction when
+             * it times out; nothing of it was confirmed. */
+            p->err[0] = '\0';
+            return EXIT_OK;
+        } else {
+            return EXIT_KAFKA;
+        }
     }
     ledger_rewind(&p->ledger);
     pgrepl_close(p->pg);
     p->pg = NULL;
+    return EXIT_OK;
 }
 
 /* Streams until stop, a rewind or a final error. Returns the exit code, or -1 to rewind. */
@@ -520,7 +533,7 @@ static int stream(pipeline *p)
         if (s == STEP_EXIT)
             return exit_code;
         if (s == STEP_REWIND)
-            rewind_stream(p);
+            return rewind_stream(p);
     }
     send_status(p, false);
     return EXIT_OK;
@@ -558,7 +571,8 @@ static int run(pipeline *p)
             rc = stream(p);
             if (rc >= 0)
                 return rc;
-            rewind_stream(p);
+            if ((rc = rewind_stream(p)) != EXIT_OK || *p->stop)
+                return rc;
         } else {
             pgrepl_close(p->pg);
             p->pg = NULL;

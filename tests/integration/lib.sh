@@ -9,9 +9,9 @@ set -euo pipefail
 : "${KAFKA_BROKERS:?run under tests/run.sh}"
 ROOT=${RELAY_SOURCE_DIR:-$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)}
 RELAY_BIN=${RELAY_BIN:-$ROOT/build/outbox-relay}
-TEST_NAME=$(basename "$0" .sh)
+TEST_NAME=${TEST_NAME:-$(basename "$0" .sh)}
 TEST_NAME=${TEST_NAME#t_}
-ID=${TEST_NAME}_$$_$RANDOM
+ID=$(tr "[:upper:]" "[:lower:]" <<<"${TEST_NAME}_$$_$RANDOM") # Postgres folds unquoted names
 WORK=$(mktemp -d "/tmp/relay-it-$TEST_NAME.XXXXXX")
 DB=it_$ID
 DBURL=${PGURL%/*}/$DB
@@ -48,7 +48,7 @@ setup_db() {
   export OUTBOX_RELAY_POSTGRES_SLOT=$SLOT
   export OUTBOX_RELAY_POSTGRES_STATUS_INTERVAL_MS=1000
   export OUTBOX_RELAY_KAFKA_BROKERS=$KAFKA_BROKERS
-  export OUTBOX_RELAY_KAFKA_CHECKPOINT_TOPIC=it.checkpoints
+  export OUTBOX_RELAY_KAFKA_CHECKPOINT_TOPIC=it.$ID.checkpoints
   export OUTBOX_RELAY_OUTBOX_TOPIC="it.$ID.\${aggregate_type}"
   export OUTBOX_RELAY_LOG_LEVEL=debug
 }
@@ -67,6 +67,25 @@ relay_stop() { # SIGTERM; fails unless the relay exits 0 in time
 }
 
 current_lsn() { sql -c "SELECT pg_current_wal_lsn()"; }
+
+# checkpoint_end: end_lsn of this relay's newest committed checkpoint ("" when none).
+checkpoint_end() {
+  kcat -b "$KAFKA_BROKERS" -C -t "$OUTBOX_RELAY_KAFKA_CHECKPOINT_TOPIC" -o beginning -e -q \
+    -X isolation.level=read_committed -f '%k\t%s\n' 2>/dev/null |
+    awk -F'\t' -v k="$OUTBOX_RELAY_NAME" '$1 == k { v = $2 } END { print v }' |
+    sed -n 's/.*"end_lsn":"\([0-9A-F]*\/[0-9A-F]*\)".*/\1/p'
+}
+
+# The invariant of DESIGN §5: the slot is never ahead of the checkpoint. The slot is
+# read first; the checkpoint only grows, so reading it second cannot hide a violation.
+check_slot_not_ahead() {
+  local slot ckpt
+  slot=$(sql -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '$SLOT'")
+  ckpt=$(checkpoint_end)
+  [[ -z $ckpt ]] && ckpt=0/0
+  [[ $(sql -c "SELECT '$slot'::pg_lsn <= '$ckpt'::pg_lsn") == t ]] ||
+    fail "slot at $slot is ahead of the checkpoint at $ckpt"
+}
 
 # wait_confirmed LSN [SECONDS]: until the slot's confirmed_flush_lsn reaches LSN.
 wait_confirmed() {

@@ -12,7 +12,7 @@
 #include "suites.h"
 
 /* Kafka protocol ApiKeys (rdkafka_protocol.h is not installed). */
-enum { API_ADD_PARTITIONS_TO_TXN = 24, API_END_TXN = 26 };
+enum { API_PRODUCE = 0, API_INIT_PRODUCER_ID = 22, API_ADD_PARTITIONS_TO_TXN = 24, API_END_TXN = 26 };
 
 START_TEST(checkpoint_round_trip)
 {
@@ -228,6 +228,53 @@ START_TEST(bad_property_is_reported)
 }
 END_TEST
 
+/* Broker errors on each transactional request, and the class the pipeline must see:
+ * retriable ones are retried inside librdkafka or kafka.c and end in success. */
+static const struct {
+    const char *name;
+    int api;
+    rd_kafka_resp_err_t err;
+    kafka_status init, commit;
+} injected[] = {
+    {"InitProducerId load in progress", API_INIT_PRODUCER_ID,
+     RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS, KAFKA_OK, KAFKA_OK},
+    {"InitProducerId not authorized", API_INIT_PRODUCER_ID,
+     RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED, KAFKA_FATAL, KAFKA_OK},
+    {"AddPartitionsToTxn concurrent", API_ADD_PARTITIONS_TO_TXN,
+     RD_KAFKA_RESP_ERR_CONCURRENT_TRANSACTIONS, KAFKA_OK, KAFKA_OK},
+    {"AddPartitionsToTxn not authorized", API_ADD_PARTITIONS_TO_TXN,
+     RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED, KAFKA_OK, KAFKA_ABORT},
+    {"Produce not enough replicas", API_PRODUCE, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, KAFKA_OK,
+     KAFKA_OK},
+    {"Produce invalid acks", API_PRODUCE, RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS, KAFKA_OK,
+     KAFKA_ABORT},
+    {"EndTxn coordinator moved", API_END_TXN, RD_KAFKA_RESP_ERR_NOT_COORDINATOR, KAFKA_OK,
+     KAFKA_OK},
+    {"EndTxn fenced", API_END_TXN, RD_KAFKA_RESP_ERR_PRODUCER_FENCED, KAFKA_OK, KAFKA_FATAL},
+};
+
+START_TEST(error_classes)
+{
+    mock m;
+    kafka_client *kc;
+    char err[512] = "";
+    kafka_status st;
+
+    mock_start(&m);
+    kc = kafka_new(&m.cfg, m.cfg.name, &m.lg, err, sizeof err);
+    rd_kafka_mock_push_request_errors(m.cluster, injected[_i].api, 1, injected[_i].err);
+    st = kafka_init_transactions(kc, 10000, err, sizeof err);
+    ck_assert_msg(st == injected[_i].init, "%s: init %d: %s", injected[_i].name, st, err);
+    if (st == KAFKA_OK) {
+        produce_batch(kc, (ledger_pos){100, 0, 0});
+        st = kafka_commit(kc, err, sizeof err);
+        ck_assert_msg(st == injected[_i].commit, "%s: commit %d: %s", injected[_i].name, st, err);
+    }
+    kafka_free(kc);
+    mock_stop(&m);
+}
+END_TEST
+
 Suite *suite_kafka(void)
 {
     Suite *s = suite_create("kafka");
@@ -241,6 +288,7 @@ Suite *suite_kafka(void)
     tcase_add_test(mocked, failed_produce_makes_the_commit_abortable);
     tcase_add_test(mocked, fenced_commit_is_fatal_and_says_so);
     tcase_add_test(mocked, missing_topic_is_named_with_the_fix);
+    tcase_add_loop_test(mocked, error_classes, 0, (int)(sizeof injected / sizeof injected[0]));
     tcase_set_timeout(mocked, 60);
     suite_add_tcase(s, pure);
     suite_add_tcase(s, mocked);

@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# One run of one fault case: `case.sh CASE [SCALE]`. A writer commits outbox rows in
+# transactions of mixed sizes (some rolled back) while the fault is injected; relays run
+# under a supervisor that restarts them after any exit, as Kubernetes would. Afterwards a
+# read_committed consumer reads the topic from the start. Prints one line:
+#   CASE rows=<committed> lost=<n> duplicated=<n> misordered=<n> <notes>
+# and exits non-zero on any loss, duplicate, misorder or slot-ahead-of-checkpoint.
+CASE=$1
+SCALE=${2:-1} # the full matrix runs longer writers
+export TEST_NAME="fault_$CASE"
+source "$(dirname -- "${BASH_SOURCE[0]}")/../integration/lib.sh"
+LOCAL=$ROOT/deploy/local
+NOTES=()
+
+setup_db
+export OUTBOX_RELAY_BATCH_MAX_EVENTS=500
+export OUTBOX_RELAY_KAFKA_TRANSACTION_TIMEOUT_MS=10000
+export OUTBOX_RELAY_KAFKA_COMMIT_TIMEOUT_MS=5000
+export OUTBOX_RELAY_LOG_LEVEL=info
+
+# Servers are shared: whatever a case did to them is undone on exit.
+restore_servers() {
+  "$LOCAL/kafka.sh" resume >/dev/null 2>&1 || true
+  "$LOCAL/kafka.sh" status >/dev/null 2>&1 || "$LOCAL/kafka.sh" start >/dev/null 2>&1 || true
+  "$LOCAL/pg.sh" status >/dev/null 2>&1 || "$LOCAL/pg.sh" start >/dev/null 2>&1 || true
+}
+trap 'rc=$?; supervisor_stop; restore_servers; cleanup_exit $rc' EXIT
+cleanup_exit() { (exit "$1"); cleanup; }
+
+# The supervisor: runs relays one after another (restart after any exit, 1 s later)
+# until $WORK/stop exists; the current relay's pid is in $WORK/relay.pid. Extra
+# environment for the next start can be put in $WORK/next.env (read once).
+supervisor() {
+  local n=0 rc
+  while [[ ! -e $WORK/stop ]]; do
+    n=$((n + 1))
+    (
+      [[ -f $WORK/next.env ]] && { set -a; source "$WORK/next.env"; set +a; rm -f "$WORK/next.env"; }
+      exec "$RELAY_BIN" run -c "$ROOT/etc/outbox-relay.conf" $(cat "$WORK/next.args" 2>/dev/null; rm -f "$WORK/next.args")
+    ) >>"$WORK/relay.log" 2>&1 &
+    echo $! >"$WORK/relay.pid"
+    rc=0
+    wait $! || rc=$?
+    echo "exit $rc" >>"$WORK/exits"
+    [[ -e $WORK/stop ]] || sleep 1
+  done
+}
+supervisor_start() {
+  rm -f "$WORK/stop"
+  supervisor 2>>"$WORK/supervisor.log" &
+  SUPERVISOR=$!
+}
+supervisor_stop() {
+  [[ -n ${SUPERVISOR:-} ]] || return 0
+  touch "$WORK/stop"
+  kill -TERM "$(cat "$WORK/relay.pid" 2>/dev/null)" 2>/dev/null || true
+  wait "$SUPERVISOR" 2>/dev/null || true
+  SUPERVISOR=
+}
+relay_pid() { cat "$WORK/relay.pid"; }
+kill9_relay() { kill -9 "$(relay_pid)" 2>/dev/null || true; }
+pause() { sleep "$(awk -v a="$1" -v b="$2" -v r=$RANDOM 'BEGIN { printf "%.2f", a + (b - a) * r / 32767 }')"; }
+
+# writer SECONDS: mixed transaction sizes, every fifth rolled back, for about SECONDS.
+writer() {
+  sql -c "
+DO \$\$
+DECLARE sizes int[] := ARRAY[1, 5, 40, 1, 230, 12, 1, 3, 600, 70];
+        i int := 0; n int; t0 timestamptz := clock_timestamp();
+BEGIN
+  WHILE clock_timestamp() < t0 + interval '$1 seconds' LOOP
+    n := sizes[1 + i % array_length(sizes, 1)];
+    INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload)
+      SELECT 'order', 'agg-' || ((i * 7 + g) % 23), 'OrderCreated', jsonb_build_object('i', i, 'g', g)
+      FROM generate_series(1, n) g;
+    IF i % 5 = 4 THEN ROLLBACK; ELSE COMMIT; END IF;
+    i := i + 1;
+    PERFORM pg_sleep(0.01);
+  END LOOP;
+END \$\$"
+}
+
+# A writer that survives a Postgres restart: reconnects and goes on until its time is up.
+writer_resilient() {
+  local until=$((SECONDS + $1))
+  while ((SECONDS < until)); do
+    writer $((until - SECONDS)) 2>/dev/null || sleep 1
+  done
+}
+
+run_case() {
+  case $CASE in
+  F1) # kill -9 the relay at random moments
+    supervisor_start
+    writer $((12 * SCALE)) &
+    local w=$! kills=0
+    while kill -0 "$w" 2>/dev/null; do
+      pause 0.3 1.5
+      kill9_relay
+      kills=$((kills + 1))
+    done
+    NOTES+=("kills=$kills")
+    ;;
+  F2) # kill -9 between the Kafka commit and the status update
+    echo "RELAY_FAILPOINT=after_commit_before_status:$((RANDOM % 5 + 1))" >"$WORK/next.env"
+    supervisor_start
+    writer $((8 * SCALE)) &
+    local w=$!
+    for _ in 1 2 3; do
+      pause 1.5 3
+      echo "RELAY_FAILPOINT=after_commit_before_status:$((RANDOM % 5 + 1))" >"$WORK/next.env"
+      kill9_relay
+    done
+    wait "$w"
+    NOTES+=("failpoint_kills=$(grep -c 'failpoint fired' "$WORK/relay.log" || true)")
+    ;;
+  F3) # kill -9 in the middle of a split large transaction (50,000 rows in one)
+    export OUTBOX_RELAY_BATCH_MAX_EVENTS=2000
+    echo "RELAY_FAILPOINT=after_split_commit:$((RANDOM % 8 + 2))" >"$WORK/next.env"
+    supervisor_start
+    sql -c "INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload)
+            SELECT 'order', 'agg-' || (g % 23), 'OrderCreated', jsonb_build_object('g', g)
+            FROM generate_series(1, 50000) g"
+    pause 2 4
+    kill9_relay # and once more at a random moment
+    writer $((4 * SCALE))
+    NOTES+=("failpoint_kills=$(grep -c 'failpoint fired' "$WORK/relay.log" || true)")
+    NOTES+=("split_resumes=$(grep -c 'streaming from .*checkpoint [0-9A-F]*/[0-9A-F]* ([0-9A-F]*/[0-9A-F]*:[1-9]' "$WORK/relay.log" || true)")
+    ;;
+  F4) # kill -9 the broker during commits, restart it
+    supervisor_start
+    writer $((14 * SCALE)) &
+    local w=$!
+    pause 2 4
+    "$LOCAL/kafka.sh" kill
+    pause 1 3
+    "$LOCAL/kafka.sh" start
+    wait "$w"
+    ;;
+  F5) # broker stopped longer than transaction.timeout.ms (10 s here), then back
+    supervisor_start
+    writer $((20 * SCALE)) &
+    local w=$!
+    pause 2 4
+    "$LOCAL/kafka.sh" stop
+    sleep 13
+    "$LOCAL/kafka.sh" start
+    wait "$w"
+    ;;
+  F6) # Postgres stopped with -m immediate, then started
+    supervisor_start
+    writer_resilient $((12 * SCALE)) &
+    local w=$!
+    pause 2 4
+    "$LOCAL/pg.sh" stop-immediate
+    pause 1 3
+    "$LOCAL/pg.sh" start
+    wait "$w"
+    ;;
+  F7) # a second relay with the same name mid-run: standby; the first killed later
+    supervisor_start
+    writer $((12 * SCALE)) &
+    local w=$!
+    pause 1 3
+    "$RELAY_BIN" run -c "$ROOT/etc/outbox-relay.conf" >>"$WORK/second.log" 2>&1 &
+    local second=$!
+    pause 2 4
+    grep -q 'standby' "$WORK/second.log" || fail "the second relay did not report standby"
+    supervisor_stop # the first one goes away (SIGTERM) ...
+    pause 0.5 2
+    wait "$w"
+    local end
+    end=$(current_lsn)
+    RELAY_PID=$second wait_confirmed "$end" 60 # ... and the second takes over
+    grep -q 'taking over' "$WORK/second.log" || fail "the second relay did not take over"
+    kill -TERM "$second"
+    wait "$second" || fail "the second relay exited $?"
+    cat "$WORK/second.log" >>"$WORK/relay.log"
+    NOTES+=("takeover=yes")
+    ;;
+  F8) # ALTER TABLE outbox ADD COLUMN mid-stream
+    supervisor_start
+    writer $((10 * SCALE)) &
+    local w=$!
+    pause 2 4
+    sql -c "ALTER TABLE outbox ADD COLUMN tenant text DEFAULT 'acme'"
+    pause 1 2
+    sql -c "ALTER TABLE outbox ADD COLUMN region text"
+    wait "$w"
+    ;;
+  F9) # the broker frozen longer than wal_sender_timeout (5 s here), then resumed
+    export OUTBOX_RELAY_POSTGRES_CONNINFO="$DBURL?options=-c%20wal_sender_timeout%3D5s"
+    export OUTBOX_RELAY_KAFKA_COMMIT_TIMEOUT_MS=30000
+    supervisor_start
+    writer $((16 * SCALE)) &
+    local w=$!
+    pause 2 4
+    "$LOCAL/kafka.sh" pause
+    sleep 12
+    "$LOCAL/kafka.sh" resume
+    wait "$w"
+    local lost
+    lost=$(grep -cE 'replication (connection .* lost|stream .* ended)' "$WORK/relay.log" || true)
+    ((lost == 0)) || fail "the replication connection was lost while Kafka was frozen"
+    NOTES+=("pg_connection_kept=yes")
+    ;;
+  F10) # slot dropped and recreated while the relay is down: refusal, then the override
+    supervisor_start
+    writer $((4 * SCALE))
+    wait_confirmed "$(current_lsn)" 60
+    supervisor_stop
+    sql -c "SELECT pg_drop_replication_slot('$SLOT')" >/dev/null
+    sql -c "INSERT INTO other (note) VALUES ('WAL moves on')"
+    sql -c "SELECT pg_create_logical_replication_slot('$SLOT', 'pgoutput')" >/dev/null
+    local rc=0
+    "$RELAY_BIN" run -c "$ROOT/etc/outbox-relay.conf" >>"$WORK/refused.log" 2>&1 || rc=$?
+    ((rc == 79)) || fail "expected exit 79 (refusing to guess), got $rc: $(tail -2 "$WORK/refused.log")"
+    grep -q 'refusing to guess' "$WORK/refused.log" || fail "no refusal message"
+    echo "--accept-slot-position" >"$WORK/next.args"
+    supervisor_start
+    writer $((4 * SCALE))
+    grep -q 'accept-slot-position: .*MISSING' "$WORK/relay.log" || fail "the override was not logged loudly"
+    NOTES+=("refused=79 override=yes")
+    ;;
+  *) fail "unknown case $CASE" ;;
+  esac
+}
+
+run_case
+check_slot_not_ahead
+# Drain: a relay runs until the slot reaches the end of the WAL written.
+[[ -z ${SUPERVISOR:-} ]] && supervisor_start
+end=$(current_lsn)
+deadline=$((SECONDS + 120))
+until [[ $(sql -c "SELECT confirmed_flush_lsn >= '$end' FROM pg_replication_slots WHERE slot_name = '$SLOT'") == t ]]; do
+  ((SECONDS < deadline)) || fail "slot did not reach $end"
+  sleep 0.3
+done
+check_slot_not_ahead
+supervisor_stop
+
+consume "it.$ID.order" >"$WORK/records"
+event_ids "$WORK/records" | sort -n >"$WORK/consumed"
+sql -c "SELECT id FROM outbox ORDER BY id" >"$WORK/expected"
+rows=$(wc -l <"$WORK/expected")
+lost=$(comm -23 "$WORK/expected" <(sort -nu "$WORK/consumed") | wc -l)
+duplicated=$(($(wc -l <"$WORK/consumed") - $(sort -nu "$WORK/consumed" | wc -l)))
+misordered=$(paste <(cut -f1 "$WORK/records") <(event_ids "$WORK/records") |
+  awk '$1 in last && $2 + 0 <= last[$1] { bad++ } { last[$1] = $2 + 0 } END { print bad + 0 }')
+echo "$CASE rows=$rows lost=$lost duplicated=$duplicated misordered=$misordered restarts=$(wc -l <"$WORK/exits" 2>/dev/null || echo 0) ${NOTES[*]}"
+((lost == 0 && duplicated == 0 && misordered == 0)) || fail "$CASE: lost=$lost duplicated=$duplicated misordered=$misordered"
