@@ -68,6 +68,10 @@ static bool check_brokers(const char *v, char *why, size_t why_size);
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const value_formats[] = {"payload", "envelope", NULL};
+static const char *const on_invalid_policies[] = {"dead_letter", "stop", NULL};
+static const char *const on_unknown_policies[] = {"allow", "dead_letter", "stop", NULL};
+static const char *const schema_targets[] = {"payload", "value", NULL};
+static const char *const schema_drafts[] = {"2020-12", "7", NULL};
 
 #define TOPIC_CHARS "1-249 characters from A-Z, a-z, 0-9, '.', '_' and '-'"
 #define COLUMN "a column name of 1-63 bytes"
@@ -150,6 +154,31 @@ static const opt_def opts[] = {
           "Most payload bytes in one Kafka transaction."),
     OPT_I("batch.linger_ms", batch.linger_ms, 100, 0, 60000,
           "How long to wait for more Postgres transactions before committing a batch."),
+
+    OPT_S("schemas.dir", schemas.dir, "", NULL, NULL,
+          "Directory of JSON Schemas, one per event type (OrderCreated.json, "
+          "OrderCreated.v2.json); \"\" checks no schemas."),
+    OPT_E("schemas.on_invalid", schemas.on_invalid, "dead_letter", on_invalid_policies,
+          "An event that fails its schema, a row that cannot become a record or a record "
+          "Kafka refuses as too large: to the dead-letter topic, or stop the relay."),
+    OPT_E("schemas.on_unknown_type", schemas.on_unknown_type, "allow", on_unknown_policies,
+          "An event type (or version) without a schema: publish it, dead-letter it, or stop."),
+    OPT_E("schemas.applies_to", schemas.applies_to, "payload", schema_targets,
+          "What the schema describes: the payload column, or the record value (the envelope "
+          "with outbox.value = \"envelope\")."),
+    OPT_S("schemas.version_column", schemas.version_column, "", check_opt_column,
+          COLUMN ", or \"\"",
+          "Outbox column holding the schema version (2 or \"v2\" selects OrderCreated.v2.json)."),
+    OPT_S("schemas.version_header", schemas.version_header, "", NULL, NULL,
+          "Key of the headers column holding the schema version, instead of a column."),
+    OPT_E("schemas.draft", schemas.draft, "2020-12", schema_drafts,
+          "JSON Schema dialect of files without \"$schema\"."),
+    OPT_B("schemas.format_assert", schemas.format_assert, false,
+          "Check \"format\" (date-time, uuid, email, ...) as an assertion, not an annotation."),
+
+    OPT_S("dead_letter.topic", dead_letter.topic, "outbox-relay.dead-letter", check_topic,
+          "a topic name of " TOPIC_CHARS,
+          "Topic of the events that schemas.on_invalid or on_unknown_type dead-letter."),
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -1057,6 +1086,21 @@ static bool cross_check(load_ctx *c)
                     "is \"\" (the table has no such column); set a fixed outbox.topic or name "
                     "the column",
                     where, quoted(t, q, sizeof q));
+    }
+    if (c->cfg->schemas.version_column[0] != '\0' && c->cfg->schemas.version_header[0] != '\0') {
+        where_from(c, (size_t)(find_opt("schemas.version_header") - opts), where, sizeof where);
+        return fail(c,
+                    "%sschemas.version_header and schemas.version_column are both set; the "
+                    "version comes from one place: set the other to \"\"",
+                    where);
+    }
+    /* Checkpoint readers expect only checkpoints there; one topic for both would mix them. */
+    if (strcmp(c->cfg->dead_letter.topic, c->cfg->kafka.checkpoint_topic) == 0) {
+        where_from(c, (size_t)(find_opt("dead_letter.topic") - opts), where, sizeof where);
+        return fail(c,
+                    "%sdead_letter.topic is the checkpoint topic %s: choose another dead-letter "
+                    "topic",
+                    where, quoted(c->cfg->dead_letter.topic, q, sizeof q));
     }
     return true;
 }

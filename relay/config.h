@@ -65,6 +65,21 @@ typedef struct relay_config {
         int max_bytes;
         int linger_ms;
     } batch;
+
+    struct {
+        char *dir;             /* "" = no schema checks */
+        char *on_invalid;      /* "dead_letter" | "stop" (also bad rows, too large records) */
+        char *on_unknown_type; /* "allow" | "dead_letter" | "stop" */
+        char *applies_to;      /* "payload" | "value" */
+        char *version_column;  /* "" = none */
+        char *version_header;  /* key of the headers column; "" = none */
+        char *draft;           /* "7" | "2020-12": dialect of files without $schema */
+        bool format_assert;
+    } schemas;
+
+    struct {
+        char *topic;
+    } dead_letter;
 } relay_config;
 
 /*

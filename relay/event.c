@@ -26,7 +26,7 @@ typedef struct scratch {
 } scratch;
 
 enum { COL_ID, COL_AGGREGATE_TYPE, COL_AGGREGATE_ID, COL_EVENT_TYPE, COL_PAYLOAD, COL_HEADERS,
-       COL_CREATED_AT, NCOLS };
+       COL_CREATED_AT, COL_VERSION, NCOLS };
 
 struct event_mapper {
     const relay_config *cfg;
@@ -49,12 +49,16 @@ static const char *column_setting(const relay_config *cfg, int role)
     case COL_EVENT_TYPE: return cfg->outbox.columns.event_type;
     case COL_PAYLOAD: return cfg->outbox.columns.payload;
     case COL_HEADERS: return cfg->outbox.columns.headers;
-    default: return cfg->outbox.columns.created_at;
+    case COL_CREATED_AT: return cfg->outbox.columns.created_at;
+    default: return cfg->schemas.version_column;
     }
 }
 
-static const char *const role_names[NCOLS] = {"id", "aggregate_type", "aggregate_id", "event_type",
-                                              "payload", "headers", "created_at"};
+/* The setting that names each role's column. */
+static const char *const role_settings[NCOLS] = {
+    "outbox.columns.id",         "outbox.columns.aggregate_type", "outbox.columns.aggregate_id",
+    "outbox.columns.event_type", "outbox.columns.payload",        "outbox.columns.headers",
+    "outbox.columns.created_at", "schemas.version_column"};
 
 static int parse_template(event_mapper *m, const char *tmpl, char *errbuf, size_t errbuf_size)
 {
@@ -143,16 +147,15 @@ static int bind(event_mapper *m, const pgo_relation *rel, char *errbuf, size_t e
         const char *name = column_setting(m->cfg, role);
 
         m->col[role] = -1;
-        if (name[0] == '\0')
+        if (name == NULL || name[0] == '\0') /* NULL: a config built by hand (tests) */
             continue;
         m->col[role] = pgo_relation_column(rel, name);
         if (m->col[role] < 0) {
             snprintf(errbuf, errbuf_size,
-                     "outbox table %s.%s has no column \"%s\": set outbox.columns.%s to the "
-                     "right column%s",
-                     rel->nspname, rel->relname, name, role_names[role],
+                     "outbox table %s.%s has no column \"%s\": set %s to the right column%s",
+                     rel->nspname, rel->relname, name, role_settings[role],
                      role == COL_AGGREGATE_TYPE || role == COL_HEADERS ||
-                             role == COL_CREATED_AT
+                             role == COL_CREATED_AT || role == COL_VERSION
                          ? " (or \"\" if the table has none)"
                          : "");
             return -1;
@@ -235,7 +238,7 @@ static bool sb_cat_json_string(scratch *sb, const char *text, size_t n)
     return ok;
 }
 
-static bool legal_topic(const char *t, size_t n)
+bool event_topic_legal(const char *t, size_t n)
 {
     if (n == 0 || n > 249 || (n == 1 && t[0] == '.') || (n == 2 && memcmp(t, "..", 2) == 0))
         return false;
@@ -360,12 +363,88 @@ out:
     return rc;
 }
 
+/* The text of an optional role's column, or NULL when the table has none or it is NULL. */
+static const pgo_value *text_of(const event_mapper *m, const pgo_value *cols, int role)
+{
+    return m->col[role] >= 0 && cols[m->col[role]].kind == 't' ? &cols[m->col[role]] : NULL;
+}
+
+/*
+ * A row that cannot become a record still has to be dead-lettered (schemas.on_invalid), so
+ * this keeps what it offers: key and payload as stored (NULL when NULL), id and type when
+ * present, the topic when it was computed (has_topic: a NUL-terminated name at topic_off in
+ * the scratch buffer), the position and aggregate type headers, the commit time. Appends to
+ * the scratch buffer; errbuf keeps the reason. Returns EVENT_BAD_ROW, or -1 out of memory.
+ */
+static int salvage(event_mapper *m, const pgo_value *cols, relay_lsn commit_lsn, uint32_t index,
+                   int64_t commit_time_us, bool has_topic, size_t topic_off, event *out,
+                   char *errbuf, size_t errbuf_size)
+{
+    scratch *sb = &m->sb;
+    const pgo_value *id = text_of(m, cols, COL_ID), *key = text_of(m, cols, COL_AGGREGATE_ID);
+    const pgo_value *type = text_of(m, cols, COL_EVENT_TYPE);
+    const pgo_value *payload = text_of(m, cols, COL_PAYLOAD);
+    const pgo_value *agg = text_of(m, cols, COL_AGGREGATE_TYPE);
+    const pgo_value *version = text_of(m, cols, COL_VERSION);
+    size_t empty_off, key_off = 0, value_off = 0, id_off, type_off, version_off = 0, pos_off;
+    size_t hval_off[4];
+    char pos[48];
+
+    memset(out, 0, offsetof(event, headers));
+    empty_off = sb_add(sb, "", 0);
+    if (key != NULL)
+        key_off = sb_add(sb, key->data, key->len);
+    if (payload != NULL)
+        value_off = sb_add(sb, payload->data, payload->len);
+    id_off = id != NULL ? sb_add(sb, id->data, id->len) : empty_off;
+    type_off = type != NULL ? sb_add(sb, type->data, type->len) : empty_off;
+    if (version != NULL)
+        version_off = sb_add(sb, version->data, version->len);
+    snprintf(pos, sizeof pos, LSN_FMT ":%u", LSN_ARGS(commit_lsn), index);
+    pos_off = sb_add(sb, pos, strlen(pos));
+    out->nheaders = 0;
+    if (id != NULL) {
+        out->headers[out->nheaders] = (event_header){EVENT_HDR_ID, NULL, id->len};
+        hval_off[out->nheaders++] = id_off;
+    }
+    if (type != NULL) {
+        out->headers[out->nheaders] = (event_header){EVENT_HDR_TYPE, NULL, type->len};
+        hval_off[out->nheaders++] = type_off;
+    }
+    out->headers[out->nheaders] = (event_header){EVENT_HDR_POSITION, NULL, strlen(pos)};
+    hval_off[out->nheaders++] = pos_off;
+    if (agg != NULL) {
+        out->headers[out->nheaders] = (event_header){EVENT_HDR_AGGREGATE_TYPE, NULL, agg->len};
+        hval_off[out->nheaders++] = sb_add(sb, agg->data, agg->len);
+    }
+    if (sb->failed) {
+        snprintf(errbuf, errbuf_size, "out of memory while mapping an event");
+        return -1;
+    }
+    out->topic = sb->buf + (has_topic ? topic_off : empty_off);
+    out->key = key != NULL ? sb->buf + key_off : NULL;
+    out->key_len = key != NULL ? key->len : 0;
+    out->value = out->payload = payload != NULL ? sb->buf + value_off : NULL;
+    out->value_len = out->payload_len = payload != NULL ? payload->len : 0;
+    out->id = sb->buf + id_off;
+    out->type = sb->buf + type_off;
+    out->version = version != NULL ? sb->buf + version_off : NULL;
+    out->version_len = version != NULL ? version->len : 0;
+    out->timestamp_ms = commit_time_us / 1000 + PG_EPOCH_OFFSET_S * 1000;
+    out->commit_lsn = commit_lsn;
+    out->index = index;
+    for (int i = 0; i < out->nheaders; i++)
+        out->headers[i].value = sb->buf + hval_off[i];
+    return EVENT_BAD_ROW;
+}
+
 int event_map(event_mapper *m, const pgo_relation *rel, const pgo_value *cols, int ncols,
               relay_lsn commit_lsn, uint32_t index, int64_t commit_time_us, event *out,
               char *errbuf, size_t errbuf_size)
 {
-    const pgo_value *id, *key, *type, *payload;
+    const pgo_value *id, *key, *type, *payload, *version;
     size_t topic_off, key_off, id_off, type_off, value_off, value_len, pos_off;
+    size_t payload_off, version_off = 0;
     size_t name_off[EVENT_MAX_HEADERS], hval_off[EVENT_MAX_HEADERS];
     char pos[48];
     scratch *sb = &m->sb;
@@ -378,15 +457,16 @@ int event_map(event_mapper *m, const pgo_relation *rel, const pgo_value *cols, i
                  rel->ncolumns);
         return -1;
     }
+    memset(out, 0, offsetof(event, headers));
+    sb->len = 0;
+    sb->failed = false;
     if ((id = required(m, rel, cols, COL_ID, errbuf, errbuf_size)) == NULL ||
         (key = required(m, rel, cols, COL_AGGREGATE_ID, errbuf, errbuf_size)) == NULL ||
         (type = required(m, rel, cols, COL_EVENT_TYPE, errbuf, errbuf_size)) == NULL ||
         (payload = required(m, rel, cols, COL_PAYLOAD, errbuf, errbuf_size)) == NULL)
-        return -1;
-
-    memset(out, 0, offsetof(event, headers));
-    sb->len = 0;
-    sb->failed = false;
+        return salvage(m, cols, commit_lsn, index, commit_time_us, false, 0, out, errbuf,
+                       errbuf_size);
+    version = text_of(m, cols, COL_VERSION);
 
     /* Topic: literal parts and column values, validated as a Kafka topic name. */
     topic_off = sb->len;
@@ -400,32 +480,39 @@ int event_map(event_mapper *m, const pgo_relation *rel, const pgo_value *cols, i
         if (v->kind != 't') {
             snprintf(errbuf, errbuf_size, "outbox.topic: column \"%s\" is NULL in event %.*s",
                      part->text, (int)id->len, id->data);
-            return -1;
+            return salvage(m, cols, commit_lsn, index, commit_time_us, false, 0, out, errbuf,
+                           errbuf_size);
         }
         sb_cat(sb, v->data, v->len);
     }
     if (!sb_reserve(sb, 1) || sb->failed)
         goto oom;
-    if (!legal_topic(sb->buf + topic_off, sb->len - topic_off)) {
+    if (!event_topic_legal(sb->buf + topic_off, sb->len - topic_off)) {
         snprintf(errbuf, errbuf_size,
                  "event %.*s: topic \"%.*s\" is not a legal Kafka topic name (1-249 of "
                  "[A-Za-z0-9._-])",
                  (int)id->len, id->data, (int)(sb->len - topic_off), sb->buf + topic_off);
-        return -1;
+        sb->buf[sb->len++] = '\0';
+        return salvage(m, cols, commit_lsn, index, commit_time_us, true, topic_off, out, errbuf,
+                       errbuf_size);
     }
     sb->buf[sb->len++] = '\0';
 
     key_off = sb_add(sb, key->data, key->len);
     id_off = sb_add(sb, id->data, id->len);
     type_off = sb_add(sb, type->data, type->len);
+    if (version != NULL)
+        version_off = sb_add(sb, version->data, version->len);
 
     /* Value: the payload as stored (jsonb text is already valid JSON), or the envelope. */
-    value_off = sb->len;
+    value_off = payload_off = sb->len;
     if (strcmp(m->cfg->outbox.value, "envelope") == 0) {
         if (!sb_cat(sb, "{\"event_id\":", 12) || !sb_cat_json_string(sb, id->data, id->len) ||
             !sb_cat(sb, ",\"type\":", 8) || !sb_cat_json_string(sb, type->data, type->len) ||
-            !sb_cat(sb, ",\"payload\":", 11) || !sb_cat(sb, payload->data, payload->len) ||
-            !sb_cat(sb, "}", 1))
+            !sb_cat(sb, ",\"payload\":", 11))
+            goto oom;
+        payload_off = sb->len;
+        if (!sb_cat(sb, payload->data, payload->len) || !sb_cat(sb, "}", 1))
             goto oom;
     } else if (!sb_cat(sb, payload->data, payload->len)) {
         goto oom;
@@ -454,14 +541,16 @@ int event_map(event_mapper *m, const pgo_relation *rel, const pgo_value *cols, i
     if (m->col[COL_HEADERS] >= 0 && cols[m->col[COL_HEADERS]].kind == 't' &&
         add_row_headers(m, &cols[m->col[COL_HEADERS]], out, name_off, hval_off, errbuf,
                         errbuf_size) != 0)
-        return -1;
+        return salvage(m, cols, commit_lsn, index, commit_time_us, true, topic_off, out, errbuf,
+                       errbuf_size);
 
     if (m->col[COL_CREATED_AT] >= 0) {
         const pgo_value *v = &cols[m->col[COL_CREATED_AT]];
         if (v->kind != 't' || !event_parse_timestamp(v->data, v->len, &out->timestamp_ms)) {
             snprintf(errbuf, errbuf_size, "event %.*s: column \"%s\" is not a timestamp",
                      (int)id->len, id->data, m->cfg->outbox.columns.created_at);
-            return -1;
+            return salvage(m, cols, commit_lsn, index, commit_time_us, true, topic_off, out,
+                           errbuf, errbuf_size);
         }
     } else {
         out->timestamp_ms = commit_time_us / 1000 + PG_EPOCH_OFFSET_S * 1000;
@@ -477,6 +566,10 @@ int event_map(event_mapper *m, const pgo_relation *rel, const pgo_value *cols, i
     out->type = sb->buf + type_off;
     out->value = sb->buf + value_off;
     out->value_len = value_len;
+    out->payload = sb->buf + payload_off;
+    out->payload_len = payload->len;
+    out->version = version != NULL ? sb->buf + version_off : NULL;
+    out->version_len = version != NULL ? version->len : 0;
     out->commit_lsn = commit_lsn;
     out->index = index;
     for (int i = 0; i < out->nheaders; i++) {
@@ -488,4 +581,22 @@ int event_map(event_mapper *m, const pgo_relation *rel, const pgo_value *cols, i
 oom:
     snprintf(errbuf, errbuf_size, "out of memory while mapping an event");
     return -1;
+}
+
+int event_mark_replay(event *ev, const char *job, char *errbuf, size_t errbuf_size)
+{
+    int kept = 0;
+
+    /* The position names a commit LSN that a reader of the table does not know; a made-up
+     * one would mislead consumers that watermark on it. */
+    for (int i = 0; i < ev->nheaders; i++)
+        if (strcmp(ev->headers[i].name, EVENT_HDR_POSITION) != 0)
+            ev->headers[kept++] = ev->headers[i];
+    ev->nheaders = kept;
+    if (ev->nheaders >= EVENT_MAX_HEADERS) {
+        snprintf(errbuf, errbuf_size, "event %s: more than %d headers", ev->id, EVENT_MAX_HEADERS);
+        return -1;
+    }
+    ev->headers[ev->nheaders++] = (event_header){EVENT_HDR_REPLAY, job, strlen(job)};
+    return 0;
 }

@@ -17,6 +17,7 @@ enum {
     EXIT_CONFIG = 78,      /* bad config file, or server setup missing (slot, publication) */
     EXIT_POSITION = 79,    /* slot and checkpoint disagree: refusing to guess */
     EXIT_KAFKA = 80,       /* Kafka fenced this instance or refused it for good */
+    EXIT_INTERRUPTED = 81, /* backfill stopped by SIGTERM/SIGINT before its end: run it again */
 };
 
 #endif

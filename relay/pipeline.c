@@ -109,14 +109,24 @@ static step kafka_failed(pipeline *p, kafka_status st, int *exit_code)
     uint32_t index;
     size_t size;
 
-    /* The broker refused a record as too large only at commit, which dooms the whole Kafka
-     * transaction: set that event aside and replay; the replay routes it as too_large
-     * (route.h) and publishes the rest. A second refusal of it ends here as an error. */
-    if (st == KAFKA_REJECTED && kafka_rejected_record(p->kafka, &lsn, &index, &size) &&
+    /* A record the broker refuses as too large dooms the whole Kafka transaction, and it
+     * surfaces at whichever call comes next (a produce, the commit). Once the transaction is
+     * aborted every delivery report is in: set the largest refused event aside and replay;
+     * the replay routes it as too_large (route.h) and publishes the rest. A second refusal
+     * of the same event ends as an error below. */
+    if ((st == KAFKA_ABORT || st == KAFKA_REJECTED) && p->kafka_txn_open) {
+        char why[512];
+
+        if (kafka_abort(p->kafka, why, sizeof why) == KAFKA_OK)
+            p->kafka_txn_open = false;
+        kafka_poll(p->kafka);
+    }
+    if ((st == KAFKA_ABORT || st == KAFKA_REJECTED) &&
+        kafka_rejected_record(p->kafka, &lsn, &index, &size) &&
         route_mark_too_large(p->route, lsn, index)) {
         log_warn(p->lg,
-                 "%s: the event at " LSN_FMT ":%u (%zu bytes) is larger than the broker "
-                 "accepts; aborting and replaying from " LSN_FMT " without it",
+                 "%s; the broker refused the event at " LSN_FMT ":%u (%zu bytes) as too "
+                 "large: aborted, replaying from " LSN_FMT " to dead-letter it",
                  p->err, LSN_ARGS(lsn), index, size, LSN_ARGS(p->ledger.committed.end_lsn));
         return STEP_REWIND;
     }

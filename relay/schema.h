@@ -73,6 +73,35 @@ int schema_registry_load_dir(schema_registry *reg, const char *dir, char *errbuf
                              size_t errbuf_size);
 
 /*
+ * One file of a directory check: its event type and version (0 when unversioned), and either the
+ * compiled schema (owned by the registry) or the one-line error ("<dir>/<file>:<line>:<col>: …"
+ * or "<dir>/<file>: <pointer>: …").
+ */
+typedef void (*schema_dir_report_fn)(void *ctx, const char *type, int version, const schema *s,
+                                     const char *error);
+
+/*
+ * Like schema_registry_load_dir, but goes on past a broken file, so that every problem of the
+ * directory is found at once (`outbox-relay schema check`). report is called once per file, in
+ * name order. Returns the number of broken files, or -1 with errbuf filled when dir cannot be
+ * read.
+ */
+int schema_registry_check_dir(schema_registry *reg, const char *dir, schema_dir_report_fn report,
+                              void *ctx, char *errbuf, size_t errbuf_size);
+
+/*
+ * The schema of an event type: version 0 asks for the unversioned file ("OrderCreated"), or when
+ * there is none the highest version; version N > 0 for exactly "OrderCreated.vN". *version_out
+ * (may be NULL) receives the version found (0: the unversioned file). NULL when unknown.
+ */
+const schema *schema_registry_lookup(const schema_registry *reg, const char *type, int version,
+                                     int *version_out);
+
+/* "file://" + an absolute path, percent-encoded: the URI load_dir registers a file under.
+ * Caller frees; NULL when out of memory. */
+char *schema_file_uri(const char *path);
+
+/*
  * The compiled schema for an event type: an exact name ("OrderCreated", "OrderCreated.v2"), or,
  * when no unversioned file exists, the highest version of that type. NULL when unknown.
  * Owned by the registry.
@@ -112,6 +141,14 @@ int schema_validate(const schema *s, const json_t *instance, char *errbuf, size_
  */
 int schema_validate_text(const schema *s, const char *json, size_t len, char *errbuf,
                          size_t errbuf_size);
+
+/*
+ * Reads len bytes of JSON text as schema_validate_text does: any value at the top, NUL bytes
+ * inside strings allowed, integers beyond 64 bits as doubles. Plain text (no escapes) takes a
+ * fast path that builds the same values as jansson's reader, which handles everything else.
+ * A new reference, or NULL with *err filled by jansson.
+ */
+json_t *schema_parse_instance(const char *json, size_t len, json_error_t *err);
 
 /*
  * Format checkers (schema_format.c), shared with the validator. schema_format_lookup returns 0

@@ -92,6 +92,22 @@ static const setting_spec specs[] = {
     SPEC("batch.max_bytes", "OUTBOX_RELAY_BATCH_MAX_BYTES", S_INT, batch.max_bytes, "8388608",
          "1073741824"),
     SPEC("batch.linger_ms", "OUTBOX_RELAY_BATCH_LINGER_MS", S_INT, batch.linger_ms, "100", "0"),
+    SPEC("schemas.dir", "OUTBOX_RELAY_SCHEMAS_DIR", S_STR, schemas.dir, "", "/etc/relay/schemas"),
+    SPEC("schemas.on_invalid", "OUTBOX_RELAY_SCHEMAS_ON_INVALID", S_STR, schemas.on_invalid,
+         "dead_letter", "stop"),
+    SPEC("schemas.on_unknown_type", "OUTBOX_RELAY_SCHEMAS_ON_UNKNOWN_TYPE", S_STR,
+         schemas.on_unknown_type, "allow", "dead_letter"),
+    SPEC("schemas.applies_to", "OUTBOX_RELAY_SCHEMAS_APPLIES_TO", S_STR, schemas.applies_to,
+         "payload", "value"),
+    SPEC("schemas.version_column", "OUTBOX_RELAY_SCHEMAS_VERSION_COLUMN", S_STR,
+         schemas.version_column, "", "schema_version"),
+    SPEC("schemas.version_header", "OUTBOX_RELAY_SCHEMAS_VERSION_HEADER", S_STR,
+         schemas.version_header, "", "schema-version"),
+    SPEC("schemas.draft", "OUTBOX_RELAY_SCHEMAS_DRAFT", S_STR, schemas.draft, "2020-12", "7"),
+    SPEC("schemas.format_assert", "OUTBOX_RELAY_SCHEMAS_FORMAT_ASSERT", S_BOOL,
+         schemas.format_assert, "false", "true"),
+    SPEC("dead_letter.topic", "OUTBOX_RELAY_DEAD_LETTER_TOPIC", S_STR, dead_letter.topic,
+         "outbox-relay.dead-letter", "orders.dlq"),
 };
 
 #define NSPECS (sizeof(specs) / sizeof(specs[0]))
@@ -418,7 +434,8 @@ static const struct file_error {
     /* Unknown names, at every depth, with a suggestion or the list of what is known. */
     {"# c\nslot = \"x\";\n", 2, "unknown setting \"slot\" (did you mean \"postgres.slot\"?)"},
     {"foo = 1;\n", 1,
-     "unknown setting \"foo\" (known: name, log_level, postgres, outbox, kafka, batch)"},
+     "unknown setting \"foo\" (known: name, log_level, postgres, outbox, kafka, batch, schemas, "
+     "dead_letter)"},
     {"postgres = {\n  slot = \"a\";\n  foo = { bar = 1; };\n};\n", 3,
      "unknown setting \"postgres.foo\" (known in postgres: conninfo, slot, publication, "
      "create_slot, status_interval_ms, connect_timeout_s)"},
@@ -505,6 +522,23 @@ static const struct file_error {
     {"kafka = { properties = { transaction_timeout_ms = 5000; }; };\n", 1,
      "kafka.properties.transaction_timeout_ms: \"transaction.timeout.ms\" is set by the relay; "
      "set kafka.transaction_timeout_ms instead"},
+    /* Schemas and the dead-letter topic. */
+    {"schemas = { on_invalid = \"allow\"; };\n", 1,
+     "schemas.on_invalid: expected one of dead_letter, stop, got \"allow\""},
+    {"schemas = { on_unknown_type = \"ignore\"; };\n", 1,
+     "schemas.on_unknown_type: expected one of allow, dead_letter, stop, got \"ignore\""},
+    {"schemas = { applies_to = \"envelope\"; };\n", 1,
+     "schemas.applies_to: expected one of payload, value, got \"envelope\""},
+    {"schemas = { draft = \"2019-09\"; };\n", 1,
+     "schemas.draft: expected one of 2020-12, 7, got \"2019-09\""},
+    {"schemas = { format_assert = \"yes\"; };\n", 1,
+     "schemas.format_assert: expected true or false, got a string"},
+    {"dead_letter = { topic = \"dead letters\"; };\n", 1,
+     "dead_letter.topic: expected a topic name of 1-249 characters"},
+    {"schemas = {\n  version_column = \"v\";\n  version_header = \"v\";\n};\n", 3,
+     "schemas.version_header and schemas.version_column are both set"},
+    {"kafka = { checkpoint_topic = \"t\"; };\ndead_letter = { topic = \"t\"; };\n", 2,
+     "dead_letter.topic is the checkpoint topic \"t\": choose another dead-letter topic"},
     /* libconfig's own errors. */
     {"name = \"x\"\nlog_level = ;\n", 2, "syntax error"},
     {"name = \"x\";\nname = \"y\";\n", 2, "duplicate setting name"},
@@ -656,7 +690,7 @@ static const struct env_error {
     {"OUTBOX_RELAY_FOO=x",
      "OUTBOX_RELAY_FOO: unknown setting; known: OUTBOX_RELAY_NAME, OUTBOX_RELAY_LOG_LEVEL, "
      "OUTBOX_RELAY_POSTGRES_*, OUTBOX_RELAY_OUTBOX_*, OUTBOX_RELAY_KAFKA_*, "
-     "OUTBOX_RELAY_BATCH_*"},
+     "OUTBOX_RELAY_BATCH_*, OUTBOX_RELAY_SCHEMAS_*, OUTBOX_RELAY_DEAD_LETTER_*"},
     {"OUTBOX_RELAY_POSTGRES_FOO=x",
      "OUTBOX_RELAY_POSTGRES_FOO: unknown setting; known: OUTBOX_RELAY_POSTGRES_CONNINFO, "
      "OUTBOX_RELAY_POSTGRES_SLOT,"},

@@ -108,6 +108,49 @@ START_TEST(seed_table_with_fixed_topic_and_envelope)
                                "{\"order_id\": 1000, \"amount\": 99.5}}");
     ck_assert_int_eq(ev.nheaders, 3); /* id, type, position: no aggregate_type column */
     ck_assert_int_eq(ev.timestamp_ms, 1767323045000LL);
+    /* The payload inside the envelope, for schemas.applies_to = "payload". */
+    ck_assert_int_eq(ev.payload_len, strlen("{\"order_id\": 1000, \"amount\": 99.5}"));
+    ck_assert_int_eq(memcmp(ev.payload, "{\"order_id\": 1000, \"amount\": 99.5}", ev.payload_len), 0);
+    ck_assert_ptr_null(ev.version);
+    event_mapper_free(m);
+}
+END_TEST
+
+/* schemas.version_column: the version travels with the event; NULL means none. */
+START_TEST(version_column_is_mapped)
+{
+    relay_config cfg = default_config();
+    char err[256] = "";
+    event_mapper *m;
+    pgo_column cols[] = {{"id", 20, -1, 1}, {"aggregate_id", 25, -1, 0},
+                         {"event_type", 25, -1, 0}, {"payload", 3802, -1, 0},
+                         {"schema_version", 23, -1, 0}};
+    pgo_relation rel = {16500, 1, "public", "outbox", 'd', 5, cols};
+    pgo_value row[] = {T("5"), T("1000"), T("OrderCreated"), T("{}"), T("2")};
+    pgo_value row_null[] = {T("6"), T("1000"), T("OrderCreated"), T("{}"), NUL};
+    event ev;
+
+    cfg.outbox.topic = "orders";
+    cfg.outbox.columns.aggregate_type = "";
+    cfg.outbox.columns.headers = "";
+    cfg.outbox.columns.created_at = "";
+    cfg.schemas.version_column = "schema_version";
+    m = event_mapper_new(&cfg, err, sizeof err);
+    ck_assert_int_eq(event_map(m, &rel, row, 5, 100, 1, 0, &ev, err, sizeof err), 0);
+    ck_assert_int_eq(ev.version_len, 1);
+    ck_assert_int_eq(ev.version[0], '2');
+    ck_assert_ptr_eq(ev.payload, ev.value);
+    ck_assert_int_eq(event_map(m, &rel, row_null, 5, 100, 2, 0, &ev, err, sizeof err), 0);
+    ck_assert_ptr_null(ev.version);
+    event_mapper_free(m);
+
+    /* A version column the table lacks is a configuration error naming the setting. */
+    cfg.schemas.version_column = "v";
+    m = event_mapper_new(&cfg, err, sizeof err);
+    ck_assert_int_eq(event_map(m, &rel, row, 5, 100, 1, 0, &ev, err, sizeof err), -1);
+    ck_assert_str_eq(err, "outbox table public.outbox has no column \"v\": set "
+                          "schemas.version_column to the right column (or \"\" if the table "
+                          "has none)");
     event_mapper_free(m);
 }
 END_TEST
@@ -170,9 +213,39 @@ START_TEST(bad_rows_are_refused_with_a_reason)
     event ev;
 
     err[0] = '\0';
-    ck_assert_int_eq(event_map(m, &outbox, bad_rows[_i].row, 7, 1, 1, 0, &ev, err, sizeof err), -1);
+    ck_assert_int_eq(event_map(m, &outbox, bad_rows[_i].row, 7, 0x16B3748, 2, 1000000, &ev, err,
+                               sizeof err),
+                     EVENT_BAD_ROW);
     ck_assert_msg(strstr(err, bad_rows[_i].expect) != NULL, "%s: got \"%s\"", bad_rows[_i].name,
                   err);
+    /* What the row offers is kept for its dead-letter record. */
+    ck_assert_str_eq(ev.id, "1");
+    ck_assert_str_eq(ev.type, "T");
+    ck_assert_uint_eq(ev.commit_lsn, 0x16B3748);
+    ck_assert_uint_eq(ev.index, 2);
+    ck_assert_int_eq(ev.timestamp_ms, 946684800LL * 1000 + 1000);
+    ck_assert_ptr_nonnull(ev.value);
+    ck_assert_int_eq(ev.value_len, 2);
+    ck_assert_int_eq(memcmp(ev.value, "{}", 2), 0);
+    if (bad_rows[_i].row[2].kind == 'n') {
+        ck_assert_ptr_null(ev.key);
+    } else {
+        ck_assert_int_eq(ev.key_len, 1);
+        ck_assert_int_eq(ev.key[0], 'k');
+    }
+    if (strcmp(bad_rows[_i].name, "illegal topic") == 0)
+        ck_assert_str_eq(ev.topic, "outbox.event.a b");
+    else if (strcmp(bad_rows[_i].name, "null key") == 0)
+        ck_assert_str_eq(ev.topic, "");
+    else
+        ck_assert_str_eq(ev.topic, "outbox.event.x");
+    {
+        size_t len;
+        const char *pos = header(&ev, EVENT_HDR_POSITION, &len);
+        ck_assert_ptr_nonnull(pos);
+        ck_assert_int_eq(memcmp(pos, "0/16B3748:2", len), 0);
+        ck_assert_ptr_nonnull(header(&ev, EVENT_HDR_ID, &len));
+    }
     event_mapper_free(m);
 }
 END_TEST
@@ -248,6 +321,7 @@ Suite *suite_event(void)
     tcase_add_loop_test(tc, bad_rows_are_refused_with_a_reason, 0,
                         (int)(sizeof bad_rows / sizeof bad_rows[0]));
     tcase_add_test(tc, missing_column_names_the_setting);
+    tcase_add_test(tc, version_column_is_mapped);
     tcase_add_test(tc, relation_change_rebinds_columns);
     tcase_add_test(tc, timestamps);
     suite_add_tcase(s, tc);

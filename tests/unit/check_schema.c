@@ -534,6 +534,47 @@ START_TEST(ids_anchors_and_unevaluated)
 }
 END_TEST
 
+/* The fast instance reader gives what jansson's gives, on plain text and on everything it
+ * hands over (escapes, odd numbers, bad UTF-8, errors). */
+START_TEST(instance_reader_matches_jansson)
+{
+    static const char *const texts[] = {
+        "{\"a\": 1, \"b\": [true, false, null], \"c\": {\"d\": \"e\"}}",
+        " [ -0 , 0.5 , -1.25e-3 , 1E+2 , 999999999999999999 , 1000000000000000000 ] ",
+        "123456789012345678901234567890", "-9223372036854775808", "1e400", "2.5e-320",
+        "\"na\xc3\xafve \xe6\x97\xa5\"", "\"\\u00e9\\n\"", "\"\xed\xa0\x80\"",
+        "\"\xc0\xaf\"", "{\"dup\": 1, \"x\": 2, \"dup\": 3}", "01", "1.", "-", "[1,]", "{\"a\"}",
+        "tru", "nulls", "\"tab\there\"", "", "  ", "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+        "[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+        "{} x", "\"\\u0000\"",
+    };
+
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        json_error_t e1, e2;
+        size_t len = strlen(texts[i]);
+        json_t *fast = schema_parse_instance(texts[i], len, &e1);
+        json_t *slow = json_loadb(texts[i], len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e2);
+        char *a, *b;
+
+        if (slow == NULL && json_error_code(&e2) == json_error_numeric_overflow)
+            slow = json_loadb(texts[i], len,
+                              JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &e2);
+        ck_assert_msg((fast == NULL) == (slow == NULL), "case %zu: %s", i, texts[i]);
+        if (fast == NULL) {
+            ck_assert_str_eq(e1.text, e2.text);
+            continue;
+        }
+        a = json_dumps(fast, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(17));
+        b = json_dumps(slow, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(17));
+        ck_assert_msg(strcmp(a, b) == 0, "case %zu: %s vs %s", i, a, b);
+        free(a);
+        free(b);
+        json_decref(fast);
+        json_decref(slow);
+    }
+}
+END_TEST
+
 Suite *suite_schema(void)
 {
     Suite *s = suite_create("schema");
@@ -546,6 +587,7 @@ Suite *suite_schema(void)
     tcase_add_test(tc, error_pointers_in_nested_values);
     tcase_add_test(tc, format_asserts_only_when_asked);
     tcase_add_test(tc, recursion_compiles_once_and_cycles_are_reported);
+    tcase_add_test(tc, instance_reader_matches_jansson);
     tcase_add_test(tc_compile, broken_schemas_name_pointer_and_reason);
     tcase_add_test(tc_compile, failed_compile_leaves_registry_usable);
     tcase_add_test(tc_compile, draft_detection);

@@ -1,0 +1,1464 @@
+#include "backfill.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "event.h"
+#include "exitcode.h"
+#include "kafka.h"
+#include "pgoutput.h"
+#include "route.h"
+
+#define PAGE_ROWS 1000       /* rows per keyset page: the memory bound on the Postgres side */
+#define TXN_MAX_MS 1000      /* a Kafka transaction is committed at least this often */
+#define PROGRESS_TTY_MS 200  /* redraw of the progress bar */
+#define PROGRESS_LOG_MS 5000 /* progress line when stderr is not a terminal */
+#define INIT_TIMEOUT_MS 60000
+#define KAFKA_ATTEMPTS 5    /* aborted transactions in a row before giving up */
+#define POLL_EVERY 1000     /* serve delivery reports every N produced events */
+#define JOB_RECORD_MAX 8192 /* the job record: selection strings escaped, ids, counters */
+#define RATE_MAX 10000000
+#define PG_EPOCH_OFFSET_US 946684800000000LL /* 1970-01-01 to 2000-01-01 */
+
+/* ---- pure parts: options, times, the job record, progress text -------------------- */
+
+static bool parse_int64(const char *s, int64_t *out)
+{
+    char *end;
+    long long v;
+
+    if (*s == '\0' || isspace((unsigned char)*s))
+        return false;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Reads exactly n digits. */
+static bool read_digits(const char **p, int n, int *out)
+{
+    int v = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)(*p)[i]))
+            return false;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return true;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H. Hinnant's
+ * days_from_civil): no timegm, so no dependence on the process's time zone. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
+/* An age back from now: digits and one unit letter. */
+static bool parse_age(const char *text, int64_t now_us, int64_t *out_us)
+{
+    static const struct {
+        char unit;
+        int64_t us;
+    } units[] = {{'s', 1000000LL},
+                 {'m', 60000000LL},
+                 {'h', 3600000000LL},
+                 {'d', 86400000000LL},
+                 {'w', 604800000000LL}};
+    int64_t n = 0;
+    const char *p = text;
+
+    for (; isdigit((unsigned char)*p) && p - text < 7; p++) /* up to 999999 weeks: no overflow */
+        n = n * 10 + (*p - '0');
+    if (p == text || p[0] == '\0' || p[1] != '\0')
+        return false;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (units[i].unit == *p) {
+            *out_us = now_us - n * units[i].us;
+            return true;
+        }
+    return false;
+}
+
+/* The command line is not Postgres output (event_parse_timestamp's input): it may omit the
+ * time or the seconds, use 'T' and 'Z', and keeps microseconds, so it has its own reader. */
+bool backfill_parse_time(const char *text, int64_t now_us, int64_t *out_us)
+{
+    const char *p = text;
+    int year, mon, day, hour = 0, min = 0, sec = 0, zh = 0, zm = 0, zsign = 0;
+    int64_t frac_us = 0;
+
+    if (parse_age(text, now_us, out_us))
+        return true;
+    if (!read_digits(&p, 4, &year) || *p++ != '-' || !read_digits(&p, 2, &mon) || *p++ != '-' ||
+        !read_digits(&p, 2, &day))
+        return false;
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        p++;
+        if (!read_digits(&p, 2, &hour) || *p++ != ':' || !read_digits(&p, 2, &min))
+            return false;
+        if (*p == ':') {
+            p++;
+            if (!read_digits(&p, 2, &sec))
+                return false;
+            if (*p == '.') {
+                int digits = 0;
+                for (p++; isdigit((unsigned char)*p); p++, digits++)
+                    if (digits < 6)
+                        frac_us = frac_us * 10 + (*p - '0');
+                if (digits == 0)
+                    return false;
+                for (; digits < 6; digits++)
+                    frac_us *= 10;
+            }
+        }
+        if (*p == 'Z' || *p == 'z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            zsign = *p++ == '-' ? -1 : 1;
+            if (!read_digits(&p, 2, &zh))
+                return false;
+            if (*p == ':')
+                p++;
+            if (isdigit((unsigned char)*p) && !read_digits(&p, 2, &zm))
+                return false;
+        }
+    }
+    if (*p != '\0' || year < 1 || mon < 1 || mon > 12 || day < 1 ||
+        day > days_in_month(year, mon) || hour > 23 || min > 59 || sec > 59 || zh > 23 || zm > 59)
+        return false;
+    *out_us = ((days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec) -
+               zsign * (zh * 3600 + zm * 60)) *
+                  1000000LL +
+              frac_us;
+    return true;
+}
+
+void backfill_format_time(int64_t us, char *buf, size_t size)
+{
+    int64_t s = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
+    time_t t = (time_t)s;
+    struct tm tm;
+
+    /* Four-digit years, so that backfill_parse_time reads every output back. */
+    gmtime_r(&t, &tm);
+    snprintf(buf, size, "%04d-%02d-%02d %02d:%02d:%02d.%06" PRId64 "+00", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, us - s * 1000000);
+}
+
+void backfill_describe_selection(const backfill_selection *sel, char *buf, size_t size)
+{
+    char t[40];
+    size_t n = 0;
+
+#define ADD(...) n += (size_t)snprintf(buf + n, n < size ? size - n : 0, __VA_ARGS__)
+    buf[0] = '\0';
+    if (sel->has_from_id)
+        ADD("%s--from-id %" PRId64, n ? " " : "", sel->from_id);
+    if (sel->has_to_id)
+        ADD("%s--to-id %" PRId64, n ? " " : "", sel->to_id);
+    if (sel->has_since) {
+        backfill_format_time(sel->since_us, t, sizeof t);
+        ADD("%s--since '%s'", n ? " " : "", t);
+    }
+    if (sel->has_until) {
+        backfill_format_time(sel->until_us, t, sizeof t);
+        ADD("%s--until '%s'", n ? " " : "", t);
+    }
+    if (sel->has_event_type)
+        ADD("%s--event-type '%s'", n ? " " : "", sel->event_type);
+    if (sel->has_aggregate_id)
+        ADD("%s--aggregate-id '%s'", n ? " " : "", sel->aggregate_id);
+    if (n == 0)
+        ADD("no selection (every row)");
+#undef ADD
+}
+
+bool backfill_selection_equal(const backfill_selection *a, const backfill_selection *b)
+{
+    return a->has_from_id == b->has_from_id && (!a->has_from_id || a->from_id == b->from_id) &&
+           a->has_to_id == b->has_to_id && (!a->has_to_id || a->to_id == b->to_id) &&
+           a->has_since == b->has_since && (!a->has_since || a->since_us == b->since_us) &&
+           a->has_until == b->has_until && (!a->has_until || a->until_us == b->until_us) &&
+           a->has_event_type == b->has_event_type &&
+           (!a->has_event_type || strcmp(a->event_type, b->event_type) == 0) &&
+           a->has_aggregate_id == b->has_aggregate_id &&
+           (!a->has_aggregate_id || strcmp(a->aggregate_id, b->aggregate_id) == 0);
+}
+
+bool backfill_selection_empty(const backfill_selection *sel)
+{
+    return !sel->has_from_id && !sel->has_to_id && !sel->has_since && !sel->has_until &&
+           !sel->has_event_type && !sel->has_aggregate_id;
+}
+
+int backfill_job_format(const char *relay, const char *job, const backfill_job *j, char *buf,
+                        size_t size)
+{
+    const backfill_selection *s = &j->sel;
+    char started[40], t[40];
+    json_t *o;
+    int rc = -1, bad = 0;
+    size_t n;
+
+    backfill_format_time(j->started_us, started, sizeof started);
+    /* json_pack fails on strings that are not UTF-8 (options are checked for it). */
+    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:b}", "relay", relay, "job", job,
+                  "topic", j->topic, "max_id", j->max_id, "cursor", j->cursor, "published",
+                  (json_int_t)j->published, "dead_lettered", (json_int_t)j->dead_lettered,
+                  "started", started, "done", j->done);
+    if (o == NULL)
+        return -1;
+    if (s->has_from_id)
+        bad |= json_object_set_new(o, "from_id", json_integer(s->from_id));
+    if (s->has_to_id)
+        bad |= json_object_set_new(o, "to_id", json_integer(s->to_id));
+    if (s->has_since) {
+        backfill_format_time(s->since_us, t, sizeof t);
+        bad |= json_object_set_new(o, "since", json_string(t));
+    }
+    if (s->has_until) {
+        backfill_format_time(s->until_us, t, sizeof t);
+        bad |= json_object_set_new(o, "until", json_string(t));
+    }
+    if (s->has_event_type)
+        bad |= json_object_set_new(o, "event_type", json_string(s->event_type));
+    if (s->has_aggregate_id)
+        bad |= json_object_set_new(o, "aggregate_id", json_string(s->aggregate_id));
+    if (bad)
+        goto out;
+    n = json_dumpb(o, buf, size, JSON_COMPACT);
+    if (n == 0 || n >= size)
+        goto out;
+    buf[n] = '\0';
+    rc = (int)n;
+out:
+    json_decref(o);
+    return rc;
+}
+
+/* Copies a string member of o into a fixed buffer; false when it is too long. */
+static bool copy_member(json_t *o, const char *key, char *dst, size_t size, bool *has)
+{
+    json_t *v = json_object_get(o, key);
+
+    if (has != NULL)
+        *has = v != NULL;
+    if (v == NULL)
+        return has != NULL;
+    if (!json_is_string(v) || json_string_length(v) >= size ||
+        strlen(json_string_value(v)) != json_string_length(v))
+        return false;
+    memcpy(dst, json_string_value(v), json_string_length(v) + 1);
+    return true;
+}
+
+int backfill_job_parse(const char *json, size_t len, backfill_job *out, char *errbuf,
+                       size_t errbuf_size)
+{
+    json_error_t jerr;
+    json_t *doc = json_loadb(json, len, 0, &jerr);
+    backfill_selection *s = &out->sel;
+    json_int_t published = 0, dead = 0, from = 0, to = 0;
+    int done = 0;
+    char since[64] = "", until[64] = "", started[64] = "";
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (doc == NULL) {
+        snprintf(errbuf, errbuf_size, "job record is not JSON: %s", jerr.text);
+        return -1;
+    }
+    if (json_unpack_ex(doc, &jerr, 0, "{s:I, s:b, s?I, s?I, s?I}", "published", &published, "done",
+                       &done, "dead_lettered", &dead, "from_id", &from, "to_id", &to) != 0) {
+        snprintf(errbuf, errbuf_size, "job record: %s", jerr.text);
+        goto out;
+    }
+    s->has_from_id = json_object_get(doc, "from_id") != NULL;
+    s->has_to_id = json_object_get(doc, "to_id") != NULL;
+    s->from_id = from;
+    s->to_id = to;
+    if (!copy_member(doc, "topic", out->topic, sizeof out->topic, NULL) ||
+        !copy_member(doc, "max_id", out->max_id, sizeof out->max_id, NULL) ||
+        !copy_member(doc, "cursor", out->cursor, sizeof out->cursor, NULL) ||
+        !copy_member(doc, "started", started, sizeof started, NULL) ||
+        !copy_member(doc, "since", since, sizeof since, &s->has_since) ||
+        !copy_member(doc, "until", until, sizeof until, &s->has_until) ||
+        !copy_member(doc, "event_type", s->event_type, sizeof s->event_type, &s->has_event_type) ||
+        !copy_member(doc, "aggregate_id", s->aggregate_id, sizeof s->aggregate_id,
+                     &s->has_aggregate_id)) {
+        snprintf(errbuf, errbuf_size, "job record: a member is missing, not a string or too long");
+        goto out;
+    }
+    /* Stored times are always absolute, so now_us plays no part here. */
+    if (!backfill_parse_time(started, 0, &out->started_us) ||
+        (s->has_since && !backfill_parse_time(since, 0, &s->since_us)) ||
+        (s->has_until && !backfill_parse_time(until, 0, &s->until_us)) || published < 0 ||
+        dead < 0 || dead > published) {
+        snprintf(errbuf, errbuf_size,
+                 "job record: bad started, since, until, published or dead_lettered");
+        goto out;
+    }
+    out->published = (uint64_t)published;
+    out->dead_lettered = (uint64_t)dead;
+    out->done = done != 0;
+    rc = 0;
+out:
+    json_decref(doc);
+    return rc;
+}
+
+static void format_duration(double s, char *buf, size_t size)
+{
+    long n = s < 0 ? 0 : (long)(s + 0.5);
+
+    if (n < 60)
+        snprintf(buf, size, "%lds", n);
+    else if (n < 3600)
+        snprintf(buf, size, "%ldm%02lds", n / 60, n % 60);
+    else
+        snprintf(buf, size, "%ldh%02ldm", n / 3600, n % 3600 / 60);
+}
+
+int backfill_format_progress(const backfill_progress *p, int bar_width, char *buf, size_t size)
+{
+    double frac = p->total > 0 ? (double)p->done / (double)p->total : 1.0;
+    double rate = p->elapsed_s > 0.001 ? (double)p->run_done / p->elapsed_s : 0.0;
+    double pct;
+    char eta[32], bar[208];
+
+    if (frac > 1.0)
+        frac = 1.0;
+    /* Rounded down: "100.0%" only when it is. */
+    pct = floor(frac * 1000.0) / 10.0;
+    if (p->done >= p->total)
+        snprintf(eta, sizeof eta, "0s");
+    else if (rate <= 0.0)
+        snprintf(eta, sizeof eta, "--");
+    else
+        format_duration((double)(p->total - p->done) / rate, eta, sizeof eta);
+    if (bar_width <= 0)
+        return snprintf(buf, size, "%" PRIu64 "/%" PRIu64 " events (%.1f%%), %.0f events/s, ETA %s",
+                        p->done, p->total, pct, rate, eta);
+    if (bar_width > 200)
+        bar_width = 200;
+    int cells = (int)(frac * bar_width);
+    memset(bar, '#', (size_t)cells);
+    memset(bar + cells, '.', (size_t)(bar_width - cells));
+    bar[bar_width] = '\0';
+    return snprintf(buf, size,
+                    "[%s] %5.1f%%  %" PRIu64 "/%" PRIu64 " events  %.0f events/s  ETA %s", bar, pct,
+                    p->done, p->total, rate, eta);
+}
+
+void backfill_usage(FILE *f)
+{
+    fputs(
+        "usage: outbox-relay backfill -c FILE --job NAME [SELECTION] [--topic T] [--rate N]\n"
+        "                             [--dry-run] [--restart]\n"
+        "\n"
+        "Re-publishes outbox rows read with SQL (not the replication slot) through the same\n"
+        "mapping as `run`, exactly once per job: after a crash or a stop, the same --job\n"
+        "continues after the last row Kafka committed. A finished job publishes nothing more.\n"
+        "Records keep their event_id and headers and get the header outbox_replay=NAME.\n"
+        "\n"
+        "selection (every option given must hold; none: every row)\n"
+        "  --from-id N         id >= N\n"
+        "  --to-id N           id <= N\n"
+        "  --since TIME        created_at >= TIME\n"
+        "  --until TIME        created_at < TIME\n"
+        "  --event-type T      event_type = T\n"
+        "  --aggregate-id K    aggregate_id = K\n"
+        "  TIME: 2026-11-27, '2026-11-27 07:51:30+02:00', 2026-11-27T07:51:30Z (no zone:\n"
+        "        UTC), or an age back from now: 90s, 30m, 6h, 2d, 1w\n"
+        "options\n"
+        "  -c, --config FILE   the relay's configuration (Postgres, Kafka, outbox mapping)\n"
+        "  --job NAME          the job, [A-Za-z0-9._-]; its cursor lives in the checkpoint topic\n"
+        "  --topic T           publish to T instead of outbox.topic (replay into a scratch topic)\n"
+        "  --rate N            publish at most N events per second\n"
+        "  --dry-run           map and count the selection, publish nothing (--job optional)\n"
+        "  --restart           run a job again from its beginning, even a finished one\n"
+        "\n"
+        "exit codes: 0 published (or finished before), 64 usage, 65 a row cannot become a\n"
+        "record, 69 server unreachable, 70 internal error, 77 Postgres refused the user or\n"
+        "the SELECT, 78 configuration, 80 Kafka fenced or refused, 81 stopped by\n"
+        "SIGTERM/SIGINT (run the same command again to continue)\n",
+        f);
+}
+
+enum {
+    OPT_JOB = 256,
+    OPT_FROM_ID,
+    OPT_TO_ID,
+    OPT_SINCE,
+    OPT_UNTIL,
+    OPT_EVENT_TYPE,
+    OPT_AGGREGATE_ID,
+    OPT_TOPIC,
+    OPT_RATE,
+    OPT_DRY_RUN,
+    OPT_RESTART,
+};
+
+static bool job_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > BACKFILL_JOB_MAX)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-')
+            return false;
+    return true;
+}
+
+/* A selection string: 1..BACKFILL_VALUE_MAX bytes of UTF-8 (it goes into a JSON record). */
+static bool value_ok(const char *s)
+{
+    size_t n = strlen(s);
+    json_t *j;
+
+    if (n == 0 || n > BACKFILL_VALUE_MAX)
+        return false;
+    j = json_stringn(s, n);
+    json_decref(j);
+    return j != NULL;
+}
+
+int backfill_parse_args(int argc, char **argv, int64_t now_us, backfill_args *out, char *errbuf,
+                        size_t errbuf_size)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {"job", required_argument, NULL, OPT_JOB},
+        {"from-id", required_argument, NULL, OPT_FROM_ID},
+        {"to-id", required_argument, NULL, OPT_TO_ID},
+        {"since", required_argument, NULL, OPT_SINCE},
+        {"until", required_argument, NULL, OPT_UNTIL},
+        {"event-type", required_argument, NULL, OPT_EVENT_TYPE},
+        {"aggregate-id", required_argument, NULL, OPT_AGGREGATE_ID},
+        {"topic", required_argument, NULL, OPT_TOPIC},
+        {"rate", required_argument, NULL, OPT_RATE},
+        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+        {"restart", no_argument, NULL, OPT_RESTART},
+        {NULL, 0, NULL, 0},
+    };
+    backfill_selection *s = &out->sel;
+    const char *since = NULL, *until = NULL;
+    int c;
+
+    memset(out, 0, sizeof(*out));
+    /* Our own one-line messages instead of getopt's; optind 0 restarts the scan (the unit
+     * tests parse many command lines in one process). */
+    opterr = 0;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            out->config = optarg;
+            break;
+        case 'h':
+            out->help = true;
+            break;
+        case OPT_JOB:
+            if (!job_name_ok(optarg)) {
+                snprintf(errbuf, errbuf_size,
+                         "--job \"%s\": expected a name of 1-%d characters of [A-Za-z0-9._-]",
+                         optarg, BACKFILL_JOB_MAX);
+                return -1;
+            }
+            snprintf(out->job, sizeof out->job, "%s", optarg);
+            break;
+        case OPT_FROM_ID:
+        case OPT_TO_ID:
+            if (!parse_int64(optarg, c == OPT_FROM_ID ? &s->from_id : &s->to_id)) {
+                snprintf(errbuf, errbuf_size, "%s \"%s\" is not an integer id",
+                         c == OPT_FROM_ID ? "--from-id" : "--to-id", optarg);
+                return -1;
+            }
+            *(c == OPT_FROM_ID ? &s->has_from_id : &s->has_to_id) = true;
+            break;
+        case OPT_SINCE:
+        case OPT_UNTIL:
+            if (!backfill_parse_time(optarg, now_us,
+                                     c == OPT_SINCE ? &s->since_us : &s->until_us)) {
+                snprintf(errbuf, errbuf_size,
+                         "%s \"%s\" is not a time (e.g. 2026-11-27, '2026-11-27 07:51:30+02:00', "
+                         "2026-11-27T07:51:30Z, or an age: 30m, 6h, 2d)",
+                         c == OPT_SINCE ? "--since" : "--until", optarg);
+                return -1;
+            }
+            *(c == OPT_SINCE ? &since : &until) = optarg;
+            *(c == OPT_SINCE ? &s->has_since : &s->has_until) = true;
+            break;
+        case OPT_EVENT_TYPE:
+        case OPT_AGGREGATE_ID:
+            if (!value_ok(optarg)) {
+                snprintf(errbuf, errbuf_size, "%s: expected 1-%d bytes of UTF-8 text",
+                         c == OPT_EVENT_TYPE ? "--event-type" : "--aggregate-id",
+                         BACKFILL_VALUE_MAX);
+                return -1;
+            }
+            if (c == OPT_EVENT_TYPE) {
+                snprintf(s->event_type, sizeof s->event_type, "%s", optarg);
+                s->has_event_type = true;
+            } else {
+                snprintf(s->aggregate_id, sizeof s->aggregate_id, "%s", optarg);
+                s->has_aggregate_id = true;
+            }
+            break;
+        case OPT_TOPIC:
+            if (!event_topic_legal(optarg, strlen(optarg))) {
+                snprintf(errbuf, errbuf_size,
+                         "--topic \"%s\" is not a legal Kafka topic name (1-249 of [A-Za-z0-9._-])",
+                         optarg);
+                return -1;
+            }
+            snprintf(out->topic, sizeof out->topic, "%s", optarg);
+            break;
+        case OPT_RATE:
+            if (!parse_int64(optarg, &out->rate) || out->rate < 1 || out->rate > RATE_MAX) {
+                snprintf(errbuf, errbuf_size, "--rate \"%s\": expected events per second, 1-%d",
+                         optarg, RATE_MAX);
+                return -1;
+            }
+            break;
+        case OPT_DRY_RUN:
+            out->dry_run = true;
+            break;
+        case OPT_RESTART:
+            out->restart = true;
+            break;
+        case ':':
+            snprintf(errbuf, errbuf_size, "option %s needs a value", argv[optind - 1]);
+            return -1;
+        default:
+            if (optopt != 0 && optopt < OPT_JOB)
+                snprintf(errbuf, errbuf_size, "unknown option -%c (try --help)", optopt);
+            else if (optopt >= OPT_JOB)
+                snprintf(errbuf, errbuf_size, "option %s takes no value", argv[optind - 1]);
+            else
+                snprintf(errbuf, errbuf_size, "unknown option %s (try --help)", argv[optind - 1]);
+            return -1;
+        }
+    }
+    if (out->help)
+        return 0;
+    if (optind < argc) {
+        snprintf(errbuf, errbuf_size, "unexpected argument \"%s\" (try --help)", argv[optind]);
+        return -1;
+    }
+    if (out->config == NULL) {
+        snprintf(errbuf, errbuf_size, "-c FILE is required (see etc/outbox-relay.conf)");
+        return -1;
+    }
+    if (out->job[0] == '\0' && !out->dry_run) {
+        snprintf(errbuf, errbuf_size,
+                 "--job NAME is required: it names the job's cursor, so a rerun continues it");
+        return -1;
+    }
+    if (s->has_from_id && s->has_to_id && s->from_id > s->to_id) {
+        snprintf(errbuf, errbuf_size, "--from-id %" PRId64 " is greater than --to-id %" PRId64,
+                 s->from_id, s->to_id);
+        return -1;
+    }
+    if (s->has_since && s->has_until && s->since_us >= s->until_us) {
+        snprintf(errbuf, errbuf_size, "--since \"%s\" is not before --until \"%s\"", since, until);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the job run -------------------------------------------------------------------- */
+
+/* What a step of the scan asks for: go on, rewind to the committed cursor (after an
+ * aborted Kafka transaction), or stop with an exit code (> 0). */
+enum { STEP_OK = 0, STEP_REWIND = -1 };
+
+typedef struct backfill {
+    const backfill_args *args;
+    const relay_config *cfg;
+    const log_ctx *lg;
+    volatile sig_atomic_t *stop;
+    const char *name; /* the job's name; "dry-run" for an unnamed dry run */
+    char key[320];    /* the job record's key: "<relay>/backfill/<job>" */
+    char txn_id[320]; /* "<relay>.backfill.<job>": fences an older run of the same job */
+    PGconn *pg;
+    event_mapper *mapper;
+    route *route; /* schema check and dead letters, as `run` has them */
+    kafka_client *kafka;
+    char *table;                               /* quoted [schema.]table */
+    char *c_id, *c_created, *c_type, *c_aggid; /* quoted column names (NULL: no such column) */
+    char nspname[64], relname[64];             /* outbox.table, unquoted, for messages */
+    pgo_relation rel; /* the scan's columns (from its first page), as event_map wants them */
+    pgo_value *vals;
+    int id_col;
+    backfill_job job;       /* as it stands, with the open Kafka transaction */
+    backfill_job committed; /* as of the last Kafka commit */
+    bool txn_open;
+    uint32_t batch_events;
+    size_t batch_bytes;
+    int64_t batch_started_ms;
+    int kafka_failures;    /* aborted transactions in a row */
+    bool kafka_broken;     /* a Kafka failure ends the run: nothing more can be committed */
+    uint64_t total;        /* events of the job */
+    uint64_t resumed_at;   /* rows done by earlier runs */
+    uint64_t resumed_dead; /* of which dead-lettered */
+    uint64_t run_done;     /* published (or counted) by this run */
+    uint64_t produced;     /* records handed to librdkafka, for polling */
+    int64_t start_ms, next_progress_ms;
+    int64_t rate_t0_us;
+    uint64_t rate_n;
+    int64_t row_time_us; /* record time of rows without created_at: the job's start (PG epoch) */
+    bool tty, bar_shown;
+    int bar_width;
+    char err[4096]; /* room for two selections and topics in one message */
+} backfill;
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t mono_ms(void)
+{
+    return mono_us() / 1000;
+}
+
+static int64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A log line; on a terminal the progress bar is wiped first, so the two do not mix. */
+static void say(backfill *b, log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say(backfill *b, log_level level, const char *fmt, ...)
+{
+    char line[2048];
+    va_list ap;
+
+    if (b->bar_shown) {
+        fputs("\r\033[K", stderr);
+        b->bar_shown = false;
+    }
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    log_write(b->lg, level, "%s", line);
+}
+
+static void progress(backfill *b, bool final)
+{
+    int64_t now = mono_ms();
+    backfill_progress p = {b->job.published, b->total, b->run_done,
+                           (double)(now - b->start_ms) / 1000.0};
+    char line[512];
+
+    if (!final && now < b->next_progress_ms)
+        return;
+    b->next_progress_ms = now + (b->tty ? PROGRESS_TTY_MS : PROGRESS_LOG_MS);
+    if (p.done > p.total)
+        p.total = p.done; /* rows committed late into the job's id range (see README) */
+    if (b->tty) {
+        backfill_format_progress(&p, b->bar_width, line, sizeof line);
+        fprintf(stderr, "\r%s\033[K%s", line, final ? "\n" : "");
+        fflush(stderr);
+        b->bar_shown = !final;
+    } else if (!final) {
+        backfill_format_progress(&p, 0, line, sizeof line);
+        say(b, LVL_INFO, "backfill job %s: %s", b->name, line);
+    }
+}
+
+static const char *first_line(const char *msg, char *buf, size_t size)
+{
+    size_t n = strcspn(msg, "\n");
+    snprintf(buf, size, "%.*s", (int)(n < size ? n : size - 1), msg);
+    return buf;
+}
+
+/* A failed connection attempt: which exit code, and the fix. */
+static int pg_connect_failed(backfill *b)
+{
+    const char *msg = PQerrorMessage(b->pg), *host = PQhost(b->pg), *port = PQport(b->pg);
+    const char *user = PQuser(b->pg);
+    char line[512];
+
+    first_line(msg, line, sizeof line);
+    if (PQconnectionNeedsPassword(b->pg)) {
+        snprintf(b->err, sizeof b->err,
+                 "Postgres at %s:%s wants a password for user %s: put it in postgres.conninfo, "
+                 "PGPASSWORD or ~/.pgpass",
+                 host, port, user);
+        return EXIT_AUTH;
+    }
+    if (strstr(msg, "authentication failed") || strstr(msg, "pg_hba.conf")) {
+        snprintf(b->err, sizeof b->err,
+                 "Postgres refused user %s: %s (check the password, and that pg_hba.conf lets "
+                 "it connect to the database)",
+                 user, line);
+        return EXIT_AUTH;
+    }
+    if (strstr(msg, "does not exist")) {
+        snprintf(b->err, sizeof b->err, "Postgres: %s (check postgres.conninfo)", line);
+        return EXIT_CONFIG;
+    }
+    snprintf(b->err, sizeof b->err,
+             "cannot connect to Postgres at %s:%s: %s (is it running? check postgres.conninfo)",
+             host ? host : "?", port ? port : "?", line);
+    return EXIT_UNAVAILABLE;
+}
+
+/* A failed statement: which exit code, and the fix, from its SQLSTATE. */
+static int pg_failed(backfill *b, const PGresult *res, const char *what)
+{
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    char line[512];
+
+    first_line(res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(b->pg), line, sizeof line);
+    if (PQstatus(b->pg) != CONNECTION_OK || state == NULL || strncmp(state, "08", 2) == 0 ||
+        strncmp(state, "53", 2) == 0 || strncmp(state, "57", 2) == 0) {
+        snprintf(b->err, sizeof b->err, "%s: %s (the connection to Postgres was lost)", what, line);
+        return EXIT_UNAVAILABLE;
+    }
+    if (strcmp(state, "42501") == 0) {
+        snprintf(b->err, sizeof b->err, "%s: %s (run GRANT SELECT ON %s TO %s;)", what, line,
+                 b->cfg->outbox.table, PQuser(b->pg));
+        return EXIT_AUTH;
+    }
+    if (strncmp(state, "42", 2) == 0 || strcmp(state, "3F000") == 0) {
+        snprintf(b->err, sizeof b->err, "%s: %s (check outbox.table and outbox.columns)", what,
+                 line);
+        return EXIT_CONFIG;
+    }
+    if (strncmp(state, "22", 2) == 0) {
+        snprintf(b->err, sizeof b->err,
+                 "%s: %s (check the selection options against the table's columns)", what, line);
+        return EXIT_USAGE;
+    }
+    snprintf(b->err, sizeof b->err, "%s: %s", what, line);
+    return EXIT_INTERNAL;
+}
+
+static char *quote_ident(PGconn *pg, const char *name)
+{
+    return name[0] != '\0' ? PQescapeIdentifier(pg, name, strlen(name)) : NULL;
+}
+
+/* Connects with plain SQL (no replication: the slot is `run`'s alone) and opens the
+ * snapshot every page is read in. */
+static int open_pg(backfill *b)
+{
+    /* The snapshot must outlive Kafka waits and rate pauses, which leave the session idle
+     * in its transaction; times come out as ISO in UTC, as event_map reads them (and as
+     * the replication connection delivers them). */
+    static const char *const begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+                                     "SET LOCAL idle_in_transaction_session_timeout = 0; "
+                                     "SET LOCAL datestyle = 'ISO, YMD'; "
+                                     "SET LOCAL timezone = 'UTC'";
+    const relay_config *cfg = b->cfg;
+    char timeout[16];
+    const char *keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
+    const char *vals[] = {timeout, "outbox-relay backfill", cfg->postgres.conninfo, NULL};
+    const char *dot = strchr(cfg->outbox.table, '.');
+    PGresult *res;
+    int rc = EXIT_OK;
+
+    /* The user's connect_timeout, in conninfo (expanded from dbname), wins over ours. */
+    snprintf(timeout, sizeof timeout, "%d", cfg->postgres.connect_timeout_s);
+    b->pg = PQconnectdbParams(keys, vals, 1);
+    if (b->pg == NULL) {
+        snprintf(b->err, sizeof b->err, "out of memory");
+        return EXIT_INTERNAL;
+    }
+    if (PQstatus(b->pg) != CONNECTION_OK)
+        return pg_connect_failed(b);
+    res = PQexec(b->pg, begin);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = pg_failed(b, res, "starting the snapshot");
+    PQclear(res);
+    if (rc != EXIT_OK)
+        return rc;
+
+    /* [schema.]table and the columns the selection names, quoted exactly as configured. */
+    if (dot != NULL) {
+        char *schema =
+            PQescapeIdentifier(b->pg, cfg->outbox.table, (size_t)(dot - cfg->outbox.table));
+        char *rel = PQescapeIdentifier(b->pg, dot + 1, strlen(dot + 1));
+        size_t n = (schema ? strlen(schema) : 0) + (rel ? strlen(rel) : 0) + 2;
+        b->table = schema && rel ? malloc(n) : NULL;
+        if (b->table != NULL)
+            snprintf(b->table, n, "%s.%s", schema, rel);
+        PQfreemem(schema);
+        PQfreemem(rel);
+    } else {
+        char *rel = quote_ident(b->pg, cfg->outbox.table);
+        b->table = rel ? strdup(rel) : NULL;
+        PQfreemem(rel);
+    }
+    b->c_id = quote_ident(b->pg, cfg->outbox.columns.id);
+    b->c_created = quote_ident(b->pg, cfg->outbox.columns.created_at);
+    b->c_type = quote_ident(b->pg, cfg->outbox.columns.event_type);
+    b->c_aggid = quote_ident(b->pg, cfg->outbox.columns.aggregate_id);
+    if (b->table == NULL || b->c_id == NULL || b->c_type == NULL || b->c_aggid == NULL ||
+        (cfg->outbox.columns.created_at[0] != '\0' && b->c_created == NULL)) {
+        snprintf(b->err, sizeof b->err, "out of memory");
+        return EXIT_INTERNAL;
+    }
+    return EXIT_OK;
+}
+
+/* One statement over the job's rows: the SQL text holds only quoted identifiers and $n
+ * placeholders; every value of the selection travels as a parameter. */
+typedef struct query {
+    char sql[4096];
+    const char *params[10];
+    int nparams;
+    char from[24], to[24], since[40], until[40];
+} query;
+
+static void cond(query *q, const char *column, const char *op, const char *value)
+{
+    size_t n = strlen(q->sql);
+
+    q->params[q->nparams++] = value;
+    snprintf(q->sql + n, sizeof q->sql - n, " AND %s %s $%d", column, op, q->nparams);
+}
+
+/* "SELECT what FROM table WHERE <selection> [AND id > cursor] [AND id <= max_id] tail". */
+static void build_query(backfill *b, query *q, const char *what, bool after_cursor, bool bounded,
+                        const char *tail)
+{
+    const backfill_selection *s = &b->job.sel;
+    size_t n;
+
+    q->nparams = 0;
+    snprintf(q->sql, sizeof q->sql, "SELECT %s FROM %s WHERE true", what, b->table);
+    if (s->has_from_id) {
+        snprintf(q->from, sizeof q->from, "%" PRId64, s->from_id);
+        cond(q, b->c_id, ">=", q->from);
+    }
+    if (s->has_to_id) {
+        snprintf(q->to, sizeof q->to, "%" PRId64, s->to_id);
+        cond(q, b->c_id, "<=", q->to);
+    }
+    if (s->has_since) {
+        backfill_format_time(s->since_us, q->since, sizeof q->since);
+        cond(q, b->c_created, ">=", q->since);
+    }
+    if (s->has_until) {
+        backfill_format_time(s->until_us, q->until, sizeof q->until);
+        cond(q, b->c_created, "<", q->until);
+    }
+    if (s->has_event_type)
+        cond(q, b->c_type, "=", s->event_type);
+    if (s->has_aggregate_id)
+        cond(q, b->c_aggid, "=", s->aggregate_id);
+    if (after_cursor)
+        cond(q, b->c_id, ">", b->job.cursor);
+    if (bounded)
+        cond(q, b->c_id, "<=", b->job.max_id);
+    n = strlen(q->sql);
+    snprintf(q->sql + n, sizeof q->sql - n, "%s", tail);
+}
+
+/* Runs q, expecting rows; NULL with b->err and *rc set on failure. */
+static PGresult *run_query(backfill *b, const query *q, const char *what, int *rc)
+{
+    PGresult *res = PQexecParams(b->pg, q->sql, q->nparams, NULL, q->params, NULL, NULL, 0);
+
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        return res;
+    *rc = pg_failed(b, res, what);
+    PQclear(res);
+    return NULL;
+}
+
+/* The job's extent in the snapshot: for a new job its highest id (every later page stops
+ * there, also after a resume in another snapshot), and the number of events to go. */
+static int plan(backfill *b)
+{
+    char tail[300];
+    query q;
+    PGresult *res;
+    int rc = EXIT_OK;
+
+    if (b->job.max_id[0] == '\0' && b->job.cursor[0] == '\0') {
+        snprintf(tail, sizeof tail, " ORDER BY %s DESC LIMIT 1", b->c_id);
+        build_query(b, &q, b->c_id, false, false, tail);
+        if ((res = run_query(b, &q, "finding the job's last row", &rc)) == NULL)
+            return rc;
+        if (PQntuples(res) == 1 && PQgetlength(res, 0, 0) >= BACKFILL_ID_MAX) {
+            snprintf(b->err, sizeof b->err, "ids longer than %d bytes are not supported",
+                     BACKFILL_ID_MAX - 1);
+            rc = EXIT_CONFIG;
+        } else if (PQntuples(res) == 1) {
+            snprintf(b->job.max_id, sizeof b->job.max_id, "%s", PQgetvalue(res, 0, 0));
+        }
+        PQclear(res);
+        if (rc != EXIT_OK || b->job.max_id[0] == '\0')
+            return rc; /* an empty selection: nothing to count */
+    }
+    build_query(b, &q, "count(*)", b->job.cursor[0] != '\0', true, "");
+    if ((res = run_query(b, &q, "counting the job's rows", &rc)) == NULL)
+        return rc;
+    b->total = b->job.published + strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return EXIT_OK;
+}
+
+/* Takes the scan's columns from its first page: the relation event_map binds to. */
+static int bind_columns(backfill *b, const PGresult *res)
+{
+    int n = PQnfields(res);
+
+    b->rel = (pgo_relation){PQftable(res, 0), 1, b->nspname, b->relname, 'd', n, NULL};
+    b->rel.columns = calloc((size_t)n, sizeof(*b->rel.columns));
+    b->vals = calloc((size_t)n, sizeof(*b->vals));
+    if (b->rel.columns == NULL || b->vals == NULL)
+        goto oom;
+    /* Names as the table has them: event_map and the topic template look them up. */
+    for (int i = 0; i < n; i++) {
+        b->rel.columns[i].name = strdup(PQfname(res, i));
+        if (b->rel.columns[i].name == NULL)
+            goto oom;
+        b->rel.columns[i].type_oid = PQftype(res, i);
+        b->rel.columns[i].type_mod = PQfmod(res, i);
+    }
+    b->id_col = pgo_relation_column(&b->rel, b->cfg->outbox.columns.id);
+    return EXIT_OK;
+oom:
+    snprintf(b->err, sizeof b->err, "out of memory");
+    return EXIT_INTERNAL;
+}
+
+static int kafka_exit(kafka_status st)
+{
+    return st == KAFKA_FATAL ? EXIT_KAFKA : st == KAFKA_REJECTED ? EXIT_DATA : EXIT_UNAVAILABLE;
+}
+
+static kafka_status begin_txn(backfill *b)
+{
+    kafka_status st;
+
+    if (b->txn_open)
+        return KAFKA_OK;
+    st = kafka_begin(b->kafka, b->err, sizeof b->err);
+    if (st == KAFKA_OK) {
+        b->txn_open = true;
+        b->batch_started_ms = mono_ms();
+    }
+    return st;
+}
+
+static void reset_batch(backfill *b)
+{
+    b->txn_open = false;
+    b->batch_events = 0;
+    b->batch_bytes = 0;
+}
+
+/* After a failed Kafka call: stop for good, or abort the transaction and go back to the
+ * committed cursor (the snapshot still holds every row after it). */
+static int kafka_failed(backfill *b, kafka_status st)
+{
+    char why[sizeof b->err];
+    int64_t pause_us;
+
+    if (st == KAFKA_FATAL || st == KAFKA_REJECTED) {
+        size_t n = strlen(b->err);
+        /* Fenced means another run of this same job started (its transactional id). */
+        if (st == KAFKA_FATAL)
+            snprintf(b->err + n, sizeof b->err - n, " (backfill job %s, transactional.id %s)",
+                     b->name, b->txn_id);
+        b->kafka_broken = true;
+        return kafka_exit(st);
+    }
+    if (++b->kafka_failures >= KAFKA_ATTEMPTS) {
+        size_t n = strlen(b->err);
+        snprintf(b->err + n, sizeof b->err - n, " (%d transactions in a row failed)",
+                 b->kafka_failures);
+        b->kafka_broken = true;
+        return EXIT_UNAVAILABLE;
+    }
+    snprintf(why, sizeof why, "%s", b->err);
+    say(b, LVL_WARN, "%s; aborting the Kafka transaction, continuing after id %s", why,
+        b->committed.cursor[0] ? b->committed.cursor : "(start)");
+    if (b->txn_open && (st = kafka_abort(b->kafka, b->err, sizeof b->err)) != KAFKA_OK) {
+        b->kafka_broken = true;
+        return kafka_exit(st == KAFKA_RETRY ? KAFKA_ABORT : st);
+    }
+    b->run_done -= b->job.published - b->committed.published;
+    b->job = b->committed;
+    reset_batch(b);
+    pause_us = 500000LL << b->kafka_failures;
+    nanosleep(&(struct timespec){pause_us / 1000000, pause_us % 1000000 * 1000}, NULL);
+    return STEP_REWIND;
+}
+
+/* Writes the job record (cursor = last row of the batch) into the open transaction and
+ * commits both: the cursor is in Kafka exactly when the events before it are. */
+static int commit_batch(backfill *b, bool done)
+{
+    char rec[JOB_RECORD_MAX];
+    kafka_status st;
+    int n;
+
+    b->job.done = done;
+    n = backfill_job_format(b->cfg->name, b->name, &b->job, rec, sizeof rec);
+    if (n < 0) {
+        snprintf(b->err, sizeof b->err, "the record of job %s does not fit in %d bytes", b->name,
+                 JOB_RECORD_MAX);
+        return EXIT_INTERNAL;
+    }
+    if ((st = begin_txn(b)) != KAFKA_OK ||
+        (st = kafka_produce_state(b->kafka, b->key, rec, (size_t)n, b->err, sizeof b->err)) !=
+            KAFKA_OK ||
+        (st = kafka_commit(b->kafka, b->err, sizeof b->err)) != KAFKA_OK)
+        return kafka_failed(b, st);
+    b->committed = b->job;
+    b->kafka_failures = 0;
+    reset_batch(b);
+    return STEP_OK;
+}
+
+/* Holds the pace of --rate: event n is due n/rate seconds after the scan began. */
+static void wait_rate(backfill *b)
+{
+    int64_t due, left;
+
+    if (b->args->rate <= 0)
+        return;
+    due = b->rate_t0_us + (int64_t)((double)b->rate_n++ * 1e6 / (double)b->args->rate);
+    while ((left = due - mono_us()) > 0 && !*b->stop) {
+        if (left > 100000)
+            left = 100000;
+        nanosleep(&(struct timespec){0, left * 1000}, NULL);
+        if (b->kafka != NULL)
+            kafka_poll(b->kafka);
+        progress(b, false);
+    }
+}
+
+static bool batch_due(const backfill *b)
+{
+    return b->batch_events >= (uint32_t)b->cfg->batch.max_events ||
+           b->batch_bytes >= (size_t)b->cfg->batch.max_bytes ||
+           mono_ms() - b->batch_started_ms >= TXN_MAX_MS;
+}
+
+/* Produces ev's dead-letter record into the open transaction, as `run` does: a record Kafka
+ * finds too large with the original value goes without it. */
+static int dead_letter(backfill *b, const event *ev, const route_verdict *v)
+{
+    event dl;
+    kafka_status st;
+    char line[1536];
+
+    route_describe(b->route, ev, v, line, sizeof line);
+    say(b, LVL_WARN, "%s %s", b->args->dry_run ? "would dead-letter" : "dead-lettered", line);
+    if (b->args->dry_run)
+        return STEP_OK;
+    if ((st = begin_txn(b)) != KAFKA_OK)
+        return kafka_failed(b, st);
+    route_dead_letter(b->route, ev, v, false, &dl);
+    st = kafka_produce(b->kafka, &dl, b->err, sizeof b->err);
+    if (st == KAFKA_REJECTED) {
+        route_dead_letter(b->route, ev, v, true, &dl);
+        st = kafka_produce(b->kafka, &dl, b->err, sizeof b->err);
+    }
+    if (st != KAFKA_OK)
+        return kafka_failed(b, st);
+    b->batch_events++;
+    b->batch_bytes += dl.key_len + dl.value_len;
+    return STEP_OK;
+}
+
+/* One row: mapped, marked as replayed, routed (schema check, dead letter) and produced, as
+ * `run` treats an inserted row; then it becomes the cursor. */
+static int publish_row(backfill *b, const PGresult *res, int row)
+{
+    const char *id = PQgetvalue(res, row, b->id_col);
+    size_t id_len = (size_t)PQgetlength(res, row, b->id_col);
+    uint64_t ordinal = b->job.published + 1;
+    char why[256];
+    event ev;
+    route_verdict v;
+    kafka_status st;
+    int mapped, rc;
+
+    if (id_len >= sizeof b->job.cursor) {
+        snprintf(b->err, sizeof b->err, "ids longer than %d bytes are not supported",
+                 BACKFILL_ID_MAX - 1);
+        return EXIT_CONFIG;
+    }
+    for (int c = 0; c < b->rel.ncolumns; c++) {
+        bool null = PQgetisnull(res, row, c);
+        b->vals[c] = (pgo_value){null ? 'n' : 't', null ? NULL : PQgetvalue(res, row, c),
+                                 (uint32_t)PQgetlength(res, row, c)};
+    }
+    /* SQL knows no commit LSN: the row's ordinal in the job stands in for its index, which
+     * only messages show (event_mark_replay drops the position header). */
+    mapped = event_map(b->mapper, &b->rel, b->vals, b->rel.ncolumns, 0, (uint32_t)ordinal,
+                       b->row_time_us, &ev, b->err, sizeof b->err);
+    if (mapped < 0) {
+        size_t n = strlen(b->err);
+        snprintf(b->err + n, sizeof b->err - n, " (backfill job %s, row id %s)", b->name, id);
+        return EXIT_CONFIG;
+    }
+    if (event_mark_replay(&ev, b->name, why, sizeof why) != 0) {
+        snprintf(b->err, sizeof b->err, "%s (backfill job %s)", why, b->name);
+        return EXIT_DATA;
+    }
+    if (mapped == EVENT_BAD_ROW) {
+        route_refused(b->route, ROUTE_BAD_ROW, b->err, &v);
+    } else {
+        if (b->job.topic[0] != '\0')
+            ev.topic = b->job.topic;
+        route_event(b->route, &ev, &v);
+    }
+    wait_rate(b);
+    if (v.action == ROUTE_PUBLISH && !b->args->dry_run) {
+        if ((st = begin_txn(b)) != KAFKA_OK)
+            return kafka_failed(b, st);
+        st = kafka_produce(b->kafka, &ev, b->err, sizeof b->err);
+        /* Over the producer's message.max.bytes: refused before it joined the transaction,
+         * so the batch is unharmed and the event follows schemas.on_invalid. */
+        if (st == KAFKA_REJECTED)
+            route_refused(b->route, ROUTE_TOO_LARGE, b->err, &v);
+        else if (st != KAFKA_OK)
+            return kafka_failed(b, st);
+        b->batch_events += st == KAFKA_OK;
+        b->batch_bytes += st == KAFKA_OK ? ev.key_len + ev.value_len : 0;
+    }
+    if (v.action == ROUTE_STOP) {
+        /* What came before the row is committed by the caller: after the fix, the same job
+         * resumes at this row. */
+        size_t n;
+        route_describe(b->route, &ev, &v, b->err, sizeof b->err);
+        n = strlen(b->err);
+        snprintf(b->err + n, sizeof b->err - n, " (backfill job %s, row id %s)", b->name, id);
+        return EXIT_DATA;
+    }
+    if (v.action == ROUTE_DEAD_LETTER) {
+        if ((rc = dead_letter(b, &ev, &v)) != STEP_OK)
+            return rc;
+        b->job.dead_lettered++;
+    }
+    if (!b->args->dry_run && ++b->produced % POLL_EVERY == 0)
+        kafka_poll(b->kafka);
+    memcpy(b->job.cursor, id, id_len + 1);
+    b->job.published++;
+    b->run_done++;
+    if (!b->args->dry_run && batch_due(b))
+        return commit_batch(b, false);
+    return STEP_OK;
+}
+
+/* Stops the scan with rc: commits what the open transaction holds when Kafka is still
+ * usable (a bad row, a lost Postgres, a signal), so a rerun does not redo it. */
+static int stop_scan(backfill *b, int rc)
+{
+    char why[sizeof b->err];
+
+    if (b->txn_open && !b->kafka_broken) {
+        snprintf(why, sizeof why, "%s", b->err);
+        if (commit_batch(b, false) != STEP_OK)
+            say(b, LVL_WARN, "committing the last batch: %s", b->err);
+        snprintf(b->err, sizeof b->err, "%s", why);
+    }
+    return rc;
+}
+
+/* Keyset pages over the id, each "after the cursor, up to max_id", all in the snapshot. */
+static int scan(backfill *b)
+{
+    char tail[300];
+    int rc;
+
+    snprintf(tail, sizeof tail, " ORDER BY %s LIMIT %d", b->c_id, PAGE_ROWS);
+    b->rate_t0_us = mono_us();
+    for (;;) {
+        query q;
+        PGresult *res;
+        int rows;
+
+        if (*b->stop)
+            return stop_scan(b, EXIT_INTERRUPTED);
+        rc = STEP_OK;
+        build_query(b, &q, "*", b->job.cursor[0] != '\0', true, tail);
+        if ((res = run_query(b, &q, "reading the outbox", &rc)) == NULL)
+            return stop_scan(b, rc);
+        rows = PQntuples(res);
+        if (rows > 0 && b->rel.columns == NULL && (rc = bind_columns(b, res)) == EXIT_OK &&
+            b->id_col < 0) {
+            snprintf(b->err, sizeof b->err, "outbox table %s has no column \"%s\"",
+                     b->cfg->outbox.table, b->cfg->outbox.columns.id);
+            rc = EXIT_CONFIG;
+        }
+        for (int r = 0; r < rows && rc == STEP_OK && !*b->stop; r++) {
+            rc = publish_row(b, res, r);
+            progress(b, false);
+        }
+        PQclear(res);
+        if (rc == STEP_REWIND || (rc == STEP_OK && *b->stop))
+            continue;
+        if (rc != STEP_OK)
+            return stop_scan(b, rc);
+        if (rows == PAGE_ROWS)
+            continue;
+        /* The last page: the record says the job is done, with its last events. */
+        if (b->args->dry_run)
+            return EXIT_OK;
+        rc = commit_batch(b, true);
+        if (rc != STEP_REWIND)
+            return rc == STEP_OK ? EXIT_OK : rc;
+    }
+}
+
+static int open_kafka(backfill *b)
+{
+    kafka_status st;
+
+    b->kafka = kafka_new(b->cfg, b->txn_id, b->lg, b->err, sizeof b->err);
+    if (b->kafka == NULL)
+        return EXIT_CONFIG;
+    if (kafka_broker_count(b->kafka, b->cfg->postgres.connect_timeout_s * 1000, b->err,
+                           sizeof b->err) < 0)
+        return EXIT_UNAVAILABLE;
+    /* Fences an older run of this job (a crashed or still running one) and aborts its open
+     * transaction: the job record read next is then final. */
+    if ((st = kafka_init_transactions(b->kafka, INIT_TIMEOUT_MS, b->err, sizeof b->err)) !=
+            KAFKA_OK ||
+        (st = kafka_ensure_checkpoint_topic(b->kafka, b->err, sizeof b->err)) != KAFKA_OK)
+        return st == KAFKA_FATAL ? EXIT_KAFKA : EXIT_UNAVAILABLE;
+    return EXIT_OK;
+}
+
+/* Decides what this run does: a new job (or a restarted one), the rest of an unfinished
+ * one, or nothing (*finished) for a job that is done. */
+static int load_job(backfill *b, bool *finished)
+{
+    const backfill_args *a = b->args;
+    char rec[JOB_RECORD_MAX], was[600], now[600];
+    size_t len = 0;
+    bool found = false;
+    backfill_job stored;
+    kafka_status st;
+
+    memset(&b->job, 0, sizeof b->job);
+    b->job.sel = a->sel;
+    snprintf(b->job.topic, sizeof b->job.topic, "%s", a->topic);
+    b->job.started_us = wall_us();
+    if (a->dry_run)
+        return EXIT_OK;
+    st = kafka_read_state(b->kafka, b->key, rec, sizeof rec, &len, &found, b->err, sizeof b->err);
+    if (st != KAFKA_OK)
+        return st == KAFKA_FATAL ? EXIT_KAFKA : EXIT_UNAVAILABLE;
+    if (!found)
+        return EXIT_OK;
+    if (backfill_job_parse(rec, len, &stored, b->err, sizeof b->err) != 0) {
+        size_t n = strlen(b->err);
+        snprintf(b->err + n, sizeof b->err - n, " (key %s in %s): choose another --job name",
+                 b->key, b->cfg->kafka.checkpoint_topic);
+        return EXIT_CONFIG;
+    }
+    backfill_describe_selection(&stored.sel, was, sizeof was);
+    if (a->restart) {
+        say(b, LVL_INFO,
+            "restarting job %s from its beginning (it had published %" PRIu64 " events%s)", b->name,
+            stored.published, stored.done ? " and finished" : "");
+        return EXIT_OK;
+    }
+    if (stored.done) {
+        say(b, LVL_INFO,
+            "job %s finished already: %" PRIu64 " events published (%s); nothing to do "
+            "(--restart publishes it again)",
+            b->name, stored.published, was);
+        *finished = true;
+        return EXIT_OK;
+    }
+    /* Resuming with another selection or topic would publish a mix of two jobs. Options
+     * left out mean the stored ones, so `--job NAME` alone always continues a job (also
+     * one started with a relative time such as --since 6h). */
+    backfill_describe_selection(&a->sel, now, sizeof now);
+    if ((!backfill_selection_empty(&a->sel) && !backfill_selection_equal(&a->sel, &stored.sel)) ||
+        (a->topic[0] != '\0' && strcmp(a->topic, stored.topic) != 0)) {
+        snprintf(b->err, sizeof b->err,
+                 "job %s was started with %s%s%s, not %s%s%s: rerun it with the same options (or "
+                 "just --job %s) to continue, with --restart to start it over, or use another "
+                 "--job",
+                 b->name, was, stored.topic[0] ? " --topic " : "", stored.topic, now,
+                 a->topic[0] ? " --topic " : "", a->topic, b->name);
+        return EXIT_USAGE;
+    }
+    b->job = stored;
+    b->resumed_at = stored.published;
+    b->resumed_dead = stored.dead_lettered;
+    say(b, LVL_INFO, "resuming job %s after id %s (%" PRIu64 " events published by earlier runs)",
+        b->name, stored.cursor[0] ? stored.cursor : "(start)", stored.published);
+    return EXIT_OK;
+}
+
+static void summary(backfill *b, int rc)
+{
+    double secs = (double)(mono_ms() - b->start_ms) / 1000.0;
+    double rate = secs > 0.001 ? (double)b->run_done / secs : 0.0;
+    uint64_t dead = b->job.dead_lettered - b->resumed_dead;
+    char dest[300], dead_text[400] = "";
+
+    if (b->job.topic[0] != '\0')
+        snprintf(dest, sizeof dest, "topic %s", b->job.topic);
+    else
+        snprintf(dest, sizeof dest, "outbox.topic %s", b->cfg->outbox.topic);
+    if (dead > 0)
+        snprintf(dead_text, sizeof dead_text, ", %" PRIu64 " of them dead-lettered to %s", dead,
+                 b->cfg->dead_letter.topic);
+    if (b->args->dry_run && rc == EXIT_OK)
+        say(b, LVL_INFO,
+            "dry run%s%s: %" PRIu64 " events would be published to %s%s (mapped in %.1f s, "
+            "%.0f events/s); nothing was published",
+            b->args->job[0] ? " of job " : "", b->args->job, b->run_done, dest, dead_text, secs,
+            rate);
+    else if (rc == EXIT_OK)
+        say(b, LVL_INFO,
+            "job %s finished: published %" PRIu64 " events to %s%s in %.1f s (%.0f events/s); "
+            "skipped %" PRIu64 " published by earlier runs; last id %s",
+            b->name, b->run_done, dest, dead_text, secs, rate, b->resumed_at,
+            b->job.cursor[0] ? b->job.cursor : "(none)");
+    else if (b->args->dry_run)
+        say(b, LVL_INFO, "dry run stopped after id %s: %" PRIu64 " events mapped",
+            b->job.cursor[0] ? b->job.cursor : "(start)", b->run_done);
+    else
+        say(b, LVL_INFO,
+            "job %s stopped%s after id %s: %" PRIu64 " of %" PRIu64 " events published (%" PRIu64
+            " by this run, %.1f s)%s",
+            b->name, rc == EXIT_INTERRUPTED ? " by a signal" : "",
+            b->committed.cursor[0] ? b->committed.cursor : "(start)", b->committed.published,
+            b->total, b->committed.published - b->resumed_at, secs,
+            /* Fenced: another run of the job continues it already. */
+            rc == EXIT_KAFKA ? "" : "; run the same command again to continue");
+}
+
+int backfill_run(const backfill_args *args, const relay_config *cfg, const log_ctx *lg,
+                 volatile sig_atomic_t *stop)
+{
+    backfill b = {.args = args, .cfg = cfg, .lg = lg, .stop = stop, .id_col = -1};
+    bool finished = false;
+    struct winsize ws;
+    int rc;
+
+    b.name = args->job[0] ? args->job : "dry-run";
+    snprintf(b.key, sizeof b.key, "%s/backfill/%s", cfg->name, b.name);
+    snprintf(b.txn_id, sizeof b.txn_id, "%s.backfill.%s", cfg->name, b.name);
+    b.tty = isatty(STDERR_FILENO);
+    /* The bar takes what the rest of the line (about 70 columns) leaves, 10 to 50 cells. */
+    b.bar_width = b.tty && ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 ? ws.ws_col - 70 : 10;
+    b.bar_width = b.bar_width < 10 ? 10 : b.bar_width > 50 ? 50 : b.bar_width;
+    {
+        const char *dot = strchr(cfg->outbox.table, '.');
+        snprintf(b.nspname, sizeof b.nspname, "%.*s", dot ? (int)(dot - cfg->outbox.table) : 6,
+                 dot ? cfg->outbox.table : "public");
+        snprintf(b.relname, sizeof b.relname, "%s", dot ? dot + 1 : cfg->outbox.table);
+    }
+    if ((args->sel.has_since || args->sel.has_until) && cfg->outbox.columns.created_at[0] == '\0') {
+        snprintf(b.err, sizeof b.err,
+                 "--since and --until select on outbox.columns.created_at, which is \"\" here");
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    b.mapper = event_mapper_new(cfg, b.err, sizeof b.err);
+    if (b.mapper == NULL || (b.route = route_new(cfg, b.err, sizeof b.err)) == NULL) {
+        rc = EXIT_CONFIG;
+        goto out;
+    }
+    if ((!args->dry_run && (rc = open_kafka(&b)) != EXIT_OK) ||
+        (rc = load_job(&b, &finished)) != EXIT_OK || finished)
+        goto out;
+    b.committed = b.job;
+    b.row_time_us = b.job.started_us - PG_EPOCH_OFFSET_US;
+    if ((rc = open_pg(&b)) != EXIT_OK || (rc = plan(&b)) != EXIT_OK)
+        goto out;
+    b.committed = b.job; /* with the bounds from plan: a rewind keeps them */
+    /* Rates and times count from here: connecting and fencing are not publishing. */
+    b.start_ms = mono_ms();
+    b.next_progress_ms = b.start_ms + (b.tty ? PROGRESS_TTY_MS : PROGRESS_LOG_MS);
+    {
+        char sel[512];
+        backfill_describe_selection(&b.job.sel, sel, sizeof sel);
+        say(&b, LVL_INFO,
+            "backfill job %s: %" PRIu64 " events to publish (%s, ids up to %s), reading %s:%s/%s "
+            "as %s",
+            b.name, b.total - b.job.published, sel, b.job.max_id[0] ? b.job.max_id : "(none)",
+            PQhost(b.pg), PQport(b.pg), PQdb(b.pg), PQuser(b.pg));
+    }
+    if (b.job.max_id[0] != '\0') {
+        rc = scan(&b);
+    } else if (!args->dry_run) {
+        /* Nothing selected: the job is done at once, and recorded so. */
+        while ((rc = commit_batch(&b, true)) == STEP_REWIND)
+            ;
+    }
+    progress(&b, true);
+    summary(&b, rc);
+out:
+    if (rc != EXIT_OK && b.err[0] != '\0')
+        say(&b, LVL_ERROR, "%s", b.err);
+    /* After a fatal error (fenced) the abort fails too, and was explained already. */
+    if (b.txn_open && kafka_abort(b.kafka, b.err, sizeof b.err) != KAFKA_OK && !b.kafka_broken)
+        say(&b, LVL_WARN, "%s", b.err);
+    if (b.pg != NULL) {
+        PGresult *res = PQexec(b.pg, "ROLLBACK"); /* read only: nothing to keep */
+        PQclear(res);
+        PQfinish(b.pg);
+    }
+    kafka_free(b.kafka);
+    route_free(b.route);
+    event_mapper_free(b.mapper);
+    for (int i = 0; i < b.rel.ncolumns && b.rel.columns != NULL; i++)
+        free(b.rel.columns[i].name);
+    free(b.rel.columns);
+    free(b.vals);
+    free(b.table);
+    PQfreemem(b.c_id);
+    PQfreemem(b.c_created);
+    PQfreemem(b.c_type);
+    PQfreemem(b.c_aggid);
+    return rc;
+}

@@ -1,0 +1,122 @@
+/*
+ * backfill.h — `outbox-relay backfill`: re-publishes a chosen range of outbox rows, read
+ * with plain SQL (never the slot), through the same mapping, schema check and dead-letter
+ * path (route.h) and the same Kafka producer as `run`.
+ *
+ * Owns: the command's options; a job's selection and cursor and their record in the
+ * checkpoint topic (key "<relay>/backfill/<job>"); the keyset scan of the outbox inside one
+ * REPEATABLE READ snapshot; the job's Kafka transactions (transactional.id
+ * "<relay>.backfill.<job>"), each carrying the cursor of its last row, so that running the
+ * job again continues exactly after what Kafka committed; the rate limit and the progress
+ * display. Knows nothing of replication: it runs beside `run` without touching the slot.
+ *
+ * The pure parts (options, timestamps, the job record, progress text) are exported for the
+ * unit tests.
+ */
+#ifndef RELAY_BACKFILL_H
+#define RELAY_BACKFILL_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "log.h"
+
+#define BACKFILL_JOB_MAX 100   /* job name: [A-Za-z0-9._-], this many bytes at most */
+#define BACKFILL_VALUE_MAX 256 /* --event-type, --aggregate-id: bytes at most */
+#define BACKFILL_ID_MAX 128    /* an outbox id as text (bigint, uuid, …), NUL included */
+#define BACKFILL_TOPIC_MAX 250 /* a Kafka topic name, NUL included */
+
+/* Which rows a job publishes. Every bound that is set must hold. */
+typedef struct backfill_selection {
+    bool has_from_id, has_to_id, has_since, has_until, has_event_type, has_aggregate_id;
+    int64_t from_id, to_id;     /* id >= from_id, id <= to_id (numeric ids) */
+    int64_t since_us, until_us; /* created_at >= since, created_at < until; µs since 1970 UTC */
+    char event_type[BACKFILL_VALUE_MAX + 1];
+    char aggregate_id[BACKFILL_VALUE_MAX + 1];
+} backfill_selection;
+
+typedef struct backfill_args {
+    const char *config;             /* -c FILE: points into argv */
+    char job[BACKFILL_JOB_MAX + 1]; /* "" only with --dry-run */
+    backfill_selection sel;
+    char topic[BACKFILL_TOPIC_MAX]; /* --topic: "" keeps outbox.topic */
+    int64_t rate;                   /* --rate: events per second, 0 = no limit */
+    bool dry_run, restart, help;
+} backfill_args;
+
+/* A job as recorded in the checkpoint topic, in the Kafka transaction of its last events. */
+typedef struct backfill_job {
+    backfill_selection sel;
+    char topic[BACKFILL_TOPIC_MAX]; /* "" = outbox.topic */
+    char max_id[BACKFILL_ID_MAX];   /* highest id of the selection when the job began; "" none */
+    char cursor[BACKFILL_ID_MAX];   /* id of the last row published; "" none yet */
+    uint64_t published;             /* rows done by the job, all runs together ... */
+    uint64_t dead_lettered;         /* ... of which dead-lettered (schemas.on_invalid, …) */
+    int64_t started_us;             /* when the job began, µs since 1970 UTC */
+    bool done;                      /* every row of the selection is published */
+} backfill_job;
+
+/* What a progress display shows. */
+typedef struct backfill_progress {
+    uint64_t done;     /* events of the job out so far, earlier runs included */
+    uint64_t total;    /* events of the job */
+    uint64_t run_done; /* of `done`, by this run (the rate is computed from these) */
+    double elapsed_s;  /* of this run */
+} backfill_progress;
+
+/*
+ * Parses `backfill` and its options (argv[0] is "backfill"). now_us (µs since 1970) resolves
+ * relative times such as "--since 6h". Returns 0, or -1 with one line in errbuf for
+ * anything an operator mistyped: an unknown option, a missing or malformed value,
+ * --from-id above --to-id, --since not before --until, no -c or no --job.
+ */
+int backfill_parse_args(int argc, char **argv, int64_t now_us, backfill_args *out, char *errbuf,
+                        size_t errbuf_size);
+
+void backfill_usage(FILE *f);
+
+/*
+ * Parses a time given on the command line into µs since 1970 UTC: "2026-11-27",
+ * "2026-11-27 07:51", "2026-11-27T07:51:30.25Z", "2026-11-27 07:51:30+02:00" (no zone =
+ * UTC), or an age back from now_us: "90s", "30m", "6h", "2d", "1w". Returns false on
+ * anything else, including dates that do not exist.
+ */
+bool backfill_parse_time(const char *text, int64_t now_us, int64_t *out_us);
+
+/* "2026-11-27 07:51:30.250000+00": how times are sent to Postgres and stored in a job. */
+void backfill_format_time(int64_t us, char *buf, size_t size);
+
+/* The selection as command-line options ("--from-id 1 --to-id 9"), for messages. */
+void backfill_describe_selection(const backfill_selection *sel, char *buf, size_t size);
+
+bool backfill_selection_equal(const backfill_selection *a, const backfill_selection *b);
+
+/* Whether no selection option was given (the job then means every row, or, when the job
+ * exists already, the selection it was started with). */
+bool backfill_selection_empty(const backfill_selection *sel);
+
+/* The job record (JSON) and its parser. format returns the length written, or -1 when it
+ * does not fit in size. */
+int backfill_job_format(const char *relay, const char *job, const backfill_job *j, char *buf,
+                        size_t size);
+int backfill_job_parse(const char *json, size_t len, backfill_job *out, char *errbuf,
+                       size_t errbuf_size);
+
+/* One progress line: with bar_width > 0 a bar of that many cells for a terminal
+ * ("[####......]  40.0%  4000/10000 events  2000 events/s  ETA 3s"), else plain text for a
+ * log ("4000/10000 events (40.0%), 2000 events/s, ETA 3s"). Returns snprintf's count. */
+int backfill_format_progress(const backfill_progress *p, int bar_width, char *buf, size_t size);
+
+/*
+ * Runs the job of args against the servers of cfg until its selection is published, or
+ * *stop becomes non-zero (then it commits what is open and returns EXIT_INTERRUPTED).
+ * Returns an exit code after logging one line that says what failed and how to fix it.
+ */
+int backfill_run(const backfill_args *args, const relay_config *cfg, const log_ctx *lg,
+                 volatile sig_atomic_t *stop);
+
+#endif

@@ -1,0 +1,326 @@
+#include "route.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "schema.h"
+
+#define DEFAULT_DEAD_LETTER_TOPIC "outbox-relay.dead-letter"
+#define MAX_MARKS 32 /* too-large positions remembered; a ring, oldest replaced */
+
+typedef enum { POLICY_ALLOW, POLICY_DEAD_LETTER, POLICY_STOP } policy;
+
+typedef struct mark {
+    relay_lsn commit_lsn;
+    uint32_t index;
+} mark;
+
+struct route {
+    const relay_config *cfg;
+    schema_registry *reg; /* NULL: no schemas.dir, nothing to check */
+    int nschemas;
+    const char *dir;
+    policy on_invalid, on_unknown;
+    bool check_value;          /* schemas.applies_to = "value" */
+    const char *version_header; /* NULL when the version comes from a column, or nowhere */
+    const char *dead_letter_topic;
+    mark marks[MAX_MARKS];
+    int nmarks, next_mark;
+    char omitted[24]; /* ROUTE_HDR_OMITTED's value of the last dead-letter record */
+};
+
+/* Settings of a config built by hand (tests) may be NULL: they read as their defaults. */
+static const char *setting(const char *value, const char *def)
+{
+    return value != NULL && value[0] != '\0' ? value : def;
+}
+
+route *route_new(const relay_config *cfg, char *errbuf, size_t errbuf_size)
+{
+    route *r = calloc(1, sizeof(*r));
+    const char *unknown;
+    char why[1024];
+    int n;
+
+    if (r == NULL) {
+        snprintf(errbuf, errbuf_size, "out of memory");
+        return NULL;
+    }
+    r->cfg = cfg;
+    r->dir = setting(cfg->schemas.dir, "");
+    r->on_invalid =
+        strcmp(setting(cfg->schemas.on_invalid, ""), "stop") == 0 ? POLICY_STOP : POLICY_DEAD_LETTER;
+    unknown = setting(cfg->schemas.on_unknown_type, "allow");
+    r->on_unknown = strcmp(unknown, "stop") == 0          ? POLICY_STOP
+                    : strcmp(unknown, "dead_letter") == 0 ? POLICY_DEAD_LETTER
+                                                          : POLICY_ALLOW;
+    r->check_value = strcmp(setting(cfg->schemas.applies_to, ""), "value") == 0;
+    r->version_header = cfg->schemas.version_header != NULL && cfg->schemas.version_header[0]
+                            ? cfg->schemas.version_header
+                            : NULL;
+    r->dead_letter_topic = setting(cfg->dead_letter.topic, DEFAULT_DEAD_LETTER_TOPIC);
+    if (r->dir[0] == '\0')
+        return r;
+    r->reg = schema_registry_new(strcmp(setting(cfg->schemas.draft, ""), "7") == 0
+                                     ? SCHEMA_DRAFT7
+                                     : SCHEMA_DRAFT2020,
+                                 cfg->schemas.format_assert);
+    if (r->reg == NULL) {
+        snprintf(errbuf, errbuf_size, "out of memory");
+        goto fail;
+    }
+    n = schema_registry_load_dir(r->reg, r->dir, why, sizeof why);
+    if (n < 0) {
+        snprintf(errbuf, errbuf_size,
+                 "schemas.dir: %s (outbox-relay schema check %s lists every problem)", why,
+                 r->dir);
+        goto fail;
+    }
+    if (n == 0) {
+        snprintf(errbuf, errbuf_size,
+                 "schemas.dir \"%s\" holds no *.json schema: add one per event type "
+                 "(OrderCreated.json), or set schemas.dir = \"\" to check none",
+                 r->dir);
+        goto fail;
+    }
+    r->nschemas = n;
+    return r;
+fail:
+    route_free(r);
+    return NULL;
+}
+
+void route_free(route *r)
+{
+    if (r == NULL)
+        return;
+    schema_registry_free(r->reg);
+    free(r);
+}
+
+int route_schema_count(const route *r)
+{
+    return r->nschemas;
+}
+
+const char *route_reason_name(route_reason reason)
+{
+    switch (reason) {
+    case ROUTE_VALID: return "valid";
+    case ROUTE_INVALID: return "invalid";
+    case ROUTE_UNKNOWN_TYPE: return "unknown_type";
+    case ROUTE_BAD_ROW: return "bad_row";
+    default: return "too_large";
+    }
+}
+
+static route_action act(policy p)
+{
+    return p == POLICY_STOP ? ROUTE_STOP : p == POLICY_DEAD_LETTER ? ROUTE_DEAD_LETTER
+                                                                   : ROUTE_PUBLISH;
+}
+
+void route_refused(route *r, route_reason reason, const char *error, route_verdict *v)
+{
+    v->action = act(r->on_invalid);
+    v->reason = reason;
+    v->schema[0] = '\0';
+    snprintf(v->error, sizeof v->error, "%s", error);
+}
+
+bool route_mark_too_large(route *r, relay_lsn commit_lsn, uint32_t index)
+{
+    for (int i = 0; i < r->nmarks; i++)
+        if (r->marks[i].commit_lsn == commit_lsn && r->marks[i].index == index)
+            return false;
+    r->marks[r->next_mark] = (mark){commit_lsn, index};
+    r->next_mark = (r->next_mark + 1) % MAX_MARKS;
+    if (r->nmarks < MAX_MARKS)
+        r->nmarks++;
+    return true;
+}
+
+static bool marked(const route *r, const event *ev)
+{
+    for (int i = 0; i < r->nmarks; i++)
+        if (r->marks[i].commit_lsn == ev->commit_lsn && r->marks[i].index == ev->index)
+            return true;
+    return false;
+}
+
+/*
+ * The event's schema version: from the column or the header, "2" or "v2". Returns 0 when it
+ * has none, the version, or -1 when the text is not a version.
+ */
+static int event_version(const route *r, const event *ev, const char **text, size_t *len)
+{
+    long v = 0;
+    size_t i = 0;
+
+    *text = ev->version;
+    *len = ev->version_len;
+    if (r->version_header != NULL) {
+        *text = NULL;
+        for (int h = 0; h < ev->nheaders; h++)
+            if (strcmp(ev->headers[h].name, r->version_header) == 0) {
+                *text = ev->headers[h].value;
+                *len = ev->headers[h].value_len;
+            }
+    }
+    if (*text == NULL || *len == 0)
+        return 0;
+    if ((*text)[0] == 'v' || (*text)[0] == 'V')
+        i = 1;
+    if (i == *len)
+        return -1;
+    for (; i < *len; i++) {
+        if (!isdigit((unsigned char)(*text)[i]) || v > 1000000)
+            return -1;
+        v = v * 10 + ((*text)[i] - '0');
+    }
+    return v > 0 && v <= 1000000 ? (int)v : -1;
+}
+
+static void unknown(route *r, route_verdict *v)
+{
+    v->action = act(r->on_unknown);
+    v->reason = ROUTE_UNKNOWN_TYPE;
+}
+
+void route_event(route *r, const event *ev, route_verdict *v)
+{
+    const schema *s;
+    const char *vtext;
+    size_t vlen;
+    int version, found = 0, rc;
+
+    v->action = ROUTE_PUBLISH;
+    v->reason = ROUTE_VALID;
+    v->schema[0] = v->error[0] = '\0';
+    if (r->nmarks > 0 && marked(r, ev)) {
+        route_refused(r, ROUTE_TOO_LARGE,
+                      "the Kafka broker refused the record as too large (its message.max.bytes "
+                      "or the topic's max.message.bytes is below the producer's)",
+                      v);
+        return;
+    }
+    if (r->reg == NULL)
+        return;
+    version = event_version(r, ev, &vtext, &vlen);
+    if (version < 0) {
+        unknown(r, v);
+        snprintf(v->error, sizeof v->error,
+                 "event type \"%s\": version \"%.*s\" is not a schema version (2 or v2)",
+                 ev->type, (int)vlen, vtext);
+        return;
+    }
+    s = schema_registry_lookup(r->reg, ev->type, version, &found);
+    if (s == NULL) {
+        unknown(r, v);
+        if (version > 0)
+            snprintf(v->error, sizeof v->error,
+                     "no schema for event type \"%s\" version %d in \"%s\" (%s.v%d.json)",
+                     ev->type, version, r->dir, ev->type, version);
+        else
+            snprintf(v->error, sizeof v->error,
+                     "no schema for event type \"%s\" in \"%s\" (%s.json)", ev->type, r->dir,
+                     ev->type);
+        return;
+    }
+    rc = r->check_value ? schema_validate_text(s, ev->value, ev->value_len, v->error, sizeof v->error)
+                        : schema_validate_text(s, ev->payload, ev->payload_len, v->error,
+                                               sizeof v->error);
+    /* The schema's name only matters for a record that is not published as is: formatting
+     * it for every valid event would cost as much as validating a small one. */
+    if (rc == 0)
+        return;
+    if (found > 0)
+        snprintf(v->schema, sizeof v->schema, "%s.v%d.json", ev->type, found);
+    else
+        snprintf(v->schema, sizeof v->schema, "%s.json", ev->type);
+    /* rc < 0: validation itself failed (a regex engine limit, a "$ref" loop); the event is
+     * not known to be valid, so it is treated as invalid, with that reason. */
+    v->action = act(r->on_invalid);
+    v->reason = ROUTE_INVALID;
+}
+
+void route_dead_letter(route *r, const event *ev, const route_verdict *v, bool omit_value,
+                       event *out)
+{
+    int n = 0;
+
+    omit_value = omit_value || v->reason == ROUTE_TOO_LARGE;
+    memset(out, 0, offsetof(event, headers));
+    out->topic = r->dead_letter_topic;
+    out->key = ev->key;
+    out->key_len = ev->key_len;
+    if (!omit_value && ev->value != NULL) {
+        out->value = out->payload = ev->value;
+        out->value_len = out->payload_len = ev->value_len;
+    }
+    out->version = ev->version;
+    out->version_len = ev->version_len;
+    out->id = ev->id;
+    out->type = ev->type;
+    out->timestamp_ms = ev->timestamp_ms;
+    out->commit_lsn = ev->commit_lsn;
+    out->index = ev->index;
+    out->headers[n++] = (event_header){ROUTE_HDR_REASON, route_reason_name(v->reason),
+                                       strlen(route_reason_name(v->reason))};
+    out->headers[n++] = (event_header){ROUTE_HDR_ERROR, v->error, strlen(v->error)};
+    out->headers[n++] = (event_header){ROUTE_HDR_SCHEMA, v->schema, strlen(v->schema)};
+    out->headers[n++] = (event_header){ROUTE_HDR_TOPIC, ev->topic ? ev->topic : "",
+                                       ev->topic ? strlen(ev->topic) : 0};
+    if (omit_value && ev->value != NULL) {
+        snprintf(r->omitted, sizeof r->omitted, "%zu", ev->value_len);
+        out->headers[n++] = (event_header){ROUTE_HDR_OMITTED, r->omitted, strlen(r->omitted)};
+    }
+    /* The event's own headers after ours: a row with EVENT_MAX_HEADERS headers loses its
+     * last few here rather than the reason. */
+    for (int i = 0; i < ev->nheaders && n < EVENT_MAX_HEADERS; i++)
+        out->headers[n++] = ev->headers[i];
+    out->nheaders = n;
+}
+
+void route_describe(const route *r, const event *ev, const route_verdict *v, char *buf,
+                    size_t size)
+{
+    const char *fix;
+    char used[300] = "";
+
+    if (v->schema[0] != '\0')
+        snprintf(used, sizeof used, " (schema %s)", v->schema);
+    if (v->action != ROUTE_STOP) {
+        snprintf(buf, size, "event %s of type %s at " LSN_FMT ":%u%s: %s: %s; sent to %s",
+                 ev->id, ev->type, LSN_ARGS(ev->commit_lsn), ev->index, used,
+                 route_reason_name(v->reason), v->error,
+                 v->action == ROUTE_DEAD_LETTER ? r->dead_letter_topic : ev->topic);
+        return;
+    }
+    switch (v->reason) {
+    case ROUTE_INVALID:
+        fix = "schemas.on_invalid is \"stop\": fix the event's schema in schemas.dir (or set "
+              "schemas.on_invalid = \"dead_letter\") and restart";
+        break;
+    case ROUTE_UNKNOWN_TYPE:
+        fix = "schemas.on_unknown_type is \"stop\": add its schema to schemas.dir (or set "
+              "schemas.on_unknown_type to \"allow\" or \"dead_letter\") and restart";
+        break;
+    case ROUTE_BAD_ROW:
+        fix = "schemas.on_invalid is \"stop\": fix the mapping (outbox.topic, outbox.columns) "
+              "or set schemas.on_invalid = \"dead_letter\", and restart";
+        break;
+    default:
+        fix = "schemas.on_invalid is \"stop\": raise kafka.properties.message_max_bytes and the "
+              "topic's max.message.bytes, or set schemas.on_invalid = \"dead_letter\", and "
+              "restart";
+        break;
+    }
+    snprintf(buf, size,
+             "%s: %s (event %s of type %s at " LSN_FMT ":%u%s); %s: nothing from its "
+             "transaction on was confirmed, so the relay resumes there",
+             route_reason_name(v->reason), v->error, ev->id[0] ? ev->id : "?",
+             ev->type[0] ? ev->type : "?", LSN_ARGS(ev->commit_lsn), ev->index, used, fix);
+}
