@@ -49,41 +49,6 @@ static bool parse_int64(const char *s, int64_t *out)
     return true;
 }
 
-/* Reads exactly n digits. */
-static bool read_digits(const char **p, int n, int *out)
-{
-    int v = 0;
-
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)(*p)[i]))
-            return false;
-        v = v * 10 + ((*p)[i] - '0');
-    }
-    *p += n;
-    *out = v;
-    return true;
-}
-
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H. Hinnant's
- * days_from_civil): no timegm, so no dependence on the process's time zone. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static int days_in_month(int y, int m)
-{
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-    return m == 2 && leap ? 29 : days[m - 1];
-}
-
 /* An age back from now: digits and one unit letter. */
 static bool parse_age(const char *text, int64_t now_us, int64_t *out_us)
 {
@@ -110,58 +75,10 @@ static bool parse_age(const char *text, int64_t now_us, int64_t *out_us)
     return false;
 }
 
-/* The command line is not Postgres output (event_parse_timestamp's input): it may omit the
- * time or the seconds, use 'T' and 'Z', and keeps microseconds, so it has its own reader. */
+/* A time on the command line: an age ("6h") or ISO 8601, read like created_at. */
 bool backfill_parse_time(const char *text, int64_t now_us, int64_t *out_us)
 {
-    const char *p = text;
-    int year, mon, day, hour = 0, min = 0, sec = 0, zh = 0, zm = 0, zsign = 0;
-    int64_t frac_us = 0;
-
-    if (parse_age(text, now_us, out_us))
-        return true;
-    if (!read_digits(&p, 4, &year) || *p++ != '-' || !read_digits(&p, 2, &mon) || *p++ != '-' ||
-        !read_digits(&p, 2, &day))
-        return false;
-    if (*p == 'T' || *p == 't' || *p == ' ') {
-        p++;
-        if (!read_digits(&p, 2, &hour) || *p++ != ':' || !read_digits(&p, 2, &min))
-            return false;
-        if (*p == ':') {
-            p++;
-            if (!read_digits(&p, 2, &sec))
-                return false;
-            if (*p == '.') {
-                int digits = 0;
-                for (p++; isdigit((unsigned char)*p); p++, digits++)
-                    if (digits < 6)
-                        frac_us = frac_us * 10 + (*p - '0');
-                if (digits == 0)
-                    return false;
-                for (; digits < 6; digits++)
-                    frac_us *= 10;
-            }
-        }
-        if (*p == 'Z' || *p == 'z') {
-            p++;
-        } else if (*p == '+' || *p == '-') {
-            zsign = *p++ == '-' ? -1 : 1;
-            if (!read_digits(&p, 2, &zh))
-                return false;
-            if (*p == ':')
-                p++;
-            if (isdigit((unsigned char)*p) && !read_digits(&p, 2, &zm))
-                return false;
-        }
-    }
-    if (*p != '\0' || year < 1 || mon < 1 || mon > 12 || day < 1 ||
-        day > days_in_month(year, mon) || hour > 23 || min > 59 || sec > 59 || zh > 23 || zm > 59)
-        return false;
-    *out_us = ((days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec) -
-               zsign * (zh * 3600 + zm * 60)) *
-                  1000000LL +
-              frac_us;
-    return true;
+    return parse_age(text, now_us, out_us) || event_parse_time(text, strlen(text), out_us);
 }
 
 void backfill_format_time(int64_t us, char *buf, size_t size)

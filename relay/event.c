@@ -248,59 +248,96 @@ bool event_topic_legal(const char *t, size_t n)
     return true;
 }
 
-bool event_parse_timestamp(const char *text, size_t len, int64_t *out_ms)
+/* Reads exactly n digits. */
+static bool read_digits(const char **p, const char *end, int n, int *out)
 {
-    char buf[64];
-    struct tm tm = {0};
-    int year, mon, day, hour, min, sec, used = 0;
-    long frac_us = 0;
-    int64_t offset_s = 0;
-    const char *p;
+    int v = 0;
 
-    if (len == 0 || len >= sizeof buf)
+    if (end - *p < n)
         return false;
-    memcpy(buf, text, len);
-    buf[len] = '\0';
-    if (sscanf(buf, "%4d-%2d-%2d %2d:%2d:%2d%n", &year, &mon, &day, &hour, &min, &sec, &used) !=
-            6 ||
-        used != 19)
-        return false;
-    p = buf + used;
-    if (*p == '.') {
-        int digits = 0;
-        for (p++; isdigit((unsigned char)*p); p++, digits++)
-            if (digits < 6)
-                frac_us = frac_us * 10 + (*p - '0');
-        if (digits == 0)
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)(*p)[i]))
             return false;
-        for (; digits < 6; digits++)
-            frac_us *= 10;
+        v = v * 10 + ((*p)[i] - '0');
     }
-    if (*p == '+' || *p == '-') {
-        int sign = *p == '-' ? -1 : 1, oh = 0, om = 0, os = 0, n = 0;
-        if (sscanf(p + 1, "%2d%n", &oh, &n) != 1 || n != 2)
-            return false;
-        p += 1 + n;
-        if (*p == ':' && (sscanf(p + 1, "%2d%n", &om, &n) != 1 || n != 2))
-            return false;
-        if (*p == ':')
-            p += 1 + n;
-        if (*p == ':' && (sscanf(p + 1, "%2d%n", &os, &n) != 1 || n != 2))
-            return false;
-        if (*p == ':')
-            p += 1 + n;
-        offset_s = sign * (oh * 3600 + om * 60 + os);
-    }
-    if (*p != '\0' || mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 ||
-        sec > 60)
+    *p += n;
+    *out = v;
+    return true;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H. Hinnant's
+ * days_from_civil): no timegm, so no dependence on the process's time zone. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
+bool event_parse_time(const char *text, size_t len, int64_t *out_us)
+{
+    const char *p = text, *end = text + len;
+    int year, mon, day, hour = 0, min = 0, sec = 0, zh = 0, zm = 0, zs = 0, zsign = 0;
+    int64_t frac_us = 0;
+
+    if (!read_digits(&p, end, 4, &year) || p == end || *p++ != '-' ||
+        !read_digits(&p, end, 2, &mon) || p == end || *p++ != '-' ||
+        !read_digits(&p, end, 2, &day))
         return false;
-    tm.tm_year = year - 1900;
-    tm.tm_mon = mon - 1;
-    tm.tm_mday = day;
-    tm.tm_hour = hour;
-    tm.tm_min = min;
-    tm.tm_sec = sec;
-    *out_ms = ((int64_t)timegm(&tm) - offset_s) * 1000 + frac_us / 1000;
+    if (p < end && (*p == 'T' || *p == 't' || *p == ' ')) {
+        p++;
+        if (!read_digits(&p, end, 2, &hour) || p == end || *p++ != ':' ||
+            !read_digits(&p, end, 2, &min))
+            return false;
+        if (p < end && *p == ':') {
+            p++;
+            if (!read_digits(&p, end, 2, &sec))
+                return false;
+            if (p < end && *p == '.') {
+                int digits = 0;
+                for (p++; p < end && isdigit((unsigned char)*p); p++, digits++)
+                    if (digits < 6)
+                        frac_us = frac_us * 10 + (*p - '0');
+                if (digits == 0)
+                    return false;
+                for (; digits < 6; digits++)
+                    frac_us *= 10;
+            }
+        }
+        if (p < end && (*p == 'Z' || *p == 'z')) {
+            p++;
+        } else if (p < end && (*p == '+' || *p == '-')) {
+            /* Postgres prints +hh, +hh:mm and, for historical zones, +hh:mm:ss. */
+            zsign = *p++ == '-' ? -1 : 1;
+            if (!read_digits(&p, end, 2, &zh))
+                return false;
+            if (p < end && *p == ':')
+                p++;
+            if (p < end && isdigit((unsigned char)*p) && !read_digits(&p, end, 2, &zm))
+                return false;
+            if (p < end && *p == ':' && (++p, !read_digits(&p, end, 2, &zs)))
+                return false;
+        }
+    }
+    if (p != end || year < 1 || mon < 1 || mon > 12 || day < 1 ||
+        day > days_in_month(year, mon) || hour > 23 || min > 59 || sec > 59 || zh > 23 ||
+        zm > 59 || zs > 59)
+        return false;
+    *out_us = ((days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec) -
+               zsign * (zh * 3600 + zm * 60 + zs)) *
+                  1000000LL +
+              frac_us;
     return true;
 }
 
@@ -546,12 +583,14 @@ int event_map(event_mapper *m, const pgo_relation *rel, const pgo_value *cols, i
 
     if (m->col[COL_CREATED_AT] >= 0) {
         const pgo_value *v = &cols[m->col[COL_CREATED_AT]];
-        if (v->kind != 't' || !event_parse_timestamp(v->data, v->len, &out->timestamp_ms)) {
+        int64_t us;
+        if (v->kind != 't' || !event_parse_time(v->data, v->len, &us)) {
             snprintf(errbuf, errbuf_size, "event %.*s: column \"%s\" is not a timestamp",
                      (int)id->len, id->data, m->cfg->outbox.columns.created_at);
             return salvage(m, cols, commit_lsn, index, commit_time_us, true, topic_off, out,
                            errbuf, errbuf_size);
         }
+        out->timestamp_ms = us >= 0 ? us / 1000 : -((-us + 999) / 1000);
     } else {
         out->timestamp_ms = commit_time_us / 1000 + PG_EPOCH_OFFSET_S * 1000;
     }

@@ -82,9 +82,10 @@ int event_map(event_mapper *m, const pgo_relation *rel, const pgo_value *cols, i
               relay_lsn commit_lsn, uint32_t index, int64_t commit_time_us, event *out,
               char *errbuf, size_t errbuf_size);
 
-/* Parses a Postgres timestamp in ISO DateStyle ("2026-11-27 07:51:30.123456+00", zone
- * optional = UTC) into milliseconds since the Unix epoch. Returns false on bad text. */
-bool event_parse_timestamp(const char *text, size_t len, int64_t *out_ms);
+/* Parses an ISO 8601 time of len bytes — "2026-11-27", "2026-11-27T07:51", "2026-11-27
+ * 07:51:30.123456+00" (Postgres's ISO DateStyle), offsets +hh[:mm[:ss]] or Z, none = UTC —
+ * into microseconds since the Unix epoch. Returns false on bad text. */
+bool event_parse_time(const char *text, size_t len, int64_t *out_us);
 
 /* Whether a topic name is one Kafka accepts: 1-249 of [A-Za-z0-9._-], not "." or "..". */
 bool event_topic_legal(const char *topic, size_t len);

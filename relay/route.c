@@ -17,13 +17,14 @@ typedef struct mark {
     uint32_t index;
 } mark;
 
+/* Keeps pointers into the config's strings (dir, version_header, dead_letter.topic). */
 struct route {
-    const relay_config *cfg;
-    schema_registry *reg; /* NULL: no schemas.dir, nothing to check */
+    schema_registry *reg;  /* NULL: no schemas.dir, nothing to check */
+    schema_reader *reader; /* parses each event, reusing the previous one's values */
     int nschemas;
     const char *dir;
     policy on_invalid, on_unknown;
-    bool check_value;          /* schemas.applies_to = "value" */
+    bool check_value;           /* schemas.applies_to = "value" */
     const char *version_header; /* NULL when the version comes from a column, or nowhere */
     const char *dead_letter_topic;
     mark marks[MAX_MARKS];
@@ -48,10 +49,9 @@ route *route_new(const relay_config *cfg, char *errbuf, size_t errbuf_size)
         snprintf(errbuf, errbuf_size, "out of memory");
         return NULL;
     }
-    r->cfg = cfg;
     r->dir = setting(cfg->schemas.dir, "");
-    r->on_invalid =
-        strcmp(setting(cfg->schemas.on_invalid, ""), "stop") == 0 ? POLICY_STOP : POLICY_DEAD_LETTER;
+    r->on_invalid = strcmp(setting(cfg->schemas.on_invalid, ""), "stop") == 0 ? POLICY_STOP
+                                                                              : POLICY_DEAD_LETTER;
     unknown = setting(cfg->schemas.on_unknown_type, "allow");
     r->on_unknown = strcmp(unknown, "stop") == 0          ? POLICY_STOP
                     : strcmp(unknown, "dead_letter") == 0 ? POLICY_DEAD_LETTER
@@ -63,19 +63,18 @@ route *route_new(const relay_config *cfg, char *errbuf, size_t errbuf_size)
     r->dead_letter_topic = setting(cfg->dead_letter.topic, DEFAULT_DEAD_LETTER_TOPIC);
     if (r->dir[0] == '\0')
         return r;
-    r->reg = schema_registry_new(strcmp(setting(cfg->schemas.draft, ""), "7") == 0
-                                     ? SCHEMA_DRAFT7
-                                     : SCHEMA_DRAFT2020,
-                                 cfg->schemas.format_assert);
-    if (r->reg == NULL) {
+    r->reg = schema_registry_new(
+        strcmp(setting(cfg->schemas.draft, ""), "7") == 0 ? SCHEMA_DRAFT7 : SCHEMA_DRAFT2020,
+        cfg->schemas.format_assert);
+    r->reader = schema_reader_new();
+    if (r->reg == NULL || r->reader == NULL) {
         snprintf(errbuf, errbuf_size, "out of memory");
         goto fail;
     }
     n = schema_registry_load_dir(r->reg, r->dir, why, sizeof why);
     if (n < 0) {
         snprintf(errbuf, errbuf_size,
-                 "schemas.dir: %s (outbox-relay schema check %s lists every problem)", why,
-                 r->dir);
+                 "schemas.dir: %s (outbox-relay schema check %s lists every problem)", why, r->dir);
         goto fail;
     }
     if (n == 0) {
@@ -96,6 +95,7 @@ void route_free(route *r)
 {
     if (r == NULL)
         return;
+    schema_reader_free(r->reader);
     schema_registry_free(r->reg);
     free(r);
 }
@@ -108,18 +108,24 @@ int route_schema_count(const route *r)
 const char *route_reason_name(route_reason reason)
 {
     switch (reason) {
-    case ROUTE_VALID: return "valid";
-    case ROUTE_INVALID: return "invalid";
-    case ROUTE_UNKNOWN_TYPE: return "unknown_type";
-    case ROUTE_BAD_ROW: return "bad_row";
-    default: return "too_large";
+    case ROUTE_VALID:
+        return "valid";
+    case ROUTE_INVALID:
+        return "invalid";
+    case ROUTE_UNKNOWN_TYPE:
+        return "unknown_type";
+    case ROUTE_BAD_ROW:
+        return "bad_row";
+    default:
+        return "too_large";
     }
 }
 
 static route_action act(policy p)
 {
-    return p == POLICY_STOP ? ROUTE_STOP : p == POLICY_DEAD_LETTER ? ROUTE_DEAD_LETTER
-                                                                   : ROUTE_PUBLISH;
+    return p == POLICY_STOP          ? ROUTE_STOP
+           : p == POLICY_DEAD_LETTER ? ROUTE_DEAD_LETTER
+                                     : ROUTE_PUBLISH;
 }
 
 void route_refused(route *r, route_reason reason, const char *error, route_verdict *v)
@@ -195,6 +201,8 @@ void route_event(route *r, const event *ev, route_verdict *v)
     const char *vtext;
     size_t vlen;
     int version, found = 0, rc;
+    json_t *inst;
+    json_error_t jerr;
 
     v->action = ROUTE_PUBLISH;
     v->reason = ROUTE_VALID;
@@ -212,8 +220,8 @@ void route_event(route *r, const event *ev, route_verdict *v)
     if (version < 0) {
         unknown(r, v);
         snprintf(v->error, sizeof v->error,
-                 "event type \"%s\": version \"%.*s\" is not a schema version (2 or v2)",
-                 ev->type, (int)vlen, vtext);
+                 "event type \"%s\": version \"%.*s\" is not a schema version (2 or v2)", ev->type,
+                 (int)vlen, vtext);
         return;
     }
     s = schema_registry_lookup(r->reg, ev->type, version, &found);
@@ -221,17 +229,24 @@ void route_event(route *r, const event *ev, route_verdict *v)
         unknown(r, v);
         if (version > 0)
             snprintf(v->error, sizeof v->error,
-                     "no schema for event type \"%s\" version %d in \"%s\" (%s.v%d.json)",
-                     ev->type, version, r->dir, ev->type, version);
+                     "no schema for event type \"%s\" version %d in \"%s\" (%s.v%d.json)", ev->type,
+                     version, r->dir, ev->type, version);
         else
             snprintf(v->error, sizeof v->error,
                      "no schema for event type \"%s\" in \"%s\" (%s.json)", ev->type, r->dir,
                      ev->type);
         return;
     }
-    rc = r->check_value ? schema_validate_text(s, ev->value, ev->value_len, v->error, sizeof v->error)
-                        : schema_validate_text(s, ev->payload, ev->payload_len, v->error,
-                                               sizeof v->error);
+    inst = r->check_value ? schema_reader_parse(r->reader, ev->value, ev->value_len, &jerr)
+                          : schema_reader_parse(r->reader, ev->payload, ev->payload_len, &jerr);
+    if (inst == NULL) {
+        /* Not JSON (a payload column of type text): as invalid as it gets. */
+        snprintf(v->error, sizeof v->error, "not JSON: %d:%d: %s", jerr.line, jerr.column,
+                 jerr.text);
+        rc = 1;
+    } else {
+        rc = schema_validate(s, inst, v->error, sizeof v->error);
+    }
     /* The schema's name only matters for a record that is not published as is: formatting
      * it for every valid event would cost as much as validating a small one. */
     if (rc == 0)
@@ -284,8 +299,7 @@ void route_dead_letter(route *r, const event *ev, const route_verdict *v, bool o
     out->nheaders = n;
 }
 
-void route_describe(const route *r, const event *ev, const route_verdict *v, char *buf,
-                    size_t size)
+void route_describe(const route *r, const event *ev, const route_verdict *v, char *buf, size_t size)
 {
     const char *fix;
     char used[300] = "";
@@ -293,10 +307,9 @@ void route_describe(const route *r, const event *ev, const route_verdict *v, cha
     if (v->schema[0] != '\0')
         snprintf(used, sizeof used, " (schema %s)", v->schema);
     if (v->action != ROUTE_STOP) {
-        snprintf(buf, size, "event %s of type %s at " LSN_FMT ":%u%s: %s: %s; sent to %s",
-                 ev->id, ev->type, LSN_ARGS(ev->commit_lsn), ev->index, used,
-                 route_reason_name(v->reason), v->error,
-                 v->action == ROUTE_DEAD_LETTER ? r->dead_letter_topic : ev->topic);
+        snprintf(buf, size, "event %s of type %s at " LSN_FMT ":%u%s: %s: %s; sent to %s", ev->id,
+                 ev->type, LSN_ARGS(ev->commit_lsn), ev->index, used, route_reason_name(v->reason),
+                 v->error, v->action == ROUTE_DEAD_LETTER ? r->dead_letter_topic : ev->topic);
         return;
     }
     switch (v->reason) {

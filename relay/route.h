@@ -32,7 +32,7 @@
 #define ROUTE_HDR_REASON "dead_letter_reason" /* route_reason_name(): invalid, too_large, … */
 #define ROUTE_HDR_ERROR "dead_letter_error"   /* one line: where and why */
 #define ROUTE_HDR_SCHEMA "dead_letter_schema" /* schema file applied, "" when none */
-#define ROUTE_HDR_TOPIC "dead_letter_original_topic" /* "" when it could not be computed */
+#define ROUTE_HDR_TOPIC "dead_letter_original_topic"  /* "" when it could not be computed */
 #define ROUTE_HDR_OMITTED "dead_letter_value_omitted" /* size of the value left out, bytes */
 
 typedef enum {

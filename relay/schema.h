@@ -151,6 +151,20 @@ int schema_validate_text(const schema *s, const char *json, size_t len, char *er
 json_t *schema_parse_instance(const char *json, size_t len, json_error_t *err);
 
 /*
+ * A reader for a stream of documents (the relay's events): schema_reader_parse reads like
+ * schema_parse_instance, but when a text has the shape of the previous one (the same keys in
+ * the same order, arrays of the same lengths, scalars of the same types) it updates the previous
+ * value in place instead of allocating a new one. The value belongs to the reader: valid until
+ * the next parse or schema_reader_free, not to be modified. NULL with *err filled on a parse
+ * error. One reader per thread.
+ */
+typedef struct schema_reader schema_reader;
+
+schema_reader *schema_reader_new(void);
+void schema_reader_free(schema_reader *rd);
+json_t *schema_reader_parse(schema_reader *rd, const char *json, size_t len, json_error_t *err);
+
+/*
  * Format checkers (schema_format.c), shared with the validator. schema_format_lookup returns 0
  * for a format this module does not check (an annotation then, even with format_assert).
  */

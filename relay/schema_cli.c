@@ -12,8 +12,8 @@
 #include "schema.h"
 
 #define USAGE                                                                                      \
-    "usage: outbox-relay schema check [--draft 7|2020-12] DIR\n"                                 \
-    "       outbox-relay schema validate [--draft 7|2020-12] [--assert-format] SCHEMA_FILE "    \
+    "usage: outbox-relay schema check [--draft 7|2020-12] DIR\n"                                   \
+    "       outbox-relay schema validate [--draft 7|2020-12] [--assert-format] SCHEMA_FILE "       \
     "[JSON_FILE|-]\n"                                                                              \
     "exit codes: 0 valid, 1 invalid (reasons on stderr), 2 usage or schema errors\n"
 
@@ -106,8 +106,7 @@ static void report(void *arg, const char *type, int version, const schema *s, co
         fprintf(c->out, "OK   %-32s event type %s version %d, %s\n", file, type, version,
                 draft_name(schema_draft(s)));
     else
-        fprintf(c->out, "OK   %-32s event type %s, %s\n", file, type,
-                draft_name(schema_draft(s)));
+        fprintf(c->out, "OK   %-32s event type %s, %s\n", file, type, draft_name(schema_draft(s)));
 }
 
 static int cmd_check(const opts *o, FILE *out, FILE *err)

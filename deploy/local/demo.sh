@@ -2,8 +2,10 @@
 # The seed article's order-service demo, end to end on real servers:
 #   an order service writes an order row and its outbox row (OrderCreated, OrderPaid,
 #   OrderShipped) in one Postgres transaction; outbox-relay publishes them to topic
-#   `orders` in envelope form; two consumer groups, analytics-group and inventory-group,
-#   each receive every event. Starts what it needs, ends by itself, prints a summary.
+#   `orders` in envelope form, each checked against its schema in etc/schemas; two consumer
+#   groups, analytics-group and inventory-group, each receive every event. One buggy event
+#   fails its schema and lands in the dead-letter topic instead. Starts what it needs, ends
+#   by itself, prints a summary.
 set -euo pipefail
 
 ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)
@@ -24,6 +26,7 @@ DBURL=${PGURL%/*}/$DB
 SLOT=orders_demo
 NAME=orders-demo-relay
 TOPIC=orders
+DEAD=orders.dead-letter
 WORK=$(mktemp -d /tmp/outbox-demo.XXXXXX)
 RELAY_PID=
 consumers=()
@@ -61,9 +64,17 @@ sql -c "SELECT pg_create_logical_replication_slot('$SLOT', 'pgoutput')" >/dev/nu
 # tombstone), or the relay would rightly refuse to guess.
 printf '%s:\n' "$NAME" | kcat -b "$KAFKA_BROKERS" -P -t outbox-relay.checkpoints -K: -Z -p 0 2>/dev/null || true
 
-say "outbox-relay run -c etc/seed.conf (topic '$TOPIC', envelope)"
+say "the event schemas: outbox-relay schema check etc/schemas"
+build/outbox-relay schema check etc/schemas
+# What a producer's CI would run on a sample event before shipping.
+echo '{"event_id": "1", "type": "OrderCreated", "payload": {"order_id": 1001, "amount": 99.50}}' |
+  build/outbox-relay schema validate etc/schemas/OrderCreated.json -
+
+say "outbox-relay run -c etc/seed.conf (topic '$TOPIC', envelope, schemas on, dead letters to '$DEAD')"
 OUTBOX_RELAY_NAME=$NAME OUTBOX_RELAY_POSTGRES_CONNINFO=$DBURL OUTBOX_RELAY_POSTGRES_SLOT=$SLOT \
   OUTBOX_RELAY_KAFKA_BROKERS=$KAFKA_BROKERS OUTBOX_RELAY_POSTGRES_STATUS_INTERVAL_MS=1000 \
+  OUTBOX_RELAY_SCHEMAS_DIR=etc/schemas OUTBOX_RELAY_SCHEMAS_APPLIES_TO=value \
+  OUTBOX_RELAY_DEAD_LETTER_TOPIC=$DEAD \
   build/outbox-relay run -c etc/seed.conf 2>"$WORK/relay.log" &
 RELAY_PID=$!
 
@@ -97,6 +108,14 @@ for ((i = 1; i <= ORDERS; i++)); do
       COMMIT;"
   fi
 done
+# A buggy client writes the amount as text: the event fails OrderCreated.json and goes to the
+# dead-letter topic, in the same Kafka transaction as its neighbours; consumers never see it.
+sql -c "BEGIN;
+  INSERT INTO orders VALUES (2001, 5.00, 'created');
+  INSERT INTO outbox (aggregate_id, event_type, payload)
+    VALUES ('2001', 'OrderCreated', '{\"order_id\": 2001, \"amount\": \"5.00 EUR\"}');
+  COMMIT;"
+invalid_id=$(sql -c "SELECT max(id) FROM outbox")
 # A failed checkout: rolled back, so neither the order nor its event exists.
 sql -c "BEGIN;
   INSERT INTO orders VALUES (999, 1.00, 'created');
@@ -120,23 +139,33 @@ RELAY_PID=
 
 published=$(kcat -b "$KAFKA_BROKERS" -C -t "$TOPIC" -o beginning -e -q -X isolation.level=read_committed -f '%s\n' |
   grep -c '"type"' || true)
+# This run's dead letter (the topic keeps earlier runs'): its reason headers.
+dead=$(kcat -b "$KAFKA_BROKERS" -C -t "$DEAD" -o beginning -e -q -X isolation.level=read_committed -J |
+  jq -r --arg id "$invalid_id" '(.headers // []) as $h
+    | [range(0; $h | length; 2) | {key: $h[.], value: $h[. + 1]}] | from_entries
+    | select(.event_id == $id) | "\(.dead_letter_reason): \(.dead_letter_error) (\(.dead_letter_schema))"')
 lag=$(sql -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn) FROM pg_replication_slots WHERE slot_name = '$SLOT'")
 analytics=$(wc -l <"$WORK/analytics-group")
 inventory=$(wc -l <"$WORK/inventory-group")
 
 say "what analytics-group saw (first 3)"
 head -3 "$WORK/analytics-group"
+say "what reached '$DEAD'"
+grep 'dead-lettered event' "$WORK/relay.log" | sed 's/^[^ ]* warn /  /'
+printf '  event %s: %s\n' "$invalid_id" "${dead:-(none)}"
 say "summary"
-printf '  %-34s %s\n' \
+printf '  %-40s %s\n' \
   "outbox rows written" "$written" \
   "records in topic '$TOPIC' (all runs)" "$published" \
   "consumed by analytics-group" "$analytics" \
   "consumed by inventory-group" "$inventory" \
+  "dead-lettered to '$DEAD' (this run)" "$(grep -c . <<<"$dead")" \
   "slot lag after stop (bytes)" "$lag" \
   "relay" "$(grep -o 'published [0-9]* events.*transactions (' "$WORK/relay.log" | tail -1 | sed 's/ (//')"
-if ((wait_rc != 0 || analytics != EXPECTED || inventory != EXPECTED || written != EXPECTED)); then
-  echo "demo FAILED: expected $EXPECTED events in each group"
+if ((wait_rc != 0 || analytics != EXPECTED || inventory != EXPECTED || written != EXPECTED + 1)) ||
+  [[ $dead != "invalid: /payload/amount: type: expected number, got string (OrderCreated.json)" ]]; then
+  echo "demo FAILED: expected $EXPECTED events in each group and event $invalid_id dead-lettered"
   cat "$WORK"/*.err "$WORK/relay.log"
   exit 1
 fi
-echo "demo OK: $EXPECTED events written in Postgres transactions, each consumed once by both groups"
+echo "demo OK: $EXPECTED events published from Postgres transactions, each consumed once by both groups; 1 invalid event in $DEAD"

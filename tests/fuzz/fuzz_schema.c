@@ -8,8 +8,9 @@
  * messages are exercised too.
  *
  * The document is also read by schema_parse_instance (the validator's fast reader with
- * jansson's as fallback) and by jansson alone: the two must agree on every input, value for
- * value and in key order, or the target aborts.
+ * jansson's as fallback), by a schema_reader (which updates its previous value in place) and
+ * by jansson alone: they must agree on every input, value for value and in key order, or the
+ * target aborts.
  *
  * Built by tests/fuzz/run.sh (clang, -fsanitize=fuzzer,address,undefined), or by CMake when
  * the compiler is clang. Every json_t and compiled schema is released, so a leak is a finding.
@@ -26,11 +27,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Aborts unless both readers give the same result for text. */
-static void readers_agree(const char *text, size_t len)
+/* Aborts unless jansson reads text as fast (from schema_parse_instance or a reader) did. */
+static void readers_agree(const char *text, size_t len, json_t *fast)
 {
     json_error_t jerr;
-    json_t *fast = schema_parse_instance(text, len, &jerr);
     json_t *slow = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     char *a = NULL, *b = NULL;
     size_t flags = JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(17);
@@ -49,8 +49,25 @@ static void readers_agree(const char *text, size_t len)
     }
     free(a);
     free(b);
-    json_decref(fast);
     json_decref(slow);
+}
+
+/* The document read fresh, then through a reader that read the schema's text first: the
+ * update in place must give what a fresh read gives, whether the shapes match or not. */
+static void check_readers(const char *text, size_t text_len, const char *inst, size_t inst_len)
+{
+    json_error_t jerr;
+    json_t *fresh = schema_parse_instance(inst, inst_len, &jerr);
+    schema_reader *rd = schema_reader_new();
+
+    readers_agree(inst, inst_len, fresh);
+    json_decref(fresh);
+    if (rd == NULL)
+        return;
+    readers_agree(text, text_len, schema_reader_parse(rd, text, text_len, &jerr));
+    readers_agree(inst, inst_len, schema_reader_parse(rd, inst, inst_len, &jerr));
+    readers_agree(inst, inst_len, schema_reader_parse(rd, inst, inst_len, &jerr));
+    schema_reader_free(rd);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -78,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         text_len = (size_t)((const char *)sep - text);
     errsize = errsizes[(flags >> 2) & 3];
 
-    readers_agree(inst, inst_len);
+    check_readers(text, text_len, inst, inst_len);
     reg = schema_registry_new((flags & 1) ? SCHEMA_DRAFT7 : SCHEMA_DRAFT2020, (flags & 2) != 0);
     if (reg == NULL)
         return 0;

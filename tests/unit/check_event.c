@@ -295,17 +295,24 @@ END_TEST
 
 START_TEST(timestamps)
 {
-    int64_t ms = 0;
+    int64_t us = 0;
 
-    ck_assert(event_parse_timestamp("1970-01-01 00:00:00", 19, &ms));
-    ck_assert_int_eq(ms, 0);
-    ck_assert(event_parse_timestamp("1970-01-01 02:00:00.5+02", 24, &ms));
-    ck_assert_int_eq(ms, 500);
-    ck_assert(event_parse_timestamp("1970-01-01 00:00:00-05:30", 25, &ms));
-    ck_assert_int_eq(ms, 19800000);
-    ck_assert(!event_parse_timestamp("1970-01-01", 10, &ms));
-    ck_assert(!event_parse_timestamp("1970-01-01 00:00:00 BC", 22, &ms));
-    ck_assert(!event_parse_timestamp("infinity", 8, &ms));
+    ck_assert(event_parse_time("1970-01-01 00:00:00", 19, &us));
+    ck_assert_int_eq(us, 0);
+    ck_assert(event_parse_time("1970-01-01 02:00:00.5+02", 24, &us));
+    ck_assert_int_eq(us, 500000);
+    ck_assert(event_parse_time("1970-01-01 00:00:00-05:30", 25, &us));
+    ck_assert_int_eq(us, 19800000000LL);
+    ck_assert(event_parse_time("1970-01-01 00:00:00+00:53:28", 28, &us)); /* historical zone */
+    ck_assert_int_eq(us, -3208000000LL);
+    ck_assert(event_parse_time("1970-01-02", 10, &us));
+    ck_assert_int_eq(us, 86400000000LL);
+    ck_assert(event_parse_time("1970-01-01 00:00:00.123456789", 29, &us)); /* beyond µs: cut */
+    ck_assert_int_eq(us, 123456);
+    ck_assert(!event_parse_time("1970-01-01 00:00:00", 10 + 3, &us)); /* length is respected */
+    ck_assert(!event_parse_time("1970-02-30", 10, &us));
+    ck_assert(!event_parse_time("1970-01-01 00:00:00 BC", 22, &us));
+    ck_assert(!event_parse_time("infinity", 8, &us));
 }
 END_TEST
 

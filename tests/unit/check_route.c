@@ -177,7 +177,8 @@ START_TEST(unknown_types_follow_their_policy)
     static const struct {
         char *policy;
         route_action action;
-    } cases[] = {{"allow", ROUTE_PUBLISH}, {"dead_letter", ROUTE_DEAD_LETTER}, {"stop", ROUTE_STOP}};
+    } cases[] = {
+        {"allow", ROUTE_PUBLISH}, {"dead_letter", ROUTE_DEAD_LETTER}, {"stop", ROUTE_STOP}};
     relay_config cfg = config();
     event ev = make_event("OrderShipped", "{}");
 
@@ -384,7 +385,8 @@ START_TEST(too_large_marks)
     route_event(r, &ev, &v);
     ck_assert_int_eq(v.action, ROUTE_STOP);
     route_describe(r, &ev, &v, line, sizeof line);
-    ck_assert_msg(strncmp(line, "too_large: the Kafka broker refused the record", 46) == 0, "%s", line);
+    ck_assert_msg(strncmp(line, "too_large: the Kafka broker refused the record", 46) == 0, "%s",
+                  line);
     ck_assert_msg(strstr(line, "schemas.on_invalid is \"stop\": raise "
                                "kafka.properties.message_max_bytes") != NULL,
                   "%s", line);

@@ -575,6 +575,47 @@ START_TEST(instance_reader_matches_jansson)
 }
 END_TEST
 
+/* A reader reuses the previous value when the next text has its shape; whatever the sequence,
+ * each result is what a fresh read gives. */
+START_TEST(reader_reuses_values_of_the_same_shape)
+{
+    static const char *const texts[] = {
+        "{\"event_id\": \"1\", \"payload\": {\"order_id\": 1, \"amount\": 9.5, \"ok\": true}}",
+        "{\"event_id\": \"22\", \"payload\": {\"order_id\": 2, \"amount\": 10.25, \"ok\": true}}",
+        "{\"event_id\": \"22\", \"payload\": {\"order_id\": 2.5, \"amount\": 10.25, \"ok\": true}}",
+        "{\"event_id\": \"3\", \"payload\": {\"order_id\": 3, \"amount\": 1, \"ok\": false}}",
+        "{\"event_id\": \"3\", \"payload\": {\"amount\": 1, \"order_id\": 3, \"ok\": false}}",
+        "{\"event_id\": \"3\", \"payload\": {\"amount\": 1, \"order_id\": 3}}",
+        "{\"event_id\": \"3\", \"payload\": {\"amount\": 1, \"order_id\": 3, \"x\": 0}}",
+        "{\"event_id\": \"3\", \"payload\": {\"amount\": 1, \"order_id\": 3, \"x\": 0}, \"e\": 1}",
+        "[1, [2, 3]]", "[4, [5, 6]]", "[4, [5]]", "[4, [5, 6, 7]]", "{\"a\": 1, \"a\": 2}",
+        "{\"a\": 1}", "{\"a\": \"\\n\"}", "{\"a\": 1", "{\"a\": 12345678901234567890123}",
+        "{\"a\": 7}", "\"s\"", "\"t\"", "null", "true",
+    };
+    schema_reader *rd = schema_reader_new();
+
+    ck_assert_ptr_nonnull(rd);
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        json_error_t e1, e2;
+        size_t len = strlen(texts[i]);
+        json_t *got = schema_reader_parse(rd, texts[i], len, &e1);
+        json_t *want = schema_parse_instance(texts[i], len, &e2);
+        char *a, *b;
+
+        ck_assert_msg((got == NULL) == (want == NULL), "case %zu: %s", i, texts[i]);
+        if (got == NULL)
+            continue;
+        a = json_dumps(got, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(17));
+        b = json_dumps(want, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(17));
+        ck_assert_msg(strcmp(a, b) == 0, "case %zu: %s vs %s", i, a, b);
+        free(a);
+        free(b);
+        json_decref(want);
+    }
+    schema_reader_free(rd);
+}
+END_TEST
+
 Suite *suite_schema(void)
 {
     Suite *s = suite_create("schema");
@@ -588,6 +629,7 @@ Suite *suite_schema(void)
     tcase_add_test(tc, format_asserts_only_when_asked);
     tcase_add_test(tc, recursion_compiles_once_and_cycles_are_reported);
     tcase_add_test(tc, instance_reader_matches_jansson);
+    tcase_add_test(tc, reader_reuses_values_of_the_same_shape);
     tcase_add_test(tc_compile, broken_schemas_name_pointer_and_reason);
     tcase_add_test(tc_compile, failed_compile_leaves_registry_usable);
     tcase_add_test(tc_compile, draft_detection);
