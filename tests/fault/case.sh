@@ -247,5 +247,7 @@ lost=$(comm -23 "$WORK/expected" <(sort -nu "$WORK/consumed") | wc -l)
 duplicated=$(($(wc -l <"$WORK/consumed") - $(sort -nu "$WORK/consumed" | wc -l)))
 misordered=$(paste <(cut -f1 "$WORK/records") <(event_ids "$WORK/records") |
   awk '$1 in last && $2 + 0 <= last[$1] { bad++ } { last[$1] = $2 + 0 } END { print bad + 0 }')
-echo "$CASE rows=$rows lost=$lost duplicated=$duplicated misordered=$misordered restarts=$(wc -l <"$WORK/exits" 2>/dev/null || echo 0) ${NOTES[*]}"
+# How relays ended (the last one by the final SIGTERM): "exits=0" is one clean run.
+exits=$(awk '{ print $2 }' "$WORK/exits" 2>/dev/null | sort | uniq -c | awk '{ printf "%s%sx%s", sep, $2, $1; sep = "," }')
+echo "$CASE rows=$rows lost=$lost duplicated=$duplicated misordered=$misordered exits=$exits ${NOTES[*]}"
 ((lost == 0 && duplicated == 0 && misordered == 0)) || fail "$CASE: lost=$lost duplicated=$duplicated misordered=$misordered"
