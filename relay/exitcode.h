@@ -12,7 +12,7 @@ enum {
     EXIT_DATA = 65,        /* an outbox row cannot become a Kafka record */
     EXIT_UNAVAILABLE = 69, /* Postgres or Kafka unreachable at start */
     EXIT_INTERNAL = 70,    /* protocol surprise, out of memory: a bug to report */
-    EXIT_SLOT_BUSY = 75,   /* the slot is in use by another process */
+    EXIT_SLOT_BUSY = 75,   /* slot in use: internal, `run` waits as a standby instead */
     EXIT_AUTH = 77,        /* Postgres refused the user (password, pg_hba, REPLICATION) */
     EXIT_CONFIG = 78,      /* bad config file, or server setup missing (slot, publication) */
     EXIT_POSITION = 79,    /* slot and checkpoint disagree: refusing to guess */

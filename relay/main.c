@@ -47,8 +47,8 @@ static void usage(FILE *f)
           "Every setting can be overridden by OUTBOX_RELAY_<PATH> (e.g.\n"
           "OUTBOX_RELAY_POSTGRES_CONNINFO); see etc/outbox-relay.conf and README.md.\n"
           "\n"
-          "exit codes: 0 ok, 1 check failed, 64 usage, 65 bad outbox row, 69 server\n"
-          "unreachable, 70 internal error, 75 slot in use, 77 Postgres refused the user,\n"
+          "exit codes: 0 ok, 1 check failed, 64 usage, 65 event stopped by policy, 69 server\n"
+          "unreachable, 70 internal error, 77 Postgres refused the user,\n"
           "78 config or server setup, 79 slot and checkpoint disagree, 80 Kafka fatal/fenced,\n"
           "81 backfill stopped by a signal before its end\n",
           f);

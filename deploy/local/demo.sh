@@ -110,10 +110,12 @@ for ((i = 1; i <= ORDERS; i++)); do
 done
 # A buggy client writes the amount as text: the event fails OrderCreated.json and goes to the
 # dead-letter topic, in the same Kafka transaction as its neighbours; consumers never see it.
+# (demo_run tells this run's dead letter from earlier runs': the topic keeps them all.)
+run_mark=$(date +%s%N)
 sql -c "BEGIN;
   INSERT INTO orders VALUES (2001, 5.00, 'created');
   INSERT INTO outbox (aggregate_id, event_type, payload)
-    VALUES ('2001', 'OrderCreated', '{\"order_id\": 2001, \"amount\": \"5.00 EUR\"}');
+    VALUES ('2001', 'OrderCreated', '{\"order_id\": 2001, \"amount\": \"5.00 EUR\", \"demo_run\": \"$run_mark\"}');
   COMMIT;"
 invalid_id=$(sql -c "SELECT max(id) FROM outbox")
 # A failed checkout: rolled back, so neither the order nor its event exists.
@@ -141,8 +143,8 @@ published=$(kcat -b "$KAFKA_BROKERS" -C -t "$TOPIC" -o beginning -e -q -X isolat
   grep -c '"type"' || true)
 # This run's dead letter (the topic keeps earlier runs'): its reason headers.
 dead=$(kcat -b "$KAFKA_BROKERS" -C -t "$DEAD" -o beginning -e -q -X isolation.level=read_committed -J |
-  jq -r --arg id "$invalid_id" '(.headers // []) as $h
-    | [range(0; $h | length; 2) | {key: $h[.], value: $h[. + 1]}] | from_entries
+  jq -r --arg id "$invalid_id" --arg run "$run_mark" 'select(try ((.payload | fromjson).payload.demo_run == $run) catch false)
+    | (.headers // []) as $h | [range(0; $h | length; 2) | {key: $h[.], value: $h[. + 1]}] | from_entries
     | select(.event_id == $id) | "\(.dead_letter_reason): \(.dead_letter_error) (\(.dead_letter_schema))"')
 lag=$(sql -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn) FROM pg_replication_slots WHERE slot_name = '$SLOT'")
 analytics=$(wc -l <"$WORK/analytics-group")
