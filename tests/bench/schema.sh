@@ -85,6 +85,7 @@ drain() {
     OUTBOX_RELAY_OUTBOX_TOPIC="bench.schema.$RUN" OUTBOX_RELAY_POSTGRES_STATUS_INTERVAL_MS=200)
   [[ $mode == on ]] && env+=(OUTBOX_RELAY_SCHEMAS_DIR="$ROOT/etc/schemas"
     OUTBOX_RELAY_SCHEMAS_APPLIES_TO=value OUTBOX_RELAY_SCHEMAS_ON_INVALID=stop)
+: >"$logf" # exists before the relay opens it, for the grep below
   env "${env[@]}" build/outbox-relay run -c etc/seed.conf 2>"$logf" &
   pid=$!
   until grep -q 'streaming from' "$logf"; do
