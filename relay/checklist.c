@@ -9,6 +9,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "pgrepl.h"
+#include "route.h"
 
 typedef struct checklist {
     FILE *out;
@@ -28,6 +29,22 @@ static void item(checklist *cl, bool ok, const char *what, const char *fmt, ...)
     va_end(ap);
     fputc('\n', cl->out);
     cl->failed += !ok;
+}
+
+/* The schema directory compiles as `run` would compile it at start. */
+static void check_schemas(checklist *cl, const relay_config *cfg)
+{
+    char err[1024];
+    route *r;
+
+    if (cfg->schemas.dir == NULL || cfg->schemas.dir[0] == '\0')
+        return;
+    r = route_new(cfg, err, sizeof err);
+    if (r == NULL)
+        item(cl, false, "schemas", "%s", err);
+    else
+        item(cl, true, "schemas", "%d compiled from %s", route_schema_count(r), cfg->schemas.dir);
+    route_free(r);
 }
 
 static void check_postgres(checklist *cl, const relay_config *cfg)
@@ -130,6 +147,7 @@ int checklist_run(const char *config_path, char *const *envp, FILE *out)
         return EXIT_CONFIG;
     }
     item(&cl, true, "config", "%s (relay \"%s\")", config_path, cfg->name);
+    check_schemas(&cl, cfg);
     check_postgres(&cl, cfg);
     check_kafka(&cl, cfg);
     config_free(cfg);

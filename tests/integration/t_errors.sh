@@ -42,6 +42,8 @@ OUTBOX_RELAY_KAFKA_BROKERS=127.0.0.1:1 expect 69 'cannot reach Kafka at 127.0.0.
 # check: a checklist, the exact fix on the failing line, exit 1.
 OUTBOX_RELAY_POSTGRES_SLOT=no_such_slot expect 1 "^FAIL slot .*pg_create_logical_replication_slot\('no_such_slot', 'pgoutput'\)" -- "$RELAY_BIN" check -c "$conf"
 grep -q '^OK   publication' "$WORK/out" || fail "check: publication not OK: $(cat "$WORK/out")"
+OUTBOX_RELAY_SCHEMAS_DIR=$WORK/no-schemas expect 1 '^FAIL schemas .*cannot open schema directory' -- "$RELAY_BIN" check -c "$conf"
+OUTBOX_RELAY_SCHEMAS_DIR=$ROOT/etc/schemas expect 0 '^OK   schemas +3 compiled' -- "$RELAY_BIN" check -c "$conf"
 expect 0 'all checks passed' -- "$RELAY_BIN" check -c "$conf"
 
 # A row whose topic Kafka would refuse, with schemas.on_invalid = stop (the default
