@@ -203,8 +203,18 @@ void kafka_free(kafka_client *kc)
 {
     if (kc == NULL)
         return;
-    if (kc->rk != NULL)
+    if (kc->rk != NULL) {
+        /* A producer that failed (fenced, say) may still have records queued or in flight;
+         * they can never commit. Purge them and let librdkafka finish with them before the
+         * handle goes: destroying it with records in flight after a fatal error once ended
+         * in a double free inside librdkafka 2.0.2 (seen under ASan in backfill_resume). */
+        if (rd_kafka_outq_len(kc->rk) > 0) {
+            rd_kafka_purge(kc->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+            for (int64_t until = now_ms() + 2000; rd_kafka_outq_len(kc->rk) > 0 && now_ms() < until;)
+                rd_kafka_poll(kc->rk, 50);
+        }
         rd_kafka_destroy(kc->rk);
+    }
     for (size_t i = 0; i < kc->ntopics; i++)
         free(kc->topics[i]);
     free(kc->topics);
