@@ -68,6 +68,16 @@ void ledger_commit(ledger *l, relay_lsn end_lsn)
     l->in_txn = false;
     if (end_lsn > l->seen_lsn)
         l->seen_lsn = end_lsn;
+    /* Every event of this transaction is already committed in Kafka (a split ended at its
+     * last event, or a replay skipped them all), but the checkpoint still names it as
+     * partial. Its end must reach a checkpoint before any other transaction's events do:
+     * a position-only batch, due at once. */
+    if (!l->batch_open && l->committed.commit_lsn != 0 &&
+        l->committed.commit_lsn == l->txn_commit_lsn) {
+        batch_open(l, 0);
+        l->pending = (ledger_pos){end_lsn, 0, 0};
+        return;
+    }
     if (l->batch_open && end_lsn > l->pending.end_lsn)
         l->pending = (ledger_pos){end_lsn, 0, 0};
 }
@@ -83,6 +93,9 @@ bool ledger_batch_due(const ledger *l, int64_t now_ms)
     if (!l->batch_open)
         return false;
     if (l->batch_events >= l->limits.max_events || l->batch_bytes >= l->limits.max_bytes)
+        return true;
+    /* A batch without events only carries a position: nothing to wait for. */
+    if (l->batch_events == 0 && !l->in_txn)
         return true;
     return !l->in_txn && now_ms - l->batch_started_ms >= l->limits.linger_ms;
 }
@@ -101,7 +114,10 @@ relay_lsn ledger_batch_committed(ledger *l)
 
 bool ledger_idle_due(const ledger *l)
 {
-    return !l->batch_open && !l->in_txn && l->seen_lsn > l->committed.end_lsn;
+    /* Not while the checkpoint names a partly published transaction: a position before
+     * its commit would drop how many of its events are out (it is replayed whole). */
+    return !l->batch_open && !l->in_txn && l->committed.commit_lsn == 0 &&
+           l->seen_lsn > l->committed.end_lsn;
 }
 
 void ledger_idle_open(ledger *l, int64_t now_ms)

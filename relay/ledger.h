@@ -79,8 +79,8 @@ void ledger_commit(ledger *l, relay_lsn end_lsn);
 void ledger_server_position(ledger *l, relay_lsn server_lsn);
 
 /* Whether the open batch must be committed now: a limit reached (also in the middle of a
- * Postgres transaction, which splits it), or the linger time passed at a transaction
- * boundary. */
+ * Postgres transaction, which splits it), the linger time passed at a transaction
+ * boundary, or it carries only a position (no events) at a transaction boundary. */
 bool ledger_batch_due(const ledger *l, int64_t now_ms);
 
 /* The checkpoint to write into the open Kafka transaction. */

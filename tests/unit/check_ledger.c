@@ -59,6 +59,40 @@ START_TEST(large_transaction_is_split_with_commit_lsn_and_index)
 }
 END_TEST
 
+START_TEST(transaction_ending_at_a_split_is_recorded_whole)
+{
+    ledger l;
+
+    /* Transaction M has exactly as many events as a batch holds: the split commit comes at
+     * its last event, before its Commit message. */
+    ledger_init(&l, limits, (ledger_pos){100, 0, 0});
+    ledger_begin(&l, 200);
+    for (int i = 0; i < 3; i++)
+        ledger_event(&l, 1, 0);
+    ck_assert(ledger_batch_due(&l, 0));
+    ck_assert_uint_eq(ledger_batch_committed(&l), 100);
+    ck_assert_uint_eq(l.committed.commit_lsn, 200);
+    ck_assert_uint_eq(l.committed.index, 3);
+    ledger_commit(&l, 210);
+    /* M's end is due in a checkpoint of its own, before N's events can open a batch that
+     * would otherwise carry {100, N, k} and forget that M is whole. */
+    ck_assert(l.batch_open);
+    ck_assert(ledger_batch_due(&l, 0));
+    ck_assert_uint_eq(ledger_batch_checkpoint(&l).end_lsn, 210);
+    ck_assert_uint_eq(ledger_batch_committed(&l), 210);
+    ledger_begin(&l, 300);
+    ck_assert_int_eq(ledger_event(&l, 1, 0), LEDGER_PUBLISH);
+    ck_assert_uint_eq(ledger_batch_checkpoint(&l).end_lsn, 210);
+    ck_assert_uint_eq(ledger_batch_checkpoint(&l).commit_lsn, 300);
+
+    /* The same after a replay that skips all of M's events. */
+    ledger_init(&l, limits, (ledger_pos){100, 200, 3});
+    ck_assert_int_eq(txn(&l, 200, 3, 1, 0), 0);
+    ck_assert(l.batch_open);
+    ck_assert_uint_eq(ledger_batch_checkpoint(&l).end_lsn, 210);
+}
+END_TEST
+
 START_TEST(replay_skips_what_the_checkpoint_covers)
 {
     ledger l;
@@ -134,6 +168,22 @@ START_TEST(idle_advance_follows_the_server_but_not_inside_a_transaction)
 }
 END_TEST
 
+START_TEST(no_idle_advance_over_a_partly_published_transaction)
+{
+    ledger l;
+
+    /* Restarted after a split of the transaction committing at 300; the server reports
+     * progress (250) before resending it. */
+    ledger_init(&l, limits, (ledger_pos){100, 300, 5});
+    ledger_server_position(&l, 250);
+    ck_assert(!ledger_idle_due(&l));
+    ledger_begin(&l, 300);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(ledger_event(&l, 1, 0), LEDGER_SKIP);
+    ck_assert_int_eq(ledger_event(&l, 1, 0), LEDGER_PUBLISH);
+}
+END_TEST
+
 START_TEST(rewind_forgets_the_batch)
 {
     ledger l;
@@ -159,11 +209,13 @@ Suite *suite_ledger(void)
 
     tcase_add_test(tc, whole_transactions_are_batched_and_confirmed_after_commit);
     tcase_add_test(tc, large_transaction_is_split_with_commit_lsn_and_index);
+    tcase_add_test(tc, transaction_ending_at_a_split_is_recorded_whole);
     tcase_add_test(tc, replay_skips_what_the_checkpoint_covers);
     tcase_add_test(tc, transaction_committing_exactly_at_checkpoint_end_is_published);
     tcase_add_test(tc, byte_limit_closes_the_batch);
     tcase_add_test(tc, linger_waits_for_the_transaction_boundary);
     tcase_add_test(tc, idle_advance_follows_the_server_but_not_inside_a_transaction);
+    tcase_add_test(tc, no_idle_advance_over_a_partly_published_transaction);
     tcase_add_test(tc, rewind_forgets_the_batch);
     suite_add_tcase(s, tc);
     return s;
