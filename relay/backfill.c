@@ -15,22 +15,19 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "clock.h"
 #include "event.h"
 #include "exitcode.h"
 #include "kafka.h"
-#include "pgoutput.h"
-#include "route.h"
+#include "publish.h"
 
 #define PAGE_ROWS 1000       /* rows per keyset page: the memory bound on the Postgres side */
-#define TXN_MAX_MS 1000      /* a Kafka transaction is committed at least this often */
 #define PROGRESS_TTY_MS 200  /* redraw of the progress bar */
 #define PROGRESS_LOG_MS 5000 /* progress line when stderr is not a terminal */
 #define INIT_TIMEOUT_MS 60000
 #define KAFKA_ATTEMPTS 5    /* aborted transactions in a row before giving up */
-#define POLL_EVERY 1000     /* serve delivery reports every N produced events */
 #define JOB_RECORD_MAX 8192 /* the job record: selection strings escaped, ids, counters */
 #define RATE_MAX 10000000
-#define PG_EPOCH_OFFSET_US 946684800000000LL /* 1970-01-01 to 2000-01-01 */
 
 /* ---- pure parts: options, times, the job record, progress text -------------------- */
 
@@ -519,10 +516,6 @@ int backfill_parse_args(int argc, char **argv, int64_t now_us, backfill_args *ou
 
 /* ---- the job run -------------------------------------------------------------------- */
 
-/* What a step of the scan asks for: go on, rewind to the committed cursor (after an
- * aborted Kafka transaction), or stop with an exit code (> 0). */
-enum { STEP_OK = 0, STEP_REWIND = -1 };
-
 typedef struct backfill {
     const backfill_args *args;
     const relay_config *cfg;
@@ -533,54 +526,35 @@ typedef struct backfill {
     char txn_id[320]; /* "<relay>.backfill.<job>": fences an older run of the same job */
     PGconn *pg;
     event_mapper *mapper;
-    route *route; /* schema check and dead letters, as `run` has them */
+    publisher *pub; /* verdict, produce or dead-letter, commit with the job record: as `run` */
     kafka_client *kafka;
     char *table;                               /* quoted [schema.]table */
     char *c_id, *c_created, *c_type, *c_aggid; /* quoted column names (NULL: no such column) */
     char nspname[64], relname[64];             /* outbox.table, unquoted, for messages */
-    pgo_relation rel; /* the scan's columns (from its first page), as event_map wants them */
-    pgo_value *vals;
+    const char **names; /* the scan's column names, for the rows of the page being read */
+    event_value *values;
+    int ncols;
     int id_col;
     backfill_job job;       /* as it stands, with the open Kafka transaction */
     backfill_job committed; /* as of the last Kafka commit */
-    bool txn_open;
-    uint32_t batch_events;
+    uint32_t batch_events;  /* of the open Kafka transaction */
     size_t batch_bytes;
     int64_t batch_started_ms;
+    int exit_code;         /* after PUBLISH_EXIT */
     int kafka_failures;    /* aborted transactions in a row */
     bool kafka_broken;     /* a Kafka failure ends the run: nothing more can be committed */
     uint64_t total;        /* events of the job */
     uint64_t resumed_at;   /* rows done by earlier runs */
     uint64_t resumed_dead; /* of which dead-lettered */
     uint64_t run_done;     /* published (or counted) by this run */
-    uint64_t produced;     /* records handed to librdkafka, for polling */
     int64_t start_ms, next_progress_ms;
     int64_t rate_t0_us;
     uint64_t rate_n;
-    int64_t row_time_us; /* record time of rows without created_at: the job's start (PG epoch) */
+    int64_t row_time_us; /* record time of rows without created_at: the job's start */
     bool tty, bar_shown;
     int bar_width;
     char err[4096]; /* room for two selections and topics in one message */
 } backfill;
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t mono_ms(void)
-{
-    return mono_us() / 1000;
-}
-
-static int64_t wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* A log line; on a terminal the progress bar is wiped first, so the two do not mix. */
 static void say(backfill *b, log_level level, const char *fmt, ...)
@@ -602,7 +576,7 @@ static void say(backfill *b, log_level level, const char *fmt, ...)
 
 static void progress(backfill *b, bool final)
 {
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
     backfill_progress p = {b->job.published, b->total, b->run_done,
                            (double)(now - b->start_ms) / 1000.0};
     char line[512];
@@ -860,101 +834,91 @@ static int plan(backfill *b)
     return EXIT_OK;
 }
 
-/* Takes the scan's columns from its first page: the relation event_map binds to. */
+/* Takes the scan's columns from its first page: what event_map binds to. */
 static int bind_columns(backfill *b, const PGresult *res)
 {
-    int n = PQnfields(res);
-
-    b->rel = (pgo_relation){PQftable(res, 0), 1, b->nspname, b->relname, 'd', n, NULL};
-    b->rel.columns = calloc((size_t)n, sizeof(*b->rel.columns));
-    b->vals = calloc((size_t)n, sizeof(*b->vals));
-    if (b->rel.columns == NULL || b->vals == NULL)
-        goto oom;
-    /* Names as the table has them: event_map and the topic template look them up. */
-    for (int i = 0; i < n; i++) {
-        b->rel.columns[i].name = strdup(PQfname(res, i));
-        if (b->rel.columns[i].name == NULL)
-            goto oom;
-        b->rel.columns[i].type_oid = PQftype(res, i);
-        b->rel.columns[i].type_mod = PQfmod(res, i);
+    b->ncols = PQnfields(res);
+    b->names = calloc((size_t)b->ncols, sizeof(*b->names));
+    b->values = calloc((size_t)b->ncols, sizeof(*b->values));
+    if (b->names == NULL || b->values == NULL) {
+        snprintf(b->err, sizeof b->err, "out of memory");
+        return EXIT_INTERNAL;
     }
-    b->id_col = pgo_relation_column(&b->rel, b->cfg->outbox.columns.id);
+    b->id_col = PQfnumber(res, b->c_id);
+    if (b->id_col < 0) {
+        snprintf(b->err, sizeof b->err, "outbox table %s has no column \"%s\"",
+                 b->cfg->outbox.table, b->cfg->outbox.columns.id);
+        return EXIT_CONFIG;
+    }
     return EXIT_OK;
-oom:
-    snprintf(b->err, sizeof b->err, "out of memory");
-    return EXIT_INTERNAL;
 }
 
-static int kafka_exit(kafka_status st)
+/* The neutral row of one result row (event.h). Every page has the same columns: one shape. */
+static event_row row_of(backfill *b, const PGresult *res, int r)
 {
-    return st == KAFKA_FATAL ? EXIT_KAFKA : st == KAFKA_REJECTED ? EXIT_DATA : EXIT_UNAVAILABLE;
-}
-
-static kafka_status begin_txn(backfill *b)
-{
-    kafka_status st;
-
-    if (b->txn_open)
-        return KAFKA_OK;
-    st = kafka_begin(b->kafka, b->err, sizeof b->err);
-    if (st == KAFKA_OK) {
-        b->txn_open = true;
-        b->batch_started_ms = mono_ms();
+    for (int c = 0; c < b->ncols; c++) {
+        b->names[c] = PQfname(res, c);
+        b->values[c] = (event_value){PQgetisnull(res, r, c) ? NULL : PQgetvalue(res, r, c),
+                                     (size_t)PQgetlength(res, r, c)};
     }
-    return st;
+    return (event_row){b->nspname, b->relname, b->ncols, b->names, b->values, 1, b->row_time_us};
 }
 
 static void reset_batch(backfill *b)
 {
-    b->txn_open = false;
     b->batch_events = 0;
     b->batch_bytes = 0;
 }
 
-/* After a failed Kafka call: stop for good, or abort the transaction and go back to the
- * committed cursor (the snapshot still holds every row after it). */
-static int kafka_failed(backfill *b, kafka_status st)
+/* After the publisher's step: go on, stop with b->exit_code, or go back to the committed
+ * cursor (the snapshot still holds every row after it) after a pause; Kafka failing
+ * KAFKA_ATTEMPTS transactions in a row ends the run. */
+static publish_step after_publish(backfill *b, publish_step ps)
 {
-    char why[sizeof b->err];
-    int64_t pause_us;
+    int64_t pause_ms;
 
-    if (st == KAFKA_FATAL || st == KAFKA_REJECTED) {
-        size_t n = strlen(b->err);
-        /* Fenced means another run of this same job started (its transactional id). */
-        if (st == KAFKA_FATAL)
-            snprintf(b->err + n, sizeof b->err - n, " (backfill job %s, transactional.id %s)",
-                     b->name, b->txn_id);
-        b->kafka_broken = true;
-        return kafka_exit(st);
-    }
-    if (++b->kafka_failures >= KAFKA_ATTEMPTS) {
+    if (ps == PUBLISH_OK)
+        return ps;
+    snprintf(b->err, sizeof b->err, "%s", publish_error(b->pub));
+    if (ps == PUBLISH_REWIND && ++b->kafka_failures >= KAFKA_ATTEMPTS) {
         size_t n = strlen(b->err);
         snprintf(b->err + n, sizeof b->err - n, " (%d transactions in a row failed)",
                  b->kafka_failures);
+        b->exit_code = EXIT_UNAVAILABLE;
         b->kafka_broken = true;
-        return EXIT_UNAVAILABLE;
+        return PUBLISH_EXIT;
     }
-    snprintf(why, sizeof why, "%s", b->err);
-    say(b, LVL_WARN, "%s; aborting the Kafka transaction, continuing after id %s", why,
-        b->committed.cursor[0] ? b->committed.cursor : "(start)");
-    if (b->txn_open && (st = kafka_abort(b->kafka, b->err, sizeof b->err)) != KAFKA_OK) {
-        b->kafka_broken = true;
-        return kafka_exit(st == KAFKA_RETRY ? KAFKA_ABORT : st);
+    if (ps == PUBLISH_REWIND) {
+        say(b, LVL_WARN, "%s; the Kafka transaction is given up, continuing after id %s", b->err,
+            b->committed.cursor[0] ? b->committed.cursor : "(start)");
+        ps = publish_abort(b->pub);
+    }
+    if (ps == PUBLISH_EXIT) {
+        snprintf(b->err, sizeof b->err, "%s", publish_error(b->pub));
+        b->exit_code = publish_exit_code(b->pub);
+        /* Fenced means another run of this same job started (its transactional id). */
+        if (b->exit_code == EXIT_KAFKA) {
+            size_t n = strlen(b->err);
+            b->kafka_broken = true;
+            snprintf(b->err + n, sizeof b->err - n, " (backfill job %s, transactional.id %s)",
+                     b->name, b->txn_id);
+        }
+        return PUBLISH_EXIT;
     }
     b->run_done -= b->job.published - b->committed.published;
     b->job = b->committed;
     reset_batch(b);
-    pause_us = 500000LL << b->kafka_failures;
-    nanosleep(&(struct timespec){pause_us / 1000000, pause_us % 1000000 * 1000}, NULL);
-    return STEP_REWIND;
+    pause_ms = 500LL << b->kafka_failures;
+    clock_sleep_ms(pause_ms);
+    return PUBLISH_REWIND;
 }
 
 /* Writes the job record (cursor = last row of the batch) into the open transaction and
  * commits both: the cursor is in Kafka exactly when the events before it are. */
-static int commit_batch(backfill *b, bool done)
+static publish_step commit_batch(backfill *b, bool done)
 {
     char rec[JOB_RECORD_MAX];
-    kafka_status st;
+    publish_step ps;
     int n;
 
     b->job.done = done;
@@ -962,17 +926,15 @@ static int commit_batch(backfill *b, bool done)
     if (n < 0) {
         snprintf(b->err, sizeof b->err, "the record of job %s does not fit in %d bytes", b->name,
                  JOB_RECORD_MAX);
-        return EXIT_INTERNAL;
+        b->exit_code = EXIT_INTERNAL;
+        return PUBLISH_EXIT;
     }
-    if ((st = begin_txn(b)) != KAFKA_OK ||
-        (st = kafka_produce_state(b->kafka, b->key, rec, (size_t)n, b->err, sizeof b->err)) !=
-            KAFKA_OK ||
-        (st = kafka_commit(b->kafka, b->err, sizeof b->err)) != KAFKA_OK)
-        return kafka_failed(b, st);
+    if ((ps = after_publish(b, publish_commit(b->pub, rec, (size_t)n))) != PUBLISH_OK)
+        return ps;
     b->committed = b->job;
     b->kafka_failures = 0;
     reset_batch(b);
-    return STEP_OK;
+    return PUBLISH_OK;
 }
 
 /* Holds the pace of --rate: event n is due n/rate seconds after the scan began. */
@@ -983,7 +945,7 @@ static void wait_rate(backfill *b)
     if (b->args->rate <= 0)
         return;
     due = b->rate_t0_us + (int64_t)((double)b->rate_n++ * 1e6 / (double)b->args->rate);
-    while ((left = due - mono_us()) > 0 && !*b->stop) {
+    while ((left = due - clock_mono_us()) > 0 && !*b->stop) {
         if (left > 100000)
             left = 100000;
         nanosleep(&(struct timespec){0, left * 1000}, NULL);
@@ -993,119 +955,67 @@ static void wait_rate(backfill *b)
     }
 }
 
+/* The same limits as `run`'s batches: events, bytes, and batch.linger_ms since the
+ * transaction's first row (rows never stop coming here, so the linger bounds its age). */
 static bool batch_due(const backfill *b)
 {
     return b->batch_events >= (uint32_t)b->cfg->batch.max_events ||
            b->batch_bytes >= (size_t)b->cfg->batch.max_bytes ||
-           mono_ms() - b->batch_started_ms >= TXN_MAX_MS;
+           clock_mono_ms() - b->batch_started_ms >= b->cfg->batch.linger_ms;
 }
 
-/* Produces ev's dead-letter record into the open transaction, as `run` does: a record Kafka
- * finds too large with the original value goes without it. */
-static int dead_letter(backfill *b, const event *ev, const route_verdict *v)
+/* One row: mapped as a replay, then decided and produced by the publisher, as `run` treats
+ * an inserted row; then it becomes the cursor. */
+static publish_step publish_row(backfill *b, const PGresult *res, int r)
 {
-    event dl;
-    kafka_status st;
-    char line[1536];
-
-    route_describe(b->route, ev, v, line, sizeof line);
-    say(b, LVL_WARN, "%s %s", b->args->dry_run ? "would dead-letter" : "dead-lettered", line);
-    if (b->args->dry_run)
-        return STEP_OK;
-    if ((st = begin_txn(b)) != KAFKA_OK)
-        return kafka_failed(b, st);
-    route_dead_letter(b->route, ev, v, false, &dl);
-    st = kafka_produce(b->kafka, &dl, b->err, sizeof b->err);
-    if (st == KAFKA_REJECTED) {
-        route_dead_letter(b->route, ev, v, true, &dl);
-        st = kafka_produce(b->kafka, &dl, b->err, sizeof b->err);
-    }
-    if (st != KAFKA_OK)
-        return kafka_failed(b, st);
-    b->batch_events++;
-    b->batch_bytes += dl.key_len + dl.value_len;
-    return STEP_OK;
-}
-
-/* One row: mapped, marked as replayed, routed (schema check, dead letter) and produced, as
- * `run` treats an inserted row; then it becomes the cursor. */
-static int publish_row(backfill *b, const PGresult *res, int row)
-{
-    const char *id = PQgetvalue(res, row, b->id_col);
-    size_t id_len = (size_t)PQgetlength(res, row, b->id_col);
-    uint64_t ordinal = b->job.published + 1;
-    char why[256];
+    const char *id = PQgetvalue(res, r, b->id_col);
+    size_t id_len = (size_t)PQgetlength(res, r, b->id_col), bytes;
+    event_row row = row_of(b, res, r);
     event ev;
-    route_verdict v;
-    kafka_status st;
-    int mapped, rc;
+    publish_step ps;
+    uint64_t dead;
+    int mapped;
 
     if (id_len >= sizeof b->job.cursor) {
         snprintf(b->err, sizeof b->err, "ids longer than %d bytes are not supported",
                  BACKFILL_ID_MAX - 1);
-        return EXIT_CONFIG;
+        b->exit_code = EXIT_CONFIG;
+        return PUBLISH_EXIT;
     }
-    for (int c = 0; c < b->rel.ncolumns; c++) {
-        bool null = PQgetisnull(res, row, c);
-        b->vals[c] = (pgo_value){null ? 'n' : 't', null ? NULL : PQgetvalue(res, row, c),
-                                 (uint32_t)PQgetlength(res, row, c)};
-    }
-    /* SQL knows no commit LSN: the row's ordinal in the job stands in for its index, which
-     * only messages show (event_mark_replay drops the position header). */
-    mapped = event_map(b->mapper, &b->rel, b->vals, b->rel.ncolumns, 0, (uint32_t)ordinal,
-                       b->row_time_us, &ev, b->err, sizeof b->err);
+    /* SQL knows no commit LSN: the row's ordinal in the job tells it apart (event.h). */
+    mapped = event_map(b->mapper, &row, 0, (uint32_t)(b->job.published + 1), &ev, b->err,
+                       sizeof b->err);
     if (mapped < 0) {
         size_t n = strlen(b->err);
         snprintf(b->err + n, sizeof b->err - n, " (backfill job %s, row id %s)", b->name, id);
-        return EXIT_CONFIG;
+        b->exit_code = EXIT_CONFIG;
+        return PUBLISH_EXIT;
     }
-    if (event_mark_replay(&ev, b->name, why, sizeof why) != 0) {
-        snprintf(b->err, sizeof b->err, "%s (backfill job %s)", why, b->name);
-        return EXIT_DATA;
-    }
-    if (mapped == EVENT_BAD_ROW) {
-        route_refused(b->route, ROUTE_BAD_ROW, b->err, &v);
-    } else {
-        if (b->job.topic[0] != '\0')
-            ev.topic = b->job.topic;
-        route_event(b->route, &ev, &v);
-    }
+    if (mapped == 0 && b->job.topic[0] != '\0')
+        ev.topic = b->job.topic;
     wait_rate(b);
-    if (v.action == ROUTE_PUBLISH && !b->args->dry_run) {
-        if ((st = begin_txn(b)) != KAFKA_OK)
-            return kafka_failed(b, st);
-        st = kafka_produce(b->kafka, &ev, b->err, sizeof b->err);
-        /* Over the producer's message.max.bytes: refused before it joined the transaction,
-         * so the batch is unharmed and the event follows schemas.on_invalid. */
-        if (st == KAFKA_REJECTED)
-            route_refused(b->route, ROUTE_TOO_LARGE, b->err, &v);
-        else if (st != KAFKA_OK)
-            return kafka_failed(b, st);
-        b->batch_events += st == KAFKA_OK;
-        b->batch_bytes += st == KAFKA_OK ? ev.key_len + ev.value_len : 0;
+    if (b->batch_events == 0)
+        b->batch_started_ms = clock_mono_ms();
+    dead = publish_get_counts(b->pub)->dead_letters;
+    ps = publish_event(b->pub, &ev, mapped == EVENT_BAD_ROW ? b->err : NULL, &bytes);
+    /* A stop verdict: what came before the row is committed by the caller, and after the
+     * fix the same job resumes at this row. */
+    if ((ps = after_publish(b, ps)) != PUBLISH_OK) {
+        if (ps == PUBLISH_EXIT && b->exit_code == EXIT_DATA) {
+            size_t n = strlen(b->err);
+            snprintf(b->err + n, sizeof b->err - n, " (backfill job %s, row id %s)", b->name, id);
+        }
+        return ps;
     }
-    if (v.action == ROUTE_STOP) {
-        /* What came before the row is committed by the caller: after the fix, the same job
-         * resumes at this row. */
-        size_t n;
-        route_describe(b->route, &ev, &v, b->err, sizeof b->err);
-        n = strlen(b->err);
-        snprintf(b->err + n, sizeof b->err - n, " (backfill job %s, row id %s)", b->name, id);
-        return EXIT_DATA;
-    }
-    if (v.action == ROUTE_DEAD_LETTER) {
-        if ((rc = dead_letter(b, &ev, &v)) != STEP_OK)
-            return rc;
-        b->job.dead_lettered++;
-    }
-    if (!b->args->dry_run && ++b->produced % POLL_EVERY == 0)
-        kafka_poll(b->kafka);
+    b->batch_events++;
+    b->batch_bytes += bytes;
+    b->job.dead_lettered += publish_get_counts(b->pub)->dead_letters - dead;
     memcpy(b->job.cursor, id, id_len + 1);
     b->job.published++;
     b->run_done++;
     if (!b->args->dry_run && batch_due(b))
         return commit_batch(b, false);
-    return STEP_OK;
+    return PUBLISH_OK;
 }
 
 /* Stops the scan with rc: commits what the open transaction holds when Kafka is still
@@ -1114,9 +1024,9 @@ static int stop_scan(backfill *b, int rc)
 {
     char why[sizeof b->err];
 
-    if (b->txn_open && !b->kafka_broken) {
+    if (publish_txn_open(b->pub) && !b->kafka_broken) {
         snprintf(why, sizeof why, "%s", b->err);
-        if (commit_batch(b, false) != STEP_OK)
+        if (commit_batch(b, false) != PUBLISH_OK)
             say(b, LVL_WARN, "committing the last batch: %s", b->err);
         snprintf(b->err, sizeof b->err, "%s", why);
     }
@@ -1127,45 +1037,41 @@ static int stop_scan(backfill *b, int rc)
 static int scan(backfill *b)
 {
     char tail[300];
-    int rc;
+    publish_step ps;
 
     snprintf(tail, sizeof tail, " ORDER BY %s LIMIT %d", b->c_id, PAGE_ROWS);
-    b->rate_t0_us = mono_us();
+    b->rate_t0_us = clock_mono_us();
     for (;;) {
         query q;
         PGresult *res;
-        int rows;
+        int rows, rc = EXIT_OK;
 
         if (*b->stop)
             return stop_scan(b, EXIT_INTERRUPTED);
-        rc = STEP_OK;
         build_query(b, &q, "*", b->job.cursor[0] != '\0', true, tail);
         if ((res = run_query(b, &q, "reading the outbox", &rc)) == NULL)
             return stop_scan(b, rc);
         rows = PQntuples(res);
-        if (rows > 0 && b->rel.columns == NULL && (rc = bind_columns(b, res)) == EXIT_OK &&
-            b->id_col < 0) {
-            snprintf(b->err, sizeof b->err, "outbox table %s has no column \"%s\"",
-                     b->cfg->outbox.table, b->cfg->outbox.columns.id);
-            rc = EXIT_CONFIG;
+        if (rows > 0 && b->names == NULL && (rc = bind_columns(b, res)) != EXIT_OK) {
+            PQclear(res);
+            return stop_scan(b, rc);
         }
-        for (int r = 0; r < rows && rc == STEP_OK && !*b->stop; r++) {
-            rc = publish_row(b, res, r);
+        ps = PUBLISH_OK;
+        for (int r = 0; r < rows && ps == PUBLISH_OK && !*b->stop; r++) {
+            ps = publish_row(b, res, r);
             progress(b, false);
         }
         PQclear(res);
-        if (rc == STEP_REWIND || (rc == STEP_OK && *b->stop))
-            continue;
-        if (rc != STEP_OK)
-            return stop_scan(b, rc);
-        if (rows == PAGE_ROWS)
+        if (ps == PUBLISH_EXIT)
+            return stop_scan(b, b->exit_code);
+        if (ps == PUBLISH_REWIND || *b->stop || rows == PAGE_ROWS)
             continue;
         /* The last page: the record says the job is done, with its last events. */
         if (b->args->dry_run)
             return EXIT_OK;
-        rc = commit_batch(b, true);
-        if (rc != STEP_REWIND)
-            return rc == STEP_OK ? EXIT_OK : rc;
+        ps = commit_batch(b, true);
+        if (ps != PUBLISH_REWIND)
+            return ps == PUBLISH_OK ? EXIT_OK : b->exit_code;
     }
 }
 
@@ -1202,7 +1108,7 @@ static int load_job(backfill *b, bool *finished)
     memset(&b->job, 0, sizeof b->job);
     b->job.sel = a->sel;
     snprintf(b->job.topic, sizeof b->job.topic, "%s", a->topic);
-    b->job.started_us = wall_us();
+    b->job.started_us = clock_wall_us();
     if (a->dry_run)
         return EXIT_OK;
     st = kafka_read_state(b->kafka, b->key, rec, sizeof rec, &len, &found, b->err, sizeof b->err);
@@ -1255,7 +1161,7 @@ static int load_job(backfill *b, bool *finished)
 
 static void summary(backfill *b, int rc)
 {
-    double secs = (double)(mono_ms() - b->start_ms) / 1000.0;
+    double secs = (double)(clock_mono_ms() - b->start_ms) / 1000.0;
     double rate = secs > 0.001 ? (double)b->run_done / secs : 0.0;
     uint64_t dead = b->job.dead_lettered - b->resumed_dead;
     char dest[300], dead_text[400] = "";
@@ -1298,6 +1204,7 @@ int backfill_run(const backfill_args *args, const relay_config *cfg, const log_c
 {
     backfill b = {.args = args, .cfg = cfg, .lg = lg, .stop = stop, .id_col = -1};
     bool finished = false;
+    publish_opts popts;
     struct winsize ws;
     int rc;
 
@@ -1320,21 +1227,31 @@ int backfill_run(const backfill_args *args, const relay_config *cfg, const log_c
         rc = EXIT_USAGE;
         goto out;
     }
-    b.mapper = event_mapper_new(cfg, b.err, sizeof b.err);
-    if (b.mapper == NULL || (b.route = route_new(cfg, b.err, sizeof b.err)) == NULL) {
+    b.mapper = event_mapper_new(cfg, b.name, b.err, sizeof b.err);
+    if (b.mapper == NULL) {
         rc = EXIT_CONFIG;
         goto out;
     }
-    if ((!args->dry_run && (rc = open_kafka(&b)) != EXIT_OK) ||
-        (rc = load_job(&b, &finished)) != EXIT_OK || finished)
+    if (!args->dry_run && (rc = open_kafka(&b)) != EXIT_OK)
+        goto out;
+    popts = (publish_opts){.state_key = b.key,
+                           .resume = "what came before it is committed, so the job resumes at "
+                                     "this row",
+                           .dry_run = args->dry_run,
+                           .stop = stop};
+    if ((b.pub = publish_new(cfg, b.kafka, &popts, lg, b.err, sizeof b.err)) == NULL) {
+        rc = EXIT_CONFIG;
+        goto out;
+    }
+    if ((rc = load_job(&b, &finished)) != EXIT_OK || finished)
         goto out;
     b.committed = b.job;
-    b.row_time_us = b.job.started_us - PG_EPOCH_OFFSET_US;
+    b.row_time_us = b.job.started_us;
     if ((rc = open_pg(&b)) != EXIT_OK || (rc = plan(&b)) != EXIT_OK)
         goto out;
     b.committed = b.job; /* with the bounds from plan: a rewind keeps them */
     /* Rates and times count from here: connecting and fencing are not publishing. */
-    b.start_ms = mono_ms();
+    b.start_ms = clock_mono_ms();
     b.next_progress_ms = b.start_ms + (b.tty ? PROGRESS_TTY_MS : PROGRESS_LOG_MS);
     {
         char sel[512];
@@ -1349,8 +1266,10 @@ int backfill_run(const backfill_args *args, const relay_config *cfg, const log_c
         rc = scan(&b);
     } else if (!args->dry_run) {
         /* Nothing selected: the job is done at once, and recorded so. */
-        while ((rc = commit_batch(&b, true)) == STEP_REWIND)
+        publish_step ps;
+        while ((ps = commit_batch(&b, true)) == PUBLISH_REWIND)
             ;
+        rc = ps == PUBLISH_OK ? EXIT_OK : b.exit_code;
     }
     progress(&b, true);
     summary(&b, rc);
@@ -1358,20 +1277,19 @@ out:
     if (rc != EXIT_OK && b.err[0] != '\0')
         say(&b, LVL_ERROR, "%s", b.err);
     /* After a fatal error (fenced) the abort fails too, and was explained already. */
-    if (b.txn_open && kafka_abort(b.kafka, b.err, sizeof b.err) != KAFKA_OK && !b.kafka_broken)
-        say(&b, LVL_WARN, "%s", b.err);
+    if (b.pub != NULL && publish_txn_open(b.pub) && publish_abort(b.pub) != PUBLISH_OK &&
+        !b.kafka_broken)
+        say(&b, LVL_WARN, "%s", publish_error(b.pub));
     if (b.pg != NULL) {
         PGresult *res = PQexec(b.pg, "ROLLBACK"); /* read only: nothing to keep */
         PQclear(res);
         PQfinish(b.pg);
     }
     kafka_free(b.kafka);
-    route_free(b.route);
+    publish_free(b.pub);
     event_mapper_free(b.mapper);
-    for (int i = 0; i < b.rel.ncolumns && b.rel.columns != NULL; i++)
-        free(b.rel.columns[i].name);
-    free(b.rel.columns);
-    free(b.vals);
+    free(b.names);
+    free(b.values);
     free(b.table);
     PQfreemem(b.c_id);
     PQfreemem(b.c_created);

@@ -8,9 +8,6 @@
 
 #include <jansson.h>
 
-/* Seconds from the Unix epoch to the Postgres epoch (2000-01-01 UTC). */
-#define PG_EPOCH_OFFSET_S 946684800LL
-
 /* A part of the topic template: literal text, or ${column}. */
 typedef struct tmpl_part {
     bool is_column;
@@ -30,12 +27,13 @@ enum { COL_ID, COL_AGGREGATE_TYPE, COL_AGGREGATE_ID, COL_EVENT_TYPE, COL_PAYLOAD
 
 struct event_mapper {
     const relay_config *cfg;
+    const char *replay_job; /* NULL, or the backfill job re-publishing the rows */
     char *nspname, *relname;
     tmpl_part *parts;
     int nparts;
-    /* Binding of column roles to the indexes of the relation last seen. */
+    /* Binding of column roles to the indexes of the row shape last seen. */
     bool bound;
-    uint32_t bound_oid, bound_version;
+    uint64_t bound_shape;
     int col[NCOLS]; /* -1 when the role has no column */
     scratch sb;
 };
@@ -95,7 +93,8 @@ oom:
     return -1;
 }
 
-event_mapper *event_mapper_new(const relay_config *cfg, char *errbuf, size_t errbuf_size)
+event_mapper *event_mapper_new(const relay_config *cfg, const char *replay_job, char *errbuf,
+                               size_t errbuf_size)
 {
     event_mapper *m = calloc(1, sizeof(*m));
     const char *dot;
@@ -105,6 +104,7 @@ event_mapper *event_mapper_new(const relay_config *cfg, char *errbuf, size_t err
         return NULL;
     }
     m->cfg = cfg;
+    m->replay_job = replay_job;
     dot = strchr(cfg->outbox.table, '.');
     m->nspname = dot ? strndup(cfg->outbox.table, (size_t)(dot - cfg->outbox.table))
                      : strdup("public");
@@ -134,14 +134,23 @@ void event_mapper_free(event_mapper *m)
     free(m);
 }
 
-bool event_is_outbox(const event_mapper *m, const pgo_relation *rel)
+bool event_is_outbox(const event_mapper *m, const char *nspname, const char *relname)
 {
-    return strcmp(rel->relname, m->relname) == 0 && strcmp(rel->nspname, m->nspname) == 0;
+    return strcmp(relname, m->relname) == 0 && strcmp(nspname, m->nspname) == 0;
 }
 
-/* Resolves column roles and template placeholders against rel; done once per Relation
- * message, so ALTER TABLE on the outbox is picked up mid-stream. */
-static int bind(event_mapper *m, const pgo_relation *rel, char *errbuf, size_t errbuf_size)
+/* Index of the column called name (compared exactly), or -1. */
+static int column_index(const event_row *row, const char *name)
+{
+    for (int i = 0; i < row->ncols; i++)
+        if (strcmp(row->names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+/* Resolves column roles and template placeholders against the row's columns; done once
+ * per shape, so ALTER TABLE on the outbox is picked up mid-stream. */
+static int bind(event_mapper *m, const event_row *rel, char *errbuf, size_t errbuf_size)
 {
     for (int role = 0; role < NCOLS; role++) {
         const char *name = column_setting(m->cfg, role);
@@ -149,7 +158,7 @@ static int bind(event_mapper *m, const pgo_relation *rel, char *errbuf, size_t e
         m->col[role] = -1;
         if (name == NULL || name[0] == '\0') /* NULL: a config built by hand (tests) */
             continue;
-        m->col[role] = pgo_relation_column(rel, name);
+        m->col[role] = column_index(rel, name);
         if (m->col[role] < 0) {
             snprintf(errbuf, errbuf_size,
                      "outbox table %s.%s has no column \"%s\": set %s to the right column%s",
@@ -164,7 +173,7 @@ static int bind(event_mapper *m, const pgo_relation *rel, char *errbuf, size_t e
     for (int i = 0; i < m->nparts; i++) {
         if (!m->parts[i].is_column)
             continue;
-        m->parts[i].col = pgo_relation_column(rel, m->parts[i].text);
+        m->parts[i].col = column_index(rel, m->parts[i].text);
         if (m->parts[i].col < 0) {
             snprintf(errbuf, errbuf_size,
                      "outbox.topic: placeholder ${%s} names no column of %s.%s", m->parts[i].text,
@@ -173,8 +182,7 @@ static int bind(event_mapper *m, const pgo_relation *rel, char *errbuf, size_t e
         }
     }
     m->bound = true;
-    m->bound_oid = rel->oid;
-    m->bound_version = rel->version;
+    m->bound_shape = rel->shape;
     return 0;
 }
 
@@ -342,14 +350,14 @@ bool event_parse_time(const char *text, size_t len, int64_t *out_us)
 }
 
 /* The text of a required column, or an error naming it. */
-static const pgo_value *required(const event_mapper *m, const pgo_relation *rel,
-                                 const pgo_value *cols, int role, char *errbuf, size_t errbuf_size)
+static const event_value *required(const event_mapper *m, const event_row *row, int role,
+                                   char *errbuf, size_t errbuf_size)
 {
-    const pgo_value *v = &cols[m->col[role]];
+    const event_value *v = &row->values[m->col[role]];
 
-    if (v->kind != 't') {
-        snprintf(errbuf, errbuf_size, "outbox row in %s.%s: column \"%s\" is %s", rel->nspname,
-                 rel->relname, column_setting(m->cfg, role), v->kind == 'n' ? "NULL" : "not text");
+    if (v->data == NULL) {
+        snprintf(errbuf, errbuf_size, "outbox row in %s.%s: column \"%s\" is NULL", row->nspname,
+                 row->relname, column_setting(m->cfg, role));
         return NULL;
     }
     return v;
@@ -357,7 +365,7 @@ static const pgo_value *required(const event_mapper *m, const pgo_relation *rel,
 
 /* Adds the row's headers column (a JSON object) as record headers: string values as is,
  * other values as JSON text. Offsets are stored in the header slots until fix-up. */
-static int add_row_headers(event_mapper *m, const pgo_value *v, event *out, size_t *name_off,
+static int add_row_headers(event_mapper *m, const event_value *v, event *out, size_t *name_off,
                            size_t *value_off, char *errbuf, size_t errbuf_size)
 {
     json_error_t jerr;
@@ -401,9 +409,26 @@ out:
 }
 
 /* The text of an optional role's column, or NULL when the table has none or it is NULL. */
-static const pgo_value *text_of(const event_mapper *m, const pgo_value *cols, int role)
+static const event_value *text_of(const event_mapper *m, const event_row *row, int role)
 {
-    return m->col[role] >= 0 && cols[m->col[role]].kind == 't' ? &cols[m->col[role]] : NULL;
+    return m->col[role] >= 0 && row->values[m->col[role]].data != NULL ? &row->values[m->col[role]]
+                                                                       : NULL;
+}
+
+/* Appends the value of the header that says where the event comes from: its position, or
+ * for a re-published row the backfill job. */
+static size_t add_origin(event_mapper *m, relay_lsn commit_lsn, uint32_t index,
+                         event_header *h)
+{
+    char pos[48];
+
+    if (m->replay_job != NULL) {
+        *h = (event_header){EVENT_HDR_REPLAY, NULL, strlen(m->replay_job)};
+        return sb_add(&m->sb, m->replay_job, h->value_len);
+    }
+    snprintf(pos, sizeof pos, LSN_FMT ":%u", LSN_ARGS(commit_lsn), index);
+    *h = (event_header){EVENT_HDR_POSITION, NULL, strlen(pos)};
+    return sb_add(&m->sb, pos, h->value_len);
 }
 
 /*
@@ -413,19 +438,18 @@ static const pgo_value *text_of(const event_mapper *m, const pgo_value *cols, in
  * the scratch buffer), the position and aggregate type headers, the commit time. Appends to
  * the scratch buffer; errbuf keeps the reason. Returns EVENT_BAD_ROW, or -1 out of memory.
  */
-static int salvage(event_mapper *m, const pgo_value *cols, relay_lsn commit_lsn, uint32_t index,
-                   int64_t commit_time_us, bool has_topic, size_t topic_off, event *out,
-                   char *errbuf, size_t errbuf_size)
+static int salvage(event_mapper *m, const event_row *row, relay_lsn commit_lsn, uint32_t index,
+                   bool has_topic, size_t topic_off, event *out, char *errbuf, size_t errbuf_size)
 {
     scratch *sb = &m->sb;
-    const pgo_value *id = text_of(m, cols, COL_ID), *key = text_of(m, cols, COL_AGGREGATE_ID);
-    const pgo_value *type = text_of(m, cols, COL_EVENT_TYPE);
-    const pgo_value *payload = text_of(m, cols, COL_PAYLOAD);
-    const pgo_value *agg = text_of(m, cols, COL_AGGREGATE_TYPE);
-    const pgo_value *version = text_of(m, cols, COL_VERSION);
-    size_t empty_off, key_off = 0, value_off = 0, id_off, type_off, version_off = 0, pos_off;
+    const event_value *id = text_of(m, row, COL_ID), *key = text_of(m, row, COL_AGGREGATE_ID);
+    const event_value *type = text_of(m, row, COL_EVENT_TYPE);
+    const event_value *payload = text_of(m, row, COL_PAYLOAD);
+    const event_value *agg = text_of(m, row, COL_AGGREGATE_TYPE);
+    const event_value *version = text_of(m, row, COL_VERSION);
+    size_t empty_off, key_off = 0, value_off = 0, id_off, type_off, version_off = 0, origin_off;
     size_t hval_off[4];
-    char pos[48];
+    event_header origin;
 
     memset(out, 0, offsetof(event, headers));
     empty_off = sb_add(sb, "", 0);
@@ -437,8 +461,7 @@ static int salvage(event_mapper *m, const pgo_value *cols, relay_lsn commit_lsn,
     type_off = type != NULL ? sb_add(sb, type->data, type->len) : empty_off;
     if (version != NULL)
         version_off = sb_add(sb, version->data, version->len);
-    snprintf(pos, sizeof pos, LSN_FMT ":%u", LSN_ARGS(commit_lsn), index);
-    pos_off = sb_add(sb, pos, strlen(pos));
+    origin_off = add_origin(m, commit_lsn, index, &origin);
     out->nheaders = 0;
     if (id != NULL) {
         out->headers[out->nheaders] = (event_header){EVENT_HDR_ID, NULL, id->len};
@@ -448,8 +471,8 @@ static int salvage(event_mapper *m, const pgo_value *cols, relay_lsn commit_lsn,
         out->headers[out->nheaders] = (event_header){EVENT_HDR_TYPE, NULL, type->len};
         hval_off[out->nheaders++] = type_off;
     }
-    out->headers[out->nheaders] = (event_header){EVENT_HDR_POSITION, NULL, strlen(pos)};
-    hval_off[out->nheaders++] = pos_off;
+    out->headers[out->nheaders] = origin;
+    hval_off[out->nheaders++] = origin_off;
     if (agg != NULL) {
         out->headers[out->nheaders] = (event_header){EVENT_HDR_AGGREGATE_TYPE, NULL, agg->len};
         hval_off[out->nheaders++] = sb_add(sb, agg->data, agg->len);
@@ -467,7 +490,7 @@ static int salvage(event_mapper *m, const pgo_value *cols, relay_lsn commit_lsn,
     out->type = sb->buf + type_off;
     out->version = version != NULL ? sb->buf + version_off : NULL;
     out->version_len = version != NULL ? version->len : 0;
-    out->timestamp_ms = commit_time_us / 1000 + PG_EPOCH_OFFSET_S * 1000;
+    out->timestamp_ms = row->commit_time_us / 1000;
     out->commit_lsn = commit_lsn;
     out->index = index;
     for (int i = 0; i < out->nheaders; i++)
@@ -475,35 +498,26 @@ static int salvage(event_mapper *m, const pgo_value *cols, relay_lsn commit_lsn,
     return EVENT_BAD_ROW;
 }
 
-int event_map(event_mapper *m, const pgo_relation *rel, const pgo_value *cols, int ncols,
-              relay_lsn commit_lsn, uint32_t index, int64_t commit_time_us, event *out,
-              char *errbuf, size_t errbuf_size)
+int event_map(event_mapper *m, const event_row *row, relay_lsn commit_lsn, uint32_t index,
+              event *out, char *errbuf, size_t errbuf_size)
 {
-    const pgo_value *id, *key, *type, *payload, *version;
-    size_t topic_off, key_off, id_off, type_off, value_off, value_len, pos_off;
+    const event_value *id, *key, *type, *payload, *version;
+    size_t topic_off, key_off, id_off, type_off, value_off, value_len, origin_off;
     size_t payload_off, version_off = 0;
     size_t name_off[EVENT_MAX_HEADERS], hval_off[EVENT_MAX_HEADERS];
-    char pos[48];
     scratch *sb = &m->sb;
 
-    if (!m->bound || m->bound_oid != rel->oid || m->bound_version != rel->version)
-        if (bind(m, rel, errbuf, errbuf_size) != 0)
-            return -1;
-    if (ncols != rel->ncolumns) {
-        snprintf(errbuf, errbuf_size, "outbox row has %d columns, relation has %d", ncols,
-                 rel->ncolumns);
+    if ((!m->bound || m->bound_shape != row->shape) && bind(m, row, errbuf, errbuf_size) != 0)
         return -1;
-    }
     memset(out, 0, offsetof(event, headers));
     sb->len = 0;
     sb->failed = false;
-    if ((id = required(m, rel, cols, COL_ID, errbuf, errbuf_size)) == NULL ||
-        (key = required(m, rel, cols, COL_AGGREGATE_ID, errbuf, errbuf_size)) == NULL ||
-        (type = required(m, rel, cols, COL_EVENT_TYPE, errbuf, errbuf_size)) == NULL ||
-        (payload = required(m, rel, cols, COL_PAYLOAD, errbuf, errbuf_size)) == NULL)
-        return salvage(m, cols, commit_lsn, index, commit_time_us, false, 0, out, errbuf,
-                       errbuf_size);
-    version = text_of(m, cols, COL_VERSION);
+    if ((id = required(m, row, COL_ID, errbuf, errbuf_size)) == NULL ||
+        (key = required(m, row, COL_AGGREGATE_ID, errbuf, errbuf_size)) == NULL ||
+        (type = required(m, row, COL_EVENT_TYPE, errbuf, errbuf_size)) == NULL ||
+        (payload = required(m, row, COL_PAYLOAD, errbuf, errbuf_size)) == NULL)
+        return salvage(m, row, commit_lsn, index, false, 0, out, errbuf, errbuf_size);
+    version = text_of(m, row, COL_VERSION);
 
     /* Topic: literal parts and column values, validated as a Kafka topic name. */
     topic_off = sb->len;
@@ -513,12 +527,11 @@ int event_map(event_mapper *m, const pgo_relation *rel, const pgo_value *cols, i
             sb_cat(sb, part->text, strlen(part->text));
             continue;
         }
-        const pgo_value *v = &cols[part->col];
-        if (v->kind != 't') {
+        const event_value *v = &row->values[part->col];
+        if (v->data == NULL) {
             snprintf(errbuf, errbuf_size, "outbox.topic: column \"%s\" is NULL in event %.*s",
                      part->text, (int)id->len, id->data);
-            return salvage(m, cols, commit_lsn, index, commit_time_us, false, 0, out, errbuf,
-                           errbuf_size);
+            return salvage(m, row, commit_lsn, index, false, 0, out, errbuf, errbuf_size);
         }
         sb_cat(sb, v->data, v->len);
     }
@@ -530,8 +543,7 @@ int event_map(event_mapper *m, const pgo_relation *rel, const pgo_value *cols, i
                  "[A-Za-z0-9._-])",
                  (int)id->len, id->data, (int)(sb->len - topic_off), sb->buf + topic_off);
         sb->buf[sb->len++] = '\0';
-        return salvage(m, cols, commit_lsn, index, commit_time_us, true, topic_off, out, errbuf,
-                       errbuf_size);
+        return salvage(m, row, commit_lsn, index, true, topic_off, out, errbuf, errbuf_size);
     }
     sb->buf[sb->len++] = '\0';
 
@@ -558,41 +570,38 @@ int event_map(event_mapper *m, const pgo_relation *rel, const pgo_value *cols, i
     if (!sb_cat(sb, "", 1))
         goto oom;
 
-    snprintf(pos, sizeof pos, LSN_FMT ":%u", LSN_ARGS(commit_lsn), index);
-    pos_off = sb_add(sb, pos, strlen(pos));
-
     /* Fixed headers (static names); values are offsets until the buffer stops moving. */
     out->headers[0] = (event_header){EVENT_HDR_ID, NULL, id->len};
     hval_off[0] = id_off;
     out->headers[1] = (event_header){EVENT_HDR_TYPE, NULL, type->len};
     hval_off[1] = type_off;
-    out->headers[2] = (event_header){EVENT_HDR_POSITION, NULL, strlen(pos)};
-    hval_off[2] = pos_off;
+    origin_off = add_origin(m, commit_lsn, index, &out->headers[2]);
+    hval_off[2] = origin_off;
     out->nheaders = 3;
-    if (m->col[COL_AGGREGATE_TYPE] >= 0 && cols[m->col[COL_AGGREGATE_TYPE]].kind == 't') {
-        const pgo_value *v = &cols[m->col[COL_AGGREGATE_TYPE]];
-        out->headers[3] = (event_header){EVENT_HDR_AGGREGATE_TYPE, NULL, v->len};
-        hval_off[3] = sb_add(sb, v->data, v->len);
-        out->nheaders = 4;
+    {
+        const event_value *agg = text_of(m, row, COL_AGGREGATE_TYPE);
+        if (agg != NULL) {
+            out->headers[3] = (event_header){EVENT_HDR_AGGREGATE_TYPE, NULL, agg->len};
+            hval_off[3] = sb_add(sb, agg->data, agg->len);
+            out->nheaders = 4;
+        }
     }
-    if (m->col[COL_HEADERS] >= 0 && cols[m->col[COL_HEADERS]].kind == 't' &&
-        add_row_headers(m, &cols[m->col[COL_HEADERS]], out, name_off, hval_off, errbuf,
+    if (text_of(m, row, COL_HEADERS) != NULL &&
+        add_row_headers(m, text_of(m, row, COL_HEADERS), out, name_off, hval_off, errbuf,
                         errbuf_size) != 0)
-        return salvage(m, cols, commit_lsn, index, commit_time_us, true, topic_off, out, errbuf,
-                       errbuf_size);
+        return salvage(m, row, commit_lsn, index, true, topic_off, out, errbuf, errbuf_size);
 
     if (m->col[COL_CREATED_AT] >= 0) {
-        const pgo_value *v = &cols[m->col[COL_CREATED_AT]];
+        const event_value *v = &row->values[m->col[COL_CREATED_AT]];
         int64_t us;
-        if (v->kind != 't' || !event_parse_time(v->data, v->len, &us)) {
+        if (v->data == NULL || !event_parse_time(v->data, v->len, &us)) {
             snprintf(errbuf, errbuf_size, "event %.*s: column \"%s\" is not a timestamp",
                      (int)id->len, id->data, m->cfg->outbox.columns.created_at);
-            return salvage(m, cols, commit_lsn, index, commit_time_us, true, topic_off, out,
-                           errbuf, errbuf_size);
+            return salvage(m, row, commit_lsn, index, true, topic_off, out, errbuf, errbuf_size);
         }
         out->timestamp_ms = us >= 0 ? us / 1000 : -((-us + 999) / 1000);
     } else {
-        out->timestamp_ms = commit_time_us / 1000 + PG_EPOCH_OFFSET_S * 1000;
+        out->timestamp_ms = row->commit_time_us / 1000;
     }
 
     if (sb->failed)
@@ -620,22 +629,4 @@ int event_map(event_mapper *m, const pgo_relation *rel, const pgo_value *cols, i
 oom:
     snprintf(errbuf, errbuf_size, "out of memory while mapping an event");
     return -1;
-}
-
-int event_mark_replay(event *ev, const char *job, char *errbuf, size_t errbuf_size)
-{
-    int kept = 0;
-
-    /* The position names a commit LSN that a reader of the table does not know; a made-up
-     * one would mislead consumers that watermark on it. */
-    for (int i = 0; i < ev->nheaders; i++)
-        if (strcmp(ev->headers[i].name, EVENT_HDR_POSITION) != 0)
-            ev->headers[kept++] = ev->headers[i];
-    ev->nheaders = kept;
-    if (ev->nheaders >= EVENT_MAX_HEADERS) {
-        snprintf(errbuf, errbuf_size, "event %s: more than %d headers", ev->id, EVENT_MAX_HEADERS);
-        return -1;
-    }
-    ev->headers[ev->nheaders++] = (event_header){EVENT_HDR_REPLAY, job, strlen(job)};
-    return 0;
 }

@@ -15,14 +15,14 @@
 
 #include "config.h"
 #include "lsn.h"
-#include "pgoutput.h"
 
 /* Headers every event carries; the row's own headers column adds more. */
 #define EVENT_HDR_ID "event_id"
 #define EVENT_HDR_TYPE "event_type"
 #define EVENT_HDR_AGGREGATE_TYPE "aggregate_type"
 #define EVENT_HDR_POSITION "outbox_position" /* "COMMIT_LSN:INDEX", e.g. "0/16B3748:3" */
-#define EVENT_HDR_REPLAY "outbox_replay"     /* backfill job that re-published the row */
+#define EVENT_HDR_REPLAY "outbox_replay"     /* backfill job that re-published the row,
+                                                instead of the position */
 
 #define EVENT_MAX_HEADERS 64
 
@@ -46,29 +46,54 @@ typedef struct event {
     const char *id;   /* NUL-terminated */
     const char *type; /* NUL-terminated */
     int64_t timestamp_ms; /* created_at, or the commit time without such a column */
+    /* Where the event comes from. From the replication stream: the commit LSN of its
+     * transaction and its 1-based index among the transaction's outbox events. Re-published
+     * by backfill (read with SQL, no LSN known): commit_lsn 0 and index the row's 1-based
+     * ordinal in the job, which only tells the row apart within the job. */
     relay_lsn commit_lsn;
-    uint32_t index; /* 1-based, among the outbox events of its Postgres transaction */
+    uint32_t index;
     int nheaders;
     event_header headers[EVENT_MAX_HEADERS];
 } event;
 
+/* One column value of a row, as text; data is NULL for SQL NULL. */
+typedef struct event_value {
+    const char *data;
+    size_t len;
+} event_value;
+
+/*
+ * One row of the outbox table, whatever read it: the replication stream (pipeline.c) or a
+ * SQL query (backfill.c). Everything points into the reader's memory.
+ */
+typedef struct event_row {
+    const char *nspname, *relname; /* the table, for messages */
+    int ncols;
+    const char *const *names; /* column names, as the table has them */
+    const event_value *values;
+    uint64_t shape; /* equal while names stay the same: the mapper binds once per shape */
+    int64_t commit_time_us; /* µs since 1970: the timestamp when there is no created_at */
+} event_row;
+
 typedef struct event_mapper event_mapper;
 
 /* Returns NULL with a message when the topic template cannot be parsed. The mapper keeps
- * a pointer to cfg, which must outlive it. */
-event_mapper *event_mapper_new(const relay_config *cfg, char *errbuf, size_t errbuf_size);
+ * a pointer to cfg, which must outlive it. replay_job: the backfill job re-publishing the
+ * rows (their events carry EVENT_HDR_REPLAY instead of EVENT_HDR_POSITION, whose commit
+ * LSN a reader of the table does not know), or NULL. */
+event_mapper *event_mapper_new(const relay_config *cfg, const char *replay_job, char *errbuf,
+                               size_t errbuf_size);
 void event_mapper_free(event_mapper *m);
 
-/* Whether rel is the configured outbox table (schema and name compared exactly). */
-bool event_is_outbox(const event_mapper *m, const pgo_relation *rel);
+/* Whether nspname.relname is the configured outbox table (compared exactly). */
+bool event_is_outbox(const event_mapper *m, const char *nspname, const char *relname);
 
 /* event_map: the row cannot become a record, but *out holds what it offers. */
 #define EVENT_BAD_ROW 1
 
 /*
- * Maps one inserted row of the outbox relation rel (ncols values, as decoded) to *out.
- * commit_time_us is the transaction's commit time (µs since 2000-01-01), used as the
- * timestamp when the table has no created_at column. Returns
+ * Maps one inserted row of the outbox table to *out, at position (commit_lsn, index).
+ * Returns
  *   0              mapped;
  *   EVENT_BAD_ROW  this row cannot become a record (NULL id/key/type/payload, a topic name
  *                  Kafka would refuse, a bad headers or created_at column): errbuf says why,
@@ -78,9 +103,8 @@ bool event_is_outbox(const event_mapper *m, const pgo_relation *rel);
  *   -1             the table does not fit the configuration (a configured column missing)
  *                  or out of memory: a one-line message, nothing in *out.
  */
-int event_map(event_mapper *m, const pgo_relation *rel, const pgo_value *cols, int ncols,
-              relay_lsn commit_lsn, uint32_t index, int64_t commit_time_us, event *out,
-              char *errbuf, size_t errbuf_size);
+int event_map(event_mapper *m, const event_row *row, relay_lsn commit_lsn, uint32_t index,
+              event *out, char *errbuf, size_t errbuf_size);
 
 /* Parses an ISO 8601 time of len bytes — "2026-11-27", "2026-11-27T07:51", "2026-11-27
  * 07:51:30.123456+00" (Postgres's ISO DateStyle), offsets +hh[:mm[:ss]] or Z, none = UTC —
@@ -89,10 +113,5 @@ bool event_parse_time(const char *text, size_t len, int64_t *out_us);
 
 /* Whether a topic name is one Kafka accepts: 1-249 of [A-Za-z0-9._-], not "." or "..". */
 bool event_topic_legal(const char *topic, size_t len);
-
-/* Marks a mapped event as re-published by backfill job `job` (which must outlive ev): adds
- * the EVENT_HDR_REPLAY header and drops EVENT_HDR_POSITION, whose commit LSN is unknown
- * when a row is read with SQL. Returns 0, or -1 with a message when no header slot is left. */
-int event_mark_replay(event *ev, const char *job, char *errbuf, size_t errbuf_size);
 
 #endif

@@ -23,11 +23,9 @@ struct kafka_client {
      * cause is permanent (record too large, no such topic) retrying cannot help. */
     rd_kafka_resp_err_t delivery_err;
     char delivery_msg[256];
-    /* The largest event record the broker refused as too large in the open transaction (by
-     * its outbox_position header), so that the replay can dead-letter just that one. */
-    bool rejected;
-    relay_lsn rejected_lsn;
-    uint32_t rejected_index;
+    /* The largest tagged record the broker refused as too large in the open transaction,
+     * so that the replay can dead-letter just that one. */
+    uint64_t rejected_tag; /* 0: none */
     size_t rejected_size;
     kafka_wait_fn wait_fn;
     void *wait_arg;
@@ -69,30 +67,12 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
  * alike; the largest is the likely cause (see kafka_rejected_record). */
 static void note_rejected(kafka_client *kc, const rd_kafka_message_t *msg)
 {
-    rd_kafka_headers_t *hdrs = NULL;
-    const void *val;
-    size_t len, size = msg->len + msg->key_len;
-    char pos[64], *colon, *end;
-    relay_lsn lsn;
-    unsigned long index;
+    uint64_t tag = (uint64_t)(uintptr_t)msg->_private;
+    size_t size = msg->len + msg->key_len;
 
-    if ((kc->rejected && size <= kc->rejected_size) ||
-        rd_kafka_message_headers(msg, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        rd_kafka_header_get_last(hdrs, EVENT_HDR_POSITION, &val, &len) !=
-            RD_KAFKA_RESP_ERR_NO_ERROR ||
-        len >= sizeof pos)
+    if (tag == 0 || (kc->rejected_tag != 0 && size <= kc->rejected_size))
         return;
-    memcpy(pos, val, len);
-    pos[len] = '\0';
-    if ((colon = strchr(pos, ':')) == NULL)
-        return;
-    *colon = '\0';
-    index = strtoul(colon + 1, &end, 10);
-    if (!lsn_parse(pos, &lsn) || *end != '\0' || index > UINT32_MAX)
-        return;
-    kc->rejected = true;
-    kc->rejected_lsn = lsn;
-    kc->rejected_index = (uint32_t)index;
+    kc->rejected_tag = tag;
     kc->rejected_size = size;
 }
 
@@ -609,7 +589,7 @@ kafka_status kafka_begin(kafka_client *kc, char *errbuf, size_t errbuf_size)
 {
     kc->delivery_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     kc->delivery_msg[0] = '\0';
-    kc->rejected = false;
+    kc->rejected_tag = 0;
     kc->rejected_size = 0;
     return classify(kc, rd_kafka_begin_transaction(kc->rk), "begin_transaction", errbuf,
                     errbuf_size);
@@ -619,8 +599,8 @@ kafka_status kafka_begin(kafka_client *kc, char *errbuf, size_t errbuf_size)
  * relay stops reading Postgres until Kafka takes more). Takes ownership of hdrs. */
 static kafka_status produce(kafka_client *kc, const char *topic, int32_t partition,
                             const void *key, size_t key_len, const void *value, size_t value_len,
-                            int64_t timestamp_ms, rd_kafka_headers_t *hdrs, char *errbuf,
-                            size_t errbuf_size)
+                            int64_t timestamp_ms, rd_kafka_headers_t *hdrs, uint64_t tag,
+                            char *errbuf, size_t errbuf_size)
 {
     rd_kafka_resp_err_t err;
     int64_t next_hook = now_ms() + WAIT_SLICE_MS;
@@ -631,7 +611,7 @@ static kafka_status produce(kafka_client *kc, const char *topic, int32_t partiti
                                 RD_KAFKA_V_VALUE((void *)value, value_len),
                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                 RD_KAFKA_V_TIMESTAMP(timestamp_ms), RD_KAFKA_V_HEADERS(hdrs),
-                                RD_KAFKA_V_END);
+                                RD_KAFKA_V_OPAQUE((void *)(uintptr_t)tag), RD_KAFKA_V_END);
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             break;
         rd_kafka_poll(kc->rk, 50);
@@ -655,7 +635,8 @@ static kafka_status produce(kafka_client *kc, const char *topic, int32_t partiti
     return rd_kafka_fatal_error(kc->rk, NULL, 0) ? KAFKA_FATAL : KAFKA_ABORT;
 }
 
-kafka_status kafka_produce(kafka_client *kc, const event *ev, char *errbuf, size_t errbuf_size)
+kafka_status kafka_produce(kafka_client *kc, const event *ev, uint64_t tag, char *errbuf,
+                           size_t errbuf_size)
 {
     rd_kafka_headers_t *hdrs;
     kafka_status st = ensure_topic(kc, ev->topic, kc->cfg->kafka.topic_partitions, false,
@@ -668,7 +649,7 @@ kafka_status kafka_produce(kafka_client *kc, const event *ev, char *errbuf, size
         rd_kafka_header_add(hdrs, ev->headers[i].name, -1, ev->headers[i].value,
                             (ssize_t)ev->headers[i].value_len);
     return produce(kc, ev->topic, RD_KAFKA_PARTITION_UA, ev->key, ev->key_len, ev->value,
-                   ev->value_len, ev->timestamp_ms, hdrs, errbuf, errbuf_size);
+                   ev->value_len, ev->timestamp_ms, hdrs, tag, errbuf, errbuf_size);
 }
 
 kafka_status kafka_produce_state(kafka_client *kc, const char *key, const char *value, size_t len,
@@ -678,7 +659,7 @@ kafka_status kafka_produce_state(kafka_client *kc, const char *key, const char *
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return produce(kc, kc->cfg->kafka.checkpoint_topic, CHECKPOINT_PARTITION, key, strlen(key),
-                   value, len, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, NULL, errbuf,
+                   value, len, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, NULL, 0, errbuf,
                    errbuf_size);
 }
 
@@ -734,13 +715,8 @@ int kafka_broker_count(kafka_client *kc, int timeout_ms, char *errbuf, size_t er
     return n;
 }
 
-bool kafka_rejected_record(const kafka_client *kc, relay_lsn *commit_lsn, uint32_t *index,
-                           size_t *size)
+uint64_t kafka_rejected_record(const kafka_client *kc, size_t *size)
 {
-    if (!kc->rejected)
-        return false;
-    *commit_lsn = kc->rejected_lsn;
-    *index = kc->rejected_index;
     *size = kc->rejected_size;
-    return true;
+    return kc->rejected_tag;
 }

@@ -79,8 +79,10 @@ kafka_status kafka_read_checkpoint(kafka_client *kc, kafka_checkpoint *out, bool
 kafka_status kafka_begin(kafka_client *kc, char *errbuf, size_t errbuf_size);
 
 /* Produces ev into the open transaction (copies everything it needs). A topic not yet
- * seen is looked up first and created when kafka.create_topics is set. */
-kafka_status kafka_produce(kafka_client *kc, const event *ev, char *errbuf, size_t errbuf_size);
+ * seen is looked up first and created when kafka.create_topics is set. tag (0: none) is
+ * the caller's name for the record, for kafka_rejected_record. */
+kafka_status kafka_produce(kafka_client *kc, const event *ev, uint64_t tag, char *errbuf,
+                           size_t errbuf_size);
 
 /* Produces value (len bytes) under key into the checkpoint topic, inside the open
  * transaction: it becomes visible exactly when the records produced with it do. */
@@ -96,14 +98,13 @@ kafka_status kafka_produce_checkpoint(kafka_client *kc, const kafka_checkpoint *
 kafka_status kafka_commit(kafka_client *kc, char *errbuf, size_t errbuf_size);
 
 /*
- * After kafka_commit returned KAFKA_REJECTED because the broker refused records as too large
- * (a limit below the producer's message.max.bytes): the position (its outbox_position header)
- * and size of the largest refused event record of that transaction. False when none had a
- * position (the checkpoint, a backfilled row). The broker refuses a produce batch as a whole,
- * so smaller records of the same batch fail alike; the largest is the one to set aside.
+ * After the broker refused records of the open transaction as too large (a limit below the
+ * producer's message.max.bytes; it surfaces at the next produce or the commit): the tag and
+ * size of the largest refused tagged record, or 0 when none had a tag. The broker refuses a
+ * produce batch as a whole, so smaller records of the same batch fail alike; the largest is
+ * the one to set aside. Complete once the transaction is aborted and kafka_poll served.
  */
-bool kafka_rejected_record(const kafka_client *kc, relay_lsn *commit_lsn, uint32_t *index,
-                           size_t *size);
+uint64_t kafka_rejected_record(const kafka_client *kc, size_t *size);
 
 /* Aborts the open transaction (after KAFKA_ABORT). */
 kafka_status kafka_abort(kafka_client *kc, char *errbuf, size_t errbuf_size);

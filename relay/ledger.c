@@ -125,3 +125,32 @@ void ledger_idle_open(ledger *l, int64_t now_ms)
     batch_open(l, now_ms);
     l->pending = (ledger_pos){l->seen_lsn, 0, 0};
 }
+
+void ledger_next_event(const ledger *l, relay_lsn *commit_lsn, uint32_t *index)
+{
+    *commit_lsn = l->txn_commit_lsn;
+    *index = l->txn_index + 1;
+}
+
+bool ledger_linger_deadline(const ledger *l, int64_t *deadline_ms)
+{
+    if (!l->batch_open || l->in_txn)
+        return false;
+    *deadline_ms = l->batch_started_ms + l->limits.linger_ms;
+    return true;
+}
+
+relay_lsn ledger_committed_lsn(const ledger *l)
+{
+    return l->committed.end_lsn;
+}
+
+relay_lsn ledger_seen_lsn(const ledger *l)
+{
+    return l->seen_lsn;
+}
+
+bool ledger_batch_open(const ledger *l)
+{
+    return l->batch_open;
+}

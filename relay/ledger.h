@@ -90,6 +90,23 @@ ledger_pos ledger_batch_checkpoint(const ledger *l);
  * that may now be confirmed to Postgres (flush). */
 relay_lsn ledger_batch_committed(ledger *l);
 
+/* The end LSN of the last committed checkpoint: what may be confirmed to Postgres. */
+relay_lsn ledger_committed_lsn(const ledger *l);
+
+/* Everything before it was received (commit ends, keepalives): the write position of a
+ * status update. */
+relay_lsn ledger_seen_lsn(const ledger *l);
+
+/* Whether a Kafka transaction is being filled (events, or a position only). */
+bool ledger_batch_open(const ledger *l);
+
+/* The position of the next outbox event of the transaction being received. */
+void ledger_next_event(const ledger *l, relay_lsn *commit_lsn, uint32_t *index);
+
+/* When the open batch's linger ends, or false when no linger is running (no batch open, or
+ * in the middle of a Postgres transaction, where a batch is never closed for time). */
+bool ledger_linger_deadline(const ledger *l, int64_t *deadline_ms);
+
 /* Idle advance (DESIGN §5.5): true when no batch is open, no transaction is being
  * received and the stream is known to be past the committed position, so a
  * checkpoint-only Kafka transaction can move the slot on. The caller decides how often;

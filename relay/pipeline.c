@@ -1,12 +1,11 @@
 #include "pipeline.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "event.h"
 #include "exitcode.h"
 #include "failpoint.h"
@@ -14,20 +13,28 @@
 #include "ledger.h"
 #include "pgoutput.h"
 #include "pgrepl.h"
-#include "route.h"
+#include "publish.h"
 
 #define INIT_TIMEOUT_MS 60000
 #define STATS_INTERVAL_MS 60000
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
 #define STANDBY_POLL_MAX_MS 5000 /* a standby takes over at most this long after the slot frees */
-#define POLL_EVERY 1000 /* serve librdkafka's delivery reports every N produced events */
 
+/* Besides what the publisher counts. */
 typedef struct stats {
-    uint64_t events, skipped, pg_txns, kafka_txns, idle_checkpoints;
+    uint64_t skipped, pg_txns, idle_checkpoints;
     uint64_t other_tables, updates, deletes, truncates, messages;
-    uint64_t dead_letters; /* events sent to dead_letter.topic instead (counted apart) */
 } stats;
+
+/* The outbox relation's columns as event_map reads them, collected once per Relation
+ * message (event.h's neutral row). */
+typedef struct row_shape {
+    uint64_t shape; /* oid << 32 | version of the relation they were collected from */
+    int cap;
+    const char **names;
+    event_value *values;
+} row_shape;
 
 typedef struct pipeline {
     const relay_config *cfg;
@@ -35,7 +42,8 @@ typedef struct pipeline {
     const log_ctx *lg;
     volatile sig_atomic_t *stop;
     event_mapper *mapper;
-    route *route; /* schemas and policies: publish, dead-letter or stop */
+    row_shape row;
+    publisher *pub; /* verdict, produce or dead-letter, commit with the checkpoint */
     kafka_client *kafka;
     pgo_decoder *decoder;
     pgrepl_conn *pg;
@@ -44,8 +52,7 @@ typedef struct pipeline {
     pgrepl_slot slot;    /* the slot, as of the last connect */
     kafka_checkpoint cp; /* system_id and slot stamped on every checkpoint */
     bool have_position;  /* the producer is ready and the ledger knows where we are */
-    bool kafka_txn_open;
-    int64_t txn_commit_time_us; /* commit time of the Postgres transaction being received */
+    int64_t txn_commit_time_us; /* µs since 1970 */ /* commit time of the Postgres transaction being received */
     int64_t last_status_ms, last_idle_ms, last_stats_ms;
     stats st;
     char err[1024];
@@ -57,13 +64,6 @@ typedef enum {
     STEP_REWIND, /* drop the batch and restart the stream from the slot */
     STEP_EXIT,   /* stop with p->exit_code */
 } step;
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int exit_for_pg(pgrepl_status st)
 {
@@ -78,108 +78,60 @@ static int exit_for_pg(pgrepl_status st)
 
 static void log_stats(pipeline *p)
 {
+    const publish_counts *c = publish_get_counts(p->pub);
+
     log_info(p->lg,
              "published %" PRIu64 " events from %" PRIu64 " Postgres transactions in %" PRIu64
              " Kafka transactions (%" PRIu64 " checkpoint-only); skipped %" PRIu64
              " already published; ignored: %" PRIu64 " rows of other tables, %" PRIu64
              " updates, %" PRIu64 " deletes, %" PRIu64 " truncates, %" PRIu64
              " messages; dead-lettered %" PRIu64 "; confirmed " LSN_FMT,
-             p->st.events, p->st.pg_txns, p->st.kafka_txns, p->st.idle_checkpoints, p->st.skipped,
+             c->events, p->st.pg_txns, c->kafka_txns, p->st.idle_checkpoints, p->st.skipped,
              p->st.other_tables, p->st.updates, p->st.deletes, p->st.truncates, p->st.messages,
-             p->st.dead_letters, LSN_ARGS(p->ledger.committed.end_lsn));
+             c->dead_letters, LSN_ARGS(ledger_committed_lsn(&p->ledger)));
 }
 
 static step send_status(pipeline *p, bool reply)
 {
     if (p->pg == NULL)
         return STEP_OK;
-    if (pgrepl_send_status(p->pg, p->ledger.seen_lsn, p->ledger.committed.end_lsn, reply, p->err,
+    if (pgrepl_send_status(p->pg, ledger_seen_lsn(&p->ledger), ledger_committed_lsn(&p->ledger), reply, p->err,
                            sizeof p->err) != PGREPL_OK) {
         log_warn(p->lg, "%s", p->err);
         return STEP_REWIND;
     }
-    p->last_status_ms = mono_ms();
+    p->last_status_ms = clock_mono_ms();
     return STEP_OK;
 }
 
-/* Maps a Kafka failure to the loop's next step. */
-static step kafka_failed(pipeline *p, kafka_status st, int *exit_code)
+/* What the loop does after the publisher's step. */
+static step after_publish(pipeline *p, publish_step ps, int *exit_code)
 {
-    relay_lsn lsn;
-    uint32_t index;
-    size_t size;
-
-    /* A record the broker refuses as too large dooms the whole Kafka transaction, and it
-     * surfaces at whichever call comes next (a produce, the commit). Once the transaction is
-     * aborted every delivery report is in: set the largest refused event aside and replay;
-     * the replay routes it as too_large (route.h) and publishes the rest. A second refusal
-     * of the same event ends as an error below. */
-    if ((st == KAFKA_ABORT || st == KAFKA_REJECTED) && p->kafka_txn_open) {
-        char why[512];
-
-        if (kafka_abort(p->kafka, why, sizeof why) == KAFKA_OK)
-            p->kafka_txn_open = false;
-        kafka_poll(p->kafka);
-    }
-    if ((st == KAFKA_ABORT || st == KAFKA_REJECTED) &&
-        kafka_rejected_record(p->kafka, &lsn, &index, &size) &&
-        route_mark_too_large(p->route, lsn, index)) {
-        log_warn(p->lg,
-                 "%s; the broker refused the event at " LSN_FMT ":%u (%zu bytes) as too "
-                 "large: aborted, replaying from " LSN_FMT " to dead-letter it",
-                 p->err, LSN_ARGS(lsn), index, size, LSN_ARGS(p->ledger.committed.end_lsn));
-        return STEP_REWIND;
-    }
-    if (st == KAFKA_FATAL || st == KAFKA_REJECTED) {
-        *exit_code = st == KAFKA_REJECTED ? EXIT_DATA : EXIT_KAFKA;
+    if (ps == PUBLISH_OK)
+        return STEP_OK;
+    snprintf(p->err, sizeof p->err, "%s", publish_error(p->pub));
+    if (ps == PUBLISH_EXIT) {
+        *exit_code = publish_exit_code(p->pub);
         return STEP_EXIT;
     }
-    log_warn(p->lg, "%s; aborting the Kafka transaction and restarting from " LSN_FMT, p->err,
-             LSN_ARGS(p->ledger.committed.end_lsn));
+    log_warn(p->lg, "%s; the Kafka transaction is given up, restarting from " LSN_FMT, p->err,
+             LSN_ARGS(ledger_committed_lsn(&p->ledger)));
     return STEP_REWIND;
-}
-
-static kafka_status ensure_kafka_txn(pipeline *p)
-{
-    kafka_status st;
-
-    if (p->kafka_txn_open)
-        return KAFKA_OK;
-    st = kafka_begin(p->kafka, p->err, sizeof p->err);
-    p->kafka_txn_open = st == KAFKA_OK;
-    return st;
 }
 
 /* Writes the checkpoint into the open Kafka transaction, commits it, and only then
  * confirms the checkpoint's end_lsn to Postgres (DESIGN §5.3–4). */
 static step commit_batch(pipeline *p, int *exit_code)
 {
-    kafka_status st;
+    char value[512];
+    int n;
     relay_lsn confirm;
+    step s;
 
     p->cp.pos = ledger_batch_checkpoint(&p->ledger);
-    if ((st = ensure_kafka_txn(p)) != KAFKA_OK ||
-        (st = kafka_produce_checkpoint(p->kafka, &p->cp, p->err, sizeof p->err)) != KAFKA_OK)
-        return kafka_failed(p, st, exit_code);
-    FAILPOINT(p->opts->failpoint, "after_produce_before_commit");
-    for (;;) {
-        st = kafka_commit(p->kafka, p->err, sizeof p->err);
-        if (st != KAFKA_RETRY)
-            break;
-        if (*p->stop) {
-            /* Stopping while the broker is away: give the batch up, it is replayed. */
-            st = KAFKA_ABORT;
-            break;
-        }
-        /* Still retriable after commit_timeout_ms (broker away): keep the replication
-         * connection alive meanwhile, then try again. */
-        log_warn(p->lg, "%s; retrying", p->err);
-        send_status(p, false);
-    }
-    if (st != KAFKA_OK)
-        return kafka_failed(p, st, exit_code);
-    p->kafka_txn_open = false;
-    p->st.kafka_txns++;
+    n = kafka_checkpoint_format(p->cfg->name, &p->cp, value, sizeof value);
+    if ((s = after_publish(p, publish_commit(p->pub, value, (size_t)n), exit_code)) != STEP_OK)
+        return s;
     FAILPOINT(p->opts->failpoint, "after_commit_before_status");
     if (p->cp.pos.commit_lsn != 0)
         FAILPOINT(p->opts->failpoint, "after_split_commit");
@@ -189,93 +141,76 @@ static step commit_batch(pipeline *p, int *exit_code)
     return send_status(p, false);
 }
 
-/* Produces ev's dead-letter record into the open Kafka transaction, with the batch. A
- * record Kafka finds too large with the original value goes without it: the headers still
- * say which event it was and why. */
-static step dead_letter(pipeline *p, const event *ev, const route_verdict *v, int *exit_code)
+/* The neutral row of an inserted tuple of rel; -1 with p->err when it does not fit. */
+static int row_of(pipeline *p, const pgo_relation *rel, const pgo_value *vals, int n,
+                  event_row *row)
 {
-    event dl;
-    kafka_status st;
-    char line[1536];
+    row_shape *rs = &p->row;
+    uint64_t shape = (uint64_t)rel->oid << 32 | rel->version;
 
-    route_describe(p->route, ev, v, line, sizeof line);
-    log_warn(p->lg, "dead-lettered %s", line);
-    route_dead_letter(p->route, ev, v, false, &dl);
-    st = kafka_produce(p->kafka, &dl, p->err, sizeof p->err);
-    if (st == KAFKA_REJECTED) {
-        route_dead_letter(p->route, ev, v, true, &dl);
-        st = kafka_produce(p->kafka, &dl, p->err, sizeof p->err);
+    if (n != rel->ncolumns) {
+        snprintf(p->err, sizeof p->err, "outbox row has %d columns, relation has %d", n,
+                 rel->ncolumns);
+        return -1;
     }
-    if (st == KAFKA_REJECTED) {
-        *exit_code = EXIT_DATA;
-        return STEP_EXIT;
+    if (n > rs->cap) {
+        const char **names = realloc(rs->names, (size_t)n * sizeof(*names));
+        event_value *values = names ? realloc(rs->values, (size_t)n * sizeof(*values)) : NULL;
+        if (names != NULL)
+            rs->names = names;
+        if (values == NULL) {
+            snprintf(p->err, sizeof p->err, "out of memory");
+            return -1;
+        }
+        rs->values = values;
+        rs->cap = n;
+        rs->shape = 0;
     }
-    if (st != KAFKA_OK)
-        return kafka_failed(p, st, exit_code);
-    p->st.dead_letters++;
-    return STEP_OK;
+    if (rs->shape != shape) {
+        for (int i = 0; i < n; i++)
+            rs->names[i] = rel->columns[i].name;
+        rs->shape = shape;
+    }
+    /* Only text comes for an INSERT ('u', unchanged TOAST, only in updates). */
+    for (int i = 0; i < n; i++)
+        rs->values[i] = (event_value){vals[i].kind == 't' ? vals[i].data : NULL, vals[i].len};
+    *row = (event_row){rel->nspname, rel->relname, n,   rs->names, rs->values,
+                       shape,        p->txn_commit_time_us};
+    return 0;
 }
 
 static step on_insert(pipeline *p, const pgo_msg *m, int *exit_code)
 {
     const pgo_relation *rel = m->u.change.rel;
+    event_row row;
     event ev;
-    route_verdict v;
-    kafka_status st;
-    int mapped;
+    relay_lsn lsn;
+    uint32_t index;
+    int mapped = -1;
 
-    if (!event_is_outbox(p->mapper, rel)) {
+    if (!event_is_outbox(p->mapper, rel->nspname, rel->relname)) {
         p->st.other_tables++;
         return STEP_OK;
     }
-    mapped = event_map(p->mapper, rel, m->u.change.new_tuple, m->u.change.nnew,
-                       p->ledger.txn_commit_lsn, p->ledger.txn_index + 1, p->txn_commit_time_us,
-                       &ev, p->err, sizeof p->err);
+    ledger_next_event(&p->ledger, &lsn, &index);
+    if (row_of(p, rel, m->u.change.new_tuple, m->u.change.nnew, &row) == 0)
+        mapped = event_map(p->mapper, &row, lsn, index, &ev, p->err, sizeof p->err);
     if (mapped < 0) {
         /* Nothing of this transaction is confirmed: after the fix, a restart resumes here. */
         size_t n = strlen(p->err);
         snprintf(p->err + n, sizeof p->err - n, " (transaction " LSN_FMT ", event %u)",
-                 LSN_ARGS(p->ledger.txn_commit_lsn), p->ledger.txn_index + 1);
+                 LSN_ARGS(lsn), index);
         *exit_code = EXIT_DATA;
         return STEP_EXIT;
     }
-    /* Skipped before routing: an event dead-lettered before is as published as any. */
-    if (ledger_event(&p->ledger, ev.key_len + ev.value_len, mono_ms()) == LEDGER_SKIP) {
+    /* Skipped before the verdict: an event dead-lettered before is as published as any. */
+    if (ledger_event(&p->ledger, ev.key_len + ev.value_len, clock_mono_ms()) == LEDGER_SKIP) {
         p->st.skipped++;
         return STEP_OK;
     }
-    if (mapped == EVENT_BAD_ROW)
-        route_refused(p->route, ROUTE_BAD_ROW, p->err, &v);
-    else
-        route_event(p->route, &ev, &v);
-    if (v.action != ROUTE_STOP && (st = ensure_kafka_txn(p)) != KAFKA_OK)
-        return kafka_failed(p, st, exit_code);
-    if (v.action == ROUTE_PUBLISH) {
-        st = kafka_produce(p->kafka, &ev, p->err, sizeof p->err);
-        /* Over the producer's message.max.bytes: refused before it joined the transaction,
-         * so the batch is unharmed and the event follows schemas.on_invalid. */
-        if (st == KAFKA_REJECTED)
-            route_refused(p->route, ROUTE_TOO_LARGE, p->err, &v);
-        else if (st != KAFKA_OK)
-            return kafka_failed(p, st, exit_code);
-        else
-            p->st.events++;
-    }
-    if (v.action == ROUTE_STOP) {
-        /* Nothing of this transaction is confirmed (the open Kafka transaction is aborted
-         * on exit): after the fix, a restart resumes at this event. */
-        route_describe(p->route, &ev, &v, p->err, sizeof p->err);
-        *exit_code = EXIT_DATA;
-        return STEP_EXIT;
-    }
-    if (v.action == ROUTE_DEAD_LETTER) {
-        step s = dead_letter(p, &ev, &v, exit_code);
-        if (s != STEP_OK)
-            return s;
-    }
-    if ((p->st.events + p->st.dead_letters) % POLL_EVERY == 0)
-        kafka_poll(p->kafka);
-    return STEP_OK;
+    return after_publish(p, publish_event(p->pub, &ev, mapped == EVENT_BAD_ROW ? p->err : NULL,
+                                          NULL),
+                         exit_code);
 }
 
 static step on_data(pipeline *p, const pgrepl_msg *msg, int *exit_code)
@@ -291,7 +226,7 @@ static step on_data(pipeline *p, const pgrepl_msg *msg, int *exit_code)
     switch (m.kind) {
     case PGO_BEGIN:
         ledger_begin(&p->ledger, m.u.begin.final_lsn);
-        p->txn_commit_time_us = m.u.begin.commit_time;
+        p->txn_commit_time_us = m.u.begin.commit_time + CLOCK_PG_EPOCH_OFFSET_US;
         return STEP_OK;
     case PGO_COMMIT:
         ledger_commit(&p->ledger, m.u.commit.end_lsn);
@@ -309,7 +244,7 @@ static step on_data(pipeline *p, const pgrepl_msg *msg, int *exit_code)
 /* Timers that run whether or not data arrives: batch due, idle advance, status, stats. */
 static step on_tick(pipeline *p, int *exit_code)
 {
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
     step s;
 
     if (ledger_batch_due(&p->ledger, now) && (s = commit_batch(p, exit_code)) != STEP_OK)
@@ -337,11 +272,11 @@ static step on_tick(pipeline *p, int *exit_code)
  * transaction boundary) or the next status update. */
 static int read_timeout(const pipeline *p)
 {
-    int64_t now = mono_ms(), until = p->last_status_ms + p->cfg->postgres.status_interval_ms;
+    int64_t now = clock_mono_ms(), until = p->last_status_ms + p->cfg->postgres.status_interval_ms;
+    int64_t linger;
 
-    if (p->ledger.batch_open && !p->ledger.in_txn &&
-        p->ledger.batch_started_ms + p->cfg->batch.linger_ms < until)
-        until = p->ledger.batch_started_ms + p->cfg->batch.linger_ms;
+    if (ledger_linger_deadline(&p->ledger, &linger) && linger < until)
+        until = linger;
     if (until - now > 1000)
         return 1000;
     return until > now ? (int)(until - now) : 0;
@@ -382,7 +317,7 @@ static int open_stream(pipeline *p)
         if (p->have_position && !p->opts->accept_slot_position) {
             snprintf(what, sizeof what,
                      "replication slot \"%s\" disappeared while relay \"%s\" was at " LSN_FMT,
-                     cfg->postgres.slot, cfg->name, LSN_ARGS(p->ledger.committed.end_lsn));
+                     cfg->postgres.slot, cfg->name, LSN_ARGS(ledger_committed_lsn(&p->ledger)));
             return refuse_position(p, what);
         }
         if (!cfg->postgres.create_slot) {
@@ -413,21 +348,21 @@ static int open_stream(pipeline *p)
                  cfg->postgres.slot, slot->active_pid);
         return EXIT_SLOT_BUSY;
     }
-    if (p->have_position && slot->confirmed_flush > p->ledger.committed.end_lsn) {
+    if (p->have_position && slot->confirmed_flush > ledger_committed_lsn(&p->ledger)) {
         snprintf(what, sizeof what,
                  "replication slot \"%s\" moved to " LSN_FMT ", ahead of the checkpoint at " LSN_FMT,
                  cfg->postgres.slot, LSN_ARGS(slot->confirmed_flush),
-                 LSN_ARGS(p->ledger.committed.end_lsn));
+                 LSN_ARGS(ledger_committed_lsn(&p->ledger)));
         return refuse_position(p, what);
     }
     /* 0/0 before the checkpoint is known: the server starts at confirmed_flush, which is
      * never ahead of the checkpoint (checked in become_producer); the ledger skips what
      * the checkpoint covers. */
     st = pgrepl_start(p->pg, cfg->postgres.slot, cfg->postgres.publication,
-                      p->have_position ? p->ledger.committed.end_lsn : 0, p->err, sizeof p->err);
+                      p->have_position ? ledger_committed_lsn(&p->ledger) : 0, p->err, sizeof p->err);
     if (st != PGREPL_OK)
         return exit_for_pg(st);
-    p->last_status_ms = mono_ms();
+    p->last_status_ms = clock_mono_ms();
     return EXIT_OK;
 }
 
@@ -487,20 +422,9 @@ static int become_producer(pipeline *p)
  * broker away is waited for. Returns EXIT_OK to go on, or an exit code. */
 static int rewind_stream(pipeline *p)
 {
-    while (p->kafka_txn_open) {
-        kafka_status st = kafka_abort(p->kafka, p->err, sizeof p->err);
-        if (st == KAFKA_OK) {
-            p->kafka_txn_open = false;
-        } else if (st == KAFKA_RETRY && !*p->stop) {
-            log_warn(p->lg, "%s; retrying", p->err);
-        } else if (st == KAFKA_RETRY) {
-            /* Stopping with the broker away: the coordinator aborts the transaction when
-             * it times out; nothing of it was confirmed. */
-            p->err[0] = '\0';
-            return EXIT_OK;
-        } else {
-            return EXIT_KAFKA;
-        }
+    if (publish_abort(p->pub) != PUBLISH_OK) {
+        snprintf(p->err, sizeof p->err, "%s", publish_error(p->pub));
+        return publish_exit_code(p->pub);
     }
     ledger_rewind(&p->ledger);
     pgrepl_close(p->pg);
@@ -538,7 +462,7 @@ static int stream(pipeline *p)
     }
     /* Graceful stop: publish what is open (a partial transaction is recorded as such in
      * the checkpoint), confirm it, leave. A standby never gets here: it has no stream. */
-    if (p->ledger.batch_open) {
+    if (ledger_batch_open(&p->ledger)) {
         s = commit_batch(p, &exit_code);
         if (s == STEP_EXIT)
             return exit_code;
@@ -552,10 +476,8 @@ static int stream(pipeline *p)
 /* Sleeps ms unless a stop is requested (a signal interrupts the sleep). */
 static bool pause_unless_stopped(pipeline *p, int ms)
 {
-    struct timespec pause = {ms / 1000, (ms % 1000) * 1000000L};
-
     if (!*p->stop)
-        nanosleep(&pause, NULL);
+        clock_sleep_ms(ms);
     return !*p->stop;
 }
 
@@ -572,7 +494,7 @@ static int run(pipeline *p)
         if (rc == EXIT_OK && !p->have_position)
             rc = become_producer(p);
         else if (rc == EXIT_OK)
-            log_info(p->lg, "streaming again from " LSN_FMT, LSN_ARGS(p->ledger.committed.end_lsn));
+            log_info(p->lg, "streaming again from " LSN_FMT, LSN_ARGS(ledger_committed_lsn(&p->ledger)));
         if (rc == EXIT_OK) {
             if (standby_logged)
                 log_info(p->lg, "slot %s is free: taking over", p->cfg->postgres.slot);
@@ -612,7 +534,7 @@ static void on_kafka_wait(void *arg)
 {
     pipeline *p = arg;
 
-    if (mono_ms() - p->last_status_ms >= p->cfg->postgres.status_interval_ms)
+    if (clock_mono_ms() - p->last_status_ms >= p->cfg->postgres.status_interval_ms)
         send_status(p, false);
 }
 
@@ -620,29 +542,34 @@ int pipeline_run(const relay_config *cfg, const pipeline_opts *opts, const log_c
                  volatile sig_atomic_t *stop)
 {
     pipeline p = {.cfg = cfg, .opts = opts, .lg = lg, .stop = stop};
+    publish_opts popts = {.state_key = cfg->name,
+                          .resume = "nothing from its transaction on was confirmed, so the relay "
+                                    "resumes there",
+                          .failpoint = opts->failpoint,
+                          .stop = stop};
     int rc = EXIT_INTERNAL;
 
-    p.last_stats_ms = p.last_idle_ms = mono_ms();
+    p.last_stats_ms = p.last_idle_ms = clock_mono_ms();
     p.decoder = pgo_decoder_new();
-    p.mapper = event_mapper_new(cfg, p.err, sizeof p.err);
+    p.mapper = event_mapper_new(cfg, NULL, p.err, sizeof p.err);
     if (p.decoder == NULL || p.mapper == NULL) {
         rc = p.mapper == NULL ? EXIT_CONFIG : EXIT_INTERNAL;
         goto out;
     }
-    /* Schemas are compiled before anything connects: a broken one stops the start. */
-    if ((p.route = route_new(cfg, p.err, sizeof p.err)) == NULL) {
-        rc = EXIT_CONFIG;
-        goto out;
-    }
-    if (route_schema_count(p.route) > 0)
-        log_info(lg, "schemas: %d from %s (applies to the %s; invalid: %s, unknown type: %s)",
-                 route_schema_count(p.route), cfg->schemas.dir, cfg->schemas.applies_to,
-                 cfg->schemas.on_invalid, cfg->schemas.on_unknown_type);
     p.kafka = kafka_new(cfg, cfg->name, lg, p.err, sizeof p.err);
     if (p.kafka == NULL) {
         rc = EXIT_CONFIG;
         goto out;
     }
+    /* Schemas are compiled before anything connects: a broken one stops the start. */
+    if ((p.pub = publish_new(cfg, p.kafka, &popts, lg, p.err, sizeof p.err)) == NULL) {
+        rc = EXIT_CONFIG;
+        goto out;
+    }
+    if (publish_schema_count(p.pub) > 0)
+        log_info(lg, "schemas: %d from %s (applies to the %s; invalid: %s, unknown type: %s)",
+                 publish_schema_count(p.pub), cfg->schemas.dir, cfg->schemas.applies_to,
+                 cfg->schemas.on_invalid, cfg->schemas.on_unknown_type);
     kafka_set_wait_hook(p.kafka, on_kafka_wait, &p);
     ledger_init(&p.ledger,
                 (ledger_limits){(uint32_t)cfg->batch.max_events, (size_t)cfg->batch.max_bytes,
@@ -652,14 +579,17 @@ int pipeline_run(const relay_config *cfg, const pipeline_opts *opts, const log_c
 out:
     if (rc != EXIT_OK && p.err[0] != '\0')
         log_error(lg, "%s", p.err);
-    if (p.kafka_txn_open && kafka_abort(p.kafka, p.err, sizeof p.err) != KAFKA_OK)
-        log_warn(lg, "%s", p.err);
-    if (p.kafka != NULL)
+    if (p.pub != NULL) {
+        if (publish_txn_open(p.pub) && publish_abort(p.pub) != PUBLISH_OK)
+            log_warn(lg, "%s", publish_error(p.pub));
         log_stats(&p);
+    }
     pgrepl_close(p.pg);
+    publish_free(p.pub);
     kafka_free(p.kafka);
     event_mapper_free(p.mapper);
-    route_free(p.route);
+    free(p.row.names);
+    free(p.row.values);
     pgo_decoder_free(p.decoder);
     return rc;
 }

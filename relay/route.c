@@ -299,7 +299,8 @@ void route_dead_letter(route *r, const event *ev, const route_verdict *v, bool o
     out->nheaders = n;
 }
 
-void route_describe(const route *r, const event *ev, const route_verdict *v, char *buf, size_t size)
+void route_describe(const route *r, const event *ev, const route_verdict *v, const char *resume,
+                    char *buf, size_t size)
 {
     const char *fix;
     char used[300] = "";
@@ -332,8 +333,7 @@ void route_describe(const route *r, const event *ev, const route_verdict *v, cha
         break;
     }
     snprintf(buf, size,
-             "%s: %s (event %s of type %s at " LSN_FMT ":%u%s); %s: nothing from its "
-             "transaction on was confirmed, so the relay resumes there",
+             "%s: %s (event %s of type %s at " LSN_FMT ":%u%s); %s: %s",
              route_reason_name(v->reason), v->error, ev->id[0] ? ev->id : "?",
-             ev->type[0] ? ev->type : "?", LSN_ARGS(ev->commit_lsn), ev->index, used, fix);
+             ev->type[0] ? ev->type : "?", LSN_ARGS(ev->commit_lsn), ev->index, used, fix, resume);
 }

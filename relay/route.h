@@ -98,10 +98,10 @@ void route_dead_letter(route *r, const event *ev, const route_verdict *v, bool o
 const char *route_reason_name(route_reason reason);
 
 /*
- * One log line about ev and v: where it went and why, or, for ROUTE_STOP, what to fix and
- * which setting decided it.
+ * One log line about ev and v: where it went and why, or, for ROUTE_STOP, what to fix, which
+ * setting decided it, and then resume: where the caller picks up after the fix.
  */
-void route_describe(const route *r, const event *ev, const route_verdict *v, char *buf,
-                    size_t size);
+void route_describe(const route *r, const event *ev, const route_verdict *v, const char *resume,
+                    char *buf, size_t size);
 
 #endif

@@ -316,7 +316,7 @@ START_TEST(dead_letter_record_keeps_key_value_and_says_why)
     ck_assert_str_eq(header(&dl, EVENT_HDR_ID), "42");
     ck_assert_str_eq(header(&dl, EVENT_HDR_POSITION), "0/16B3748:3");
     ck_assert_ptr_null(header(&dl, ROUTE_HDR_OMITTED));
-    route_describe(r, &ev, &v, line, sizeof line);
+    route_describe(r, &ev, &v, "the relay resumes there", line, sizeof line);
     ck_assert_str_eq(line, "event 42 of type OrderCreated at 0/16B3748:3 (schema "
                            "OrderCreated.json): invalid: /order_id: type: expected integer, got "
                            "string; sent to dlq");
@@ -384,7 +384,7 @@ START_TEST(too_large_marks)
     route_mark_too_large(r, ev.commit_lsn, ev.index);
     route_event(r, &ev, &v);
     ck_assert_int_eq(v.action, ROUTE_STOP);
-    route_describe(r, &ev, &v, line, sizeof line);
+    route_describe(r, &ev, &v, "the relay resumes there", line, sizeof line);
     ck_assert_msg(strncmp(line, "too_large: the Kafka broker refused the record", 46) == 0, "%s",
                   line);
     ck_assert_msg(strstr(line, "schemas.on_invalid is \"stop\": raise "
