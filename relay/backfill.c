@@ -19,6 +19,7 @@
 #include "event.h"
 #include "exitcode.h"
 #include "kafka.h"
+#include "pgconn.h"
 #include "publish.h"
 
 #define PAGE_ROWS 1000       /* rows per keyset page: the memory bound on the Postgres side */
@@ -78,19 +79,7 @@ bool backfill_parse_time(const char *text, int64_t now_us, int64_t *out_us)
     return parse_age(text, now_us, out_us) || event_parse_time(text, strlen(text), out_us);
 }
 
-void backfill_format_time(int64_t us, char *buf, size_t size)
-{
-    int64_t s = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
-    time_t t = (time_t)s;
-    struct tm tm;
-
-    /* Four-digit years, so that backfill_parse_time reads every output back. */
-    gmtime_r(&t, &tm);
-    snprintf(buf, size, "%04d-%02d-%02d %02d:%02d:%02d.%06" PRId64 "+00", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, us - s * 1000000);
-}
-
-void backfill_describe_selection(const backfill_selection *sel, char *buf, size_t size)
+void backfill_describe_selection(const record_selection *sel, char *buf, size_t size)
 {
     char t[40];
     size_t n = 0;
@@ -102,11 +91,11 @@ void backfill_describe_selection(const backfill_selection *sel, char *buf, size_
     if (sel->has_to_id)
         ADD("%s--to-id %" PRId64, n ? " " : "", sel->to_id);
     if (sel->has_since) {
-        backfill_format_time(sel->since_us, t, sizeof t);
+        record_format_time(sel->since_us, t, sizeof t);
         ADD("%s--since '%s'", n ? " " : "", t);
     }
     if (sel->has_until) {
-        backfill_format_time(sel->until_us, t, sizeof t);
+        record_format_time(sel->until_us, t, sizeof t);
         ADD("%s--until '%s'", n ? " " : "", t);
     }
     if (sel->has_event_type)
@@ -118,7 +107,7 @@ void backfill_describe_selection(const backfill_selection *sel, char *buf, size_
 #undef ADD
 }
 
-bool backfill_selection_equal(const backfill_selection *a, const backfill_selection *b)
+bool backfill_selection_equal(const record_selection *a, const record_selection *b)
 {
     return a->has_from_id == b->has_from_id && (!a->has_from_id || a->from_id == b->from_id) &&
            a->has_to_id == b->has_to_id && (!a->has_to_id || a->to_id == b->to_id) &&
@@ -130,126 +119,10 @@ bool backfill_selection_equal(const backfill_selection *a, const backfill_select
            (!a->has_aggregate_id || strcmp(a->aggregate_id, b->aggregate_id) == 0);
 }
 
-bool backfill_selection_empty(const backfill_selection *sel)
+bool backfill_selection_empty(const record_selection *sel)
 {
     return !sel->has_from_id && !sel->has_to_id && !sel->has_since && !sel->has_until &&
            !sel->has_event_type && !sel->has_aggregate_id;
-}
-
-int backfill_job_format(const char *relay, const char *job, const backfill_job *j, char *buf,
-                        size_t size)
-{
-    const backfill_selection *s = &j->sel;
-    char started[40], t[40];
-    json_t *o;
-    int rc = -1, bad = 0;
-    size_t n;
-
-    backfill_format_time(j->started_us, started, sizeof started);
-    /* json_pack fails on strings that are not UTF-8 (options are checked for it). */
-    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:b}", "relay", relay, "job", job,
-                  "topic", j->topic, "max_id", j->max_id, "cursor", j->cursor, "published",
-                  (json_int_t)j->published, "dead_lettered", (json_int_t)j->dead_lettered,
-                  "started", started, "done", j->done);
-    if (o == NULL)
-        return -1;
-    if (s->has_from_id)
-        bad |= json_object_set_new(o, "from_id", json_integer(s->from_id));
-    if (s->has_to_id)
-        bad |= json_object_set_new(o, "to_id", json_integer(s->to_id));
-    if (s->has_since) {
-        backfill_format_time(s->since_us, t, sizeof t);
-        bad |= json_object_set_new(o, "since", json_string(t));
-    }
-    if (s->has_until) {
-        backfill_format_time(s->until_us, t, sizeof t);
-        bad |= json_object_set_new(o, "until", json_string(t));
-    }
-    if (s->has_event_type)
-        bad |= json_object_set_new(o, "event_type", json_string(s->event_type));
-    if (s->has_aggregate_id)
-        bad |= json_object_set_new(o, "aggregate_id", json_string(s->aggregate_id));
-    if (bad)
-        goto out;
-    n = json_dumpb(o, buf, size, JSON_COMPACT);
-    if (n == 0 || n >= size)
-        goto out;
-    buf[n] = '\0';
-    rc = (int)n;
-out:
-    json_decref(o);
-    return rc;
-}
-
-/* Copies a string member of o into a fixed buffer; false when it is too long. */
-static bool copy_member(json_t *o, const char *key, char *dst, size_t size, bool *has)
-{
-    json_t *v = json_object_get(o, key);
-
-    if (has != NULL)
-        *has = v != NULL;
-    if (v == NULL)
-        return has != NULL;
-    if (!json_is_string(v) || json_string_length(v) >= size ||
-        strlen(json_string_value(v)) != json_string_length(v))
-        return false;
-    memcpy(dst, json_string_value(v), json_string_length(v) + 1);
-    return true;
-}
-
-int backfill_job_parse(const char *json, size_t len, backfill_job *out, char *errbuf,
-                       size_t errbuf_size)
-{
-    json_error_t jerr;
-    json_t *doc = json_loadb(json, len, 0, &jerr);
-    backfill_selection *s = &out->sel;
-    json_int_t published = 0, dead = 0, from = 0, to = 0;
-    int done = 0;
-    char since[64] = "", until[64] = "", started[64] = "";
-    int rc = -1;
-
-    memset(out, 0, sizeof(*out));
-    if (doc == NULL) {
-        snprintf(errbuf, errbuf_size, "job record is not JSON: %s", jerr.text);
-        return -1;
-    }
-    if (json_unpack_ex(doc, &jerr, 0, "{s:I, s:b, s?I, s?I, s?I}", "published", &published, "done",
-                       &done, "dead_lettered", &dead, "from_id", &from, "to_id", &to) != 0) {
-        snprintf(errbuf, errbuf_size, "job record: %s", jerr.text);
-        goto out;
-    }
-    s->has_from_id = json_object_get(doc, "from_id") != NULL;
-    s->has_to_id = json_object_get(doc, "to_id") != NULL;
-    s->from_id = from;
-    s->to_id = to;
-    if (!copy_member(doc, "topic", out->topic, sizeof out->topic, NULL) ||
-        !copy_member(doc, "max_id", out->max_id, sizeof out->max_id, NULL) ||
-        !copy_member(doc, "cursor", out->cursor, sizeof out->cursor, NULL) ||
-        !copy_member(doc, "started", started, sizeof started, NULL) ||
-        !copy_member(doc, "since", since, sizeof since, &s->has_since) ||
-        !copy_member(doc, "until", until, sizeof until, &s->has_until) ||
-        !copy_member(doc, "event_type", s->event_type, sizeof s->event_type, &s->has_event_type) ||
-        !copy_member(doc, "aggregate_id", s->aggregate_id, sizeof s->aggregate_id,
-                     &s->has_aggregate_id)) {
-        snprintf(errbuf, errbuf_size, "job record: a member is missing, not a string or too long");
-        goto out;
-    }
-    /* Stored times are always absolute, so now_us plays no part here. */
-    if (!backfill_parse_time(started, 0, &out->started_us) ||
-        (s->has_since && !backfill_parse_time(since, 0, &s->since_us)) ||
-        (s->has_until && !backfill_parse_time(until, 0, &s->until_us)) || published < 0 ||
-        dead < 0 || dead > published) {
-        snprintf(errbuf, errbuf_size,
-                 "job record: bad started, since, until, published or dead_lettered");
-        goto out;
-    }
-    out->published = (uint64_t)published;
-    out->dead_lettered = (uint64_t)dead;
-    out->done = done != 0;
-    rc = 0;
-out:
-    json_decref(doc);
-    return rc;
 }
 
 static void format_duration(double s, char *buf, size_t size)
@@ -356,13 +229,13 @@ static bool job_name_ok(const char *s)
     return true;
 }
 
-/* A selection string: 1..BACKFILL_VALUE_MAX bytes of UTF-8 (it goes into a JSON record). */
+/* A selection string: 1..RECORD_VALUE_MAX bytes of UTF-8 (it goes into a JSON record). */
 static bool value_ok(const char *s)
 {
     size_t n = strlen(s);
     json_t *j;
 
-    if (n == 0 || n > BACKFILL_VALUE_MAX)
+    if (n == 0 || n > RECORD_VALUE_MAX)
         return false;
     j = json_stringn(s, n);
     json_decref(j);
@@ -388,7 +261,7 @@ int backfill_parse_args(int argc, char **argv, int64_t now_us, backfill_args *ou
         {"restart", no_argument, NULL, OPT_RESTART},
         {NULL, 0, NULL, 0},
     };
-    backfill_selection *s = &out->sel;
+    record_selection *s = &out->sel;
     const char *since = NULL, *until = NULL;
     int c;
 
@@ -441,7 +314,7 @@ int backfill_parse_args(int argc, char **argv, int64_t now_us, backfill_args *ou
             if (!value_ok(optarg)) {
                 snprintf(errbuf, errbuf_size, "%s: expected 1-%d bytes of UTF-8 text",
                          c == OPT_EVENT_TYPE ? "--event-type" : "--aggregate-id",
-                         BACKFILL_VALUE_MAX);
+                         RECORD_VALUE_MAX);
                 return -1;
             }
             if (c == OPT_EVENT_TYPE) {
@@ -535,8 +408,8 @@ typedef struct backfill {
     event_value *values;
     int ncols;
     int id_col;
-    backfill_job job;       /* as it stands, with the open Kafka transaction */
-    backfill_job committed; /* as of the last Kafka commit */
+    record_job job;       /* as it stands, with the open Kafka transaction */
+    record_job committed; /* as of the last Kafka commit */
     uint32_t batch_events;  /* of the open Kafka transaction */
     size_t batch_bytes;
     int64_t batch_started_ms;
@@ -597,74 +470,42 @@ static void progress(backfill *b, bool final)
     }
 }
 
-static const char *first_line(const char *msg, char *buf, size_t size)
-{
-    size_t n = strcspn(msg, "\n");
-    snprintf(buf, size, "%.*s", (int)(n < size ? n : size - 1), msg);
-    return buf;
-}
-
 /* A failed connection attempt: which exit code, and the fix. */
 static int pg_connect_failed(backfill *b)
 {
-    const char *msg = PQerrorMessage(b->pg), *host = PQhost(b->pg), *port = PQport(b->pg);
-    const char *user = PQuser(b->pg);
-    char line[512];
-
-    first_line(msg, line, sizeof line);
-    if (PQconnectionNeedsPassword(b->pg)) {
-        snprintf(b->err, sizeof b->err,
-                 "Postgres at %s:%s wants a password for user %s: put it in postgres.conninfo, "
-                 "PGPASSWORD or ~/.pgpass",
-                 host, port, user);
-        return EXIT_AUTH;
+    switch (pgconn_connect_failed(b->pg, false, b->err, sizeof b->err)) {
+    case PGCONN_AUTH: return EXIT_AUTH;
+    case PGCONN_CONFIG: return EXIT_CONFIG;
+    default: return EXIT_UNAVAILABLE;
     }
-    if (strstr(msg, "authentication failed") || strstr(msg, "pg_hba.conf")) {
-        snprintf(b->err, sizeof b->err,
-                 "Postgres refused user %s: %s (check the password, and that pg_hba.conf lets "
-                 "it connect to the database)",
-                 user, line);
-        return EXIT_AUTH;
-    }
-    if (strstr(msg, "does not exist")) {
-        snprintf(b->err, sizeof b->err, "Postgres: %s (check postgres.conninfo)", line);
-        return EXIT_CONFIG;
-    }
-    snprintf(b->err, sizeof b->err,
-             "cannot connect to Postgres at %s:%s: %s (is it running? check postgres.conninfo)",
-             host ? host : "?", port ? port : "?", line);
-    return EXIT_UNAVAILABLE;
 }
 
 /* A failed statement: which exit code, and the fix, from its SQLSTATE. */
 static int pg_failed(backfill *b, const PGresult *res, const char *what)
 {
-    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     char line[512];
 
-    first_line(res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(b->pg), line, sizeof line);
-    if (PQstatus(b->pg) != CONNECTION_OK || state == NULL || strncmp(state, "08", 2) == 0 ||
-        strncmp(state, "53", 2) == 0 || strncmp(state, "57", 2) == 0) {
+    pgconn_error_line(b->pg, res, line, sizeof line);
+    switch (pgconn_classify(b->pg, res)) {
+    case PGCONN_UNREACHABLE:
         snprintf(b->err, sizeof b->err, "%s: %s (the connection to Postgres was lost)", what, line);
         return EXIT_UNAVAILABLE;
-    }
-    if (strcmp(state, "42501") == 0) {
+    case PGCONN_AUTH:
         snprintf(b->err, sizeof b->err, "%s: %s (run GRANT SELECT ON %s TO %s;)", what, line,
                  b->cfg->outbox.table, PQuser(b->pg));
         return EXIT_AUTH;
-    }
-    if (strncmp(state, "42", 2) == 0 || strcmp(state, "3F000") == 0) {
+    case PGCONN_CONFIG:
         snprintf(b->err, sizeof b->err, "%s: %s (check outbox.table and outbox.columns)", what,
                  line);
         return EXIT_CONFIG;
-    }
-    if (strncmp(state, "22", 2) == 0) {
+    case PGCONN_VALUE:
         snprintf(b->err, sizeof b->err,
                  "%s: %s (check the selection options against the table's columns)", what, line);
         return EXIT_USAGE;
+    default:
+        snprintf(b->err, sizeof b->err, "%s: %s", what, line);
+        return EXIT_INTERNAL;
     }
-    snprintf(b->err, sizeof b->err, "%s: %s", what, line);
-    return EXIT_INTERNAL;
 }
 
 static char *quote_ident(PGconn *pg, const char *name)
@@ -756,7 +597,7 @@ static void cond(query *q, const char *column, const char *op, const char *value
 static void build_query(backfill *b, query *q, const char *what, bool after_cursor, bool bounded,
                         const char *tail)
 {
-    const backfill_selection *s = &b->job.sel;
+    const record_selection *s = &b->job.sel;
     size_t n;
 
     q->nparams = 0;
@@ -770,11 +611,11 @@ static void build_query(backfill *b, query *q, const char *what, bool after_curs
         cond(q, b->c_id, "<=", q->to);
     }
     if (s->has_since) {
-        backfill_format_time(s->since_us, q->since, sizeof q->since);
+        record_format_time(s->since_us, q->since, sizeof q->since);
         cond(q, b->c_created, ">=", q->since);
     }
     if (s->has_until) {
-        backfill_format_time(s->until_us, q->until, sizeof q->until);
+        record_format_time(s->until_us, q->until, sizeof q->until);
         cond(q, b->c_created, "<", q->until);
     }
     if (s->has_event_type)
@@ -815,9 +656,9 @@ static int plan(backfill *b)
         build_query(b, &q, b->c_id, false, false, tail);
         if ((res = run_query(b, &q, "finding the job's last row", &rc)) == NULL)
             return rc;
-        if (PQntuples(res) == 1 && PQgetlength(res, 0, 0) >= BACKFILL_ID_MAX) {
+        if (PQntuples(res) == 1 && PQgetlength(res, 0, 0) >= RECORD_ID_MAX) {
             snprintf(b->err, sizeof b->err, "ids longer than %d bytes are not supported",
-                     BACKFILL_ID_MAX - 1);
+                     RECORD_ID_MAX - 1);
             rc = EXIT_CONFIG;
         } else if (PQntuples(res) == 1) {
             snprintf(b->job.max_id, sizeof b->job.max_id, "%s", PQgetvalue(res, 0, 0));
@@ -922,7 +763,7 @@ static publish_step commit_batch(backfill *b, bool done)
     int n;
 
     b->job.done = done;
-    n = backfill_job_format(b->cfg->name, b->name, &b->job, rec, sizeof rec);
+    n = record_job_format(b->cfg->name, b->name, &b->job, rec, sizeof rec);
     if (n < 0) {
         snprintf(b->err, sizeof b->err, "the record of job %s does not fit in %d bytes", b->name,
                  JOB_RECORD_MAX);
@@ -978,7 +819,7 @@ static publish_step publish_row(backfill *b, const PGresult *res, int r)
 
     if (id_len >= sizeof b->job.cursor) {
         snprintf(b->err, sizeof b->err, "ids longer than %d bytes are not supported",
-                 BACKFILL_ID_MAX - 1);
+                 RECORD_ID_MAX - 1);
         b->exit_code = EXIT_CONFIG;
         return PUBLISH_EXIT;
     }
@@ -1102,7 +943,7 @@ static int load_job(backfill *b, bool *finished)
     char rec[JOB_RECORD_MAX], was[600], now[600];
     size_t len = 0;
     bool found = false;
-    backfill_job stored;
+    record_job stored;
     kafka_status st;
 
     memset(&b->job, 0, sizeof b->job);
@@ -1111,12 +952,12 @@ static int load_job(backfill *b, bool *finished)
     b->job.started_us = clock_wall_us();
     if (a->dry_run)
         return EXIT_OK;
-    st = kafka_read_state(b->kafka, b->key, rec, sizeof rec, &len, &found, b->err, sizeof b->err);
+    st = kafka_read_latest(b->kafka, b->key, rec, sizeof rec, &len, &found, b->err, sizeof b->err);
     if (st != KAFKA_OK)
         return st == KAFKA_FATAL ? EXIT_KAFKA : EXIT_UNAVAILABLE;
     if (!found)
         return EXIT_OK;
-    if (backfill_job_parse(rec, len, &stored, b->err, sizeof b->err) != 0) {
+    if (record_job_parse(rec, len, &stored, b->err, sizeof b->err) != 0) {
         size_t n = strlen(b->err);
         snprintf(b->err + n, sizeof b->err - n, " (key %s in %s): choose another --job name",
                  b->key, b->cfg->kafka.checkpoint_topic);

@@ -24,41 +24,18 @@
 
 #include "config.h"
 #include "log.h"
+#include "record.h"
 
 #define BACKFILL_JOB_MAX 100   /* job name: [A-Za-z0-9._-], this many bytes at most */
-#define BACKFILL_VALUE_MAX 256 /* --event-type, --aggregate-id: bytes at most */
-#define BACKFILL_ID_MAX 128    /* an outbox id as text (bigint, uuid, …), NUL included */
-#define BACKFILL_TOPIC_MAX 250 /* a Kafka topic name, NUL included */
-
-/* Which rows a job publishes. Every bound that is set must hold. */
-typedef struct backfill_selection {
-    bool has_from_id, has_to_id, has_since, has_until, has_event_type, has_aggregate_id;
-    int64_t from_id, to_id;     /* id >= from_id, id <= to_id (numeric ids) */
-    int64_t since_us, until_us; /* created_at >= since, created_at < until; µs since 1970 UTC */
-    char event_type[BACKFILL_VALUE_MAX + 1];
-    char aggregate_id[BACKFILL_VALUE_MAX + 1];
-} backfill_selection;
 
 typedef struct backfill_args {
     const char *config;             /* -c FILE: points into argv */
     char job[BACKFILL_JOB_MAX + 1]; /* "" only with --dry-run */
-    backfill_selection sel;
-    char topic[BACKFILL_TOPIC_MAX]; /* --topic: "" keeps outbox.topic */
+    record_selection sel;
+    char topic[RECORD_TOPIC_MAX]; /* --topic: "" keeps outbox.topic */
     int64_t rate;                   /* --rate: events per second, 0 = no limit */
     bool dry_run, restart, help;
 } backfill_args;
-
-/* A job as recorded in the checkpoint topic, in the Kafka transaction of its last events. */
-typedef struct backfill_job {
-    backfill_selection sel;
-    char topic[BACKFILL_TOPIC_MAX]; /* "" = outbox.topic */
-    char max_id[BACKFILL_ID_MAX];   /* highest id of the selection when the job began; "" none */
-    char cursor[BACKFILL_ID_MAX];   /* id of the last row published; "" none yet */
-    uint64_t published;             /* rows done by the job, all runs together ... */
-    uint64_t dead_lettered;         /* ... of which dead-lettered (schemas.on_invalid, …) */
-    int64_t started_us;             /* when the job began, µs since 1970 UTC */
-    bool done;                      /* every row of the selection is published */
-} backfill_job;
 
 /* What a progress display shows. */
 typedef struct backfill_progress {
@@ -87,24 +64,14 @@ void backfill_usage(FILE *f);
  */
 bool backfill_parse_time(const char *text, int64_t now_us, int64_t *out_us);
 
-/* "2026-11-27 07:51:30.250000+00": how times are sent to Postgres and stored in a job. */
-void backfill_format_time(int64_t us, char *buf, size_t size);
-
 /* The selection as command-line options ("--from-id 1 --to-id 9"), for messages. */
-void backfill_describe_selection(const backfill_selection *sel, char *buf, size_t size);
+void backfill_describe_selection(const record_selection *sel, char *buf, size_t size);
 
-bool backfill_selection_equal(const backfill_selection *a, const backfill_selection *b);
+bool backfill_selection_equal(const record_selection *a, const record_selection *b);
 
 /* Whether no selection option was given (the job then means every row, or, when the job
  * exists already, the selection it was started with). */
-bool backfill_selection_empty(const backfill_selection *sel);
-
-/* The job record (JSON) and its parser. format returns the length written, or -1 when it
- * does not fit in size. */
-int backfill_job_format(const char *relay, const char *job, const backfill_job *j, char *buf,
-                        size_t size);
-int backfill_job_parse(const char *json, size_t len, backfill_job *out, char *errbuf,
-                       size_t errbuf_size);
+bool backfill_selection_empty(const record_selection *sel);
 
 /* One progress line: with bar_width > 0 a bar of that many cells for a terminal
  * ("[####......]  40.0%  4000/10000 events  2000 events/s  ETA 3s"), else plain text for a

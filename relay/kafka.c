@@ -427,49 +427,7 @@ kafka_status kafka_ensure_checkpoint_topic(kafka_client *kc, char *errbuf, size_
     return ensure_topic(kc, kc->cfg->kafka.checkpoint_topic, 1, true, true, errbuf, errbuf_size);
 }
 
-int kafka_checkpoint_format(const char *relay, const kafka_checkpoint *cp, char *buf, size_t size)
-{
-    return snprintf(buf, size,
-                    "{\"relay\":\"%s\",\"end_lsn\":\"" LSN_FMT "\",\"commit_lsn\":\"" LSN_FMT
-                    "\",\"index\":%" PRIu32 ",\"system_id\":\"%s\",\"slot\":\"%s\"}",
-                    relay, LSN_ARGS(cp->pos.end_lsn), LSN_ARGS(cp->pos.commit_lsn), cp->pos.index,
-                    cp->system_id, cp->slot);
-}
-
-int kafka_checkpoint_parse(const char *json, size_t len, kafka_checkpoint *out, char *errbuf,
-                           size_t errbuf_size)
-{
-    json_error_t jerr;
-    json_t *doc = json_loadb(json, len, 0, &jerr);
-    const char *end = NULL, *commit = NULL, *sysid = "", *slot = "";
-    json_int_t index = -1;
-    int rc = -1;
-
-    memset(out, 0, sizeof(*out));
-    if (doc == NULL) {
-        snprintf(errbuf, errbuf_size, "checkpoint record is not JSON: %s", jerr.text);
-        return -1;
-    }
-    if (json_unpack_ex(doc, &jerr, 0, "{s:s, s:s, s:I, s?s, s?s}", "end_lsn", &end, "commit_lsn",
-                       &commit, "index", &index, "system_id", &sysid, "slot", &slot) != 0) {
-        snprintf(errbuf, errbuf_size, "checkpoint record: %s", jerr.text);
-        goto out;
-    }
-    if (!lsn_parse(end, &out->pos.end_lsn) || !lsn_parse(commit, &out->pos.commit_lsn) ||
-        index < 0 || index > UINT32_MAX) {
-        snprintf(errbuf, errbuf_size, "checkpoint record: bad end_lsn, commit_lsn or index");
-        goto out;
-    }
-    out->pos.index = (uint32_t)index;
-    snprintf(out->system_id, sizeof out->system_id, "%s", sysid);
-    snprintf(out->slot, sizeof out->slot, "%s", slot);
-    rc = 0;
-out:
-    json_decref(doc);
-    return rc;
-}
-
-kafka_status kafka_read_state(kafka_client *kc, const char *key, char *buf, size_t size,
+kafka_status kafka_read_latest(kafka_client *kc, const char *key, char *buf, size_t size,
                              size_t *len, bool *found, char *errbuf, size_t errbuf_size)
 {
     const char *topic = kc->cfg->kafka.checkpoint_topic;
@@ -571,20 +529,6 @@ out:
     return st;
 }
 
-kafka_status kafka_read_checkpoint(kafka_client *kc, kafka_checkpoint *out, bool *found,
-                                   char *errbuf, size_t errbuf_size)
-{
-    char value[1024];
-    size_t len = 0;
-    kafka_status st = kafka_read_state(kc, kc->cfg->name, value, sizeof value, &len, found, errbuf,
-                                       errbuf_size);
-
-    if (st != KAFKA_OK || !*found)
-        return st;
-    return kafka_checkpoint_parse(value, len, out, errbuf, errbuf_size) == 0 ? KAFKA_OK
-                                                                             : KAFKA_FATAL;
-}
-
 kafka_status kafka_begin(kafka_client *kc, char *errbuf, size_t errbuf_size)
 {
     kc->delivery_err = RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -661,15 +605,6 @@ kafka_status kafka_produce_state(kafka_client *kc, const char *key, const char *
     return produce(kc, kc->cfg->kafka.checkpoint_topic, CHECKPOINT_PARTITION, key, strlen(key),
                    value, len, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, NULL, 0, errbuf,
                    errbuf_size);
-}
-
-kafka_status kafka_produce_checkpoint(kafka_client *kc, const kafka_checkpoint *cp, char *errbuf,
-                                      size_t errbuf_size)
-{
-    char value[512];
-    int n = kafka_checkpoint_format(kc->cfg->name, cp, value, sizeof value);
-
-    return kafka_produce_state(kc, kc->cfg->name, value, (size_t)n, errbuf, errbuf_size);
 }
 
 kafka_status kafka_commit(kafka_client *kc, char *errbuf, size_t errbuf_size)

@@ -15,7 +15,6 @@
 
 #include "config.h"
 #include "event.h"
-#include "ledger.h"
 #include "log.h"
 
 /* What the caller must do after a failed call (librdkafka's transaction error classes). */
@@ -28,13 +27,6 @@ typedef enum {
 } kafka_status;
 
 typedef struct kafka_client kafka_client;
-
-/* A checkpoint as stored in the checkpoint topic (key: the relay's name). */
-typedef struct kafka_checkpoint {
-    ledger_pos pos;
-    char system_id[32]; /* Postgres system identifier the positions belong to ("" unknown) */
-    char slot[64];      /* slot name the positions belong to */
-} kafka_checkpoint;
 
 /*
  * Creates the transactional producer. transactional_id is normally cfg->name (`check`
@@ -64,17 +56,11 @@ kafka_status kafka_ensure_checkpoint_topic(kafka_client *kc, char *errbuf, size_
 
 /* Reads the newest committed value of key in the checkpoint topic (read_committed, up to
  * the end as of the call) into buf (size bytes, NUL-terminated; *len without the NUL).
- * *found is false when there is none, or when the newest is a tombstone. The checkpoint
- * below is the value of key cfg->name; backfill jobs keep their cursors under their own
- * keys. Call after kafka_init_transactions, so this client's own open transaction is
- * aborted and what is read is final. */
-kafka_status kafka_read_state(kafka_client *kc, const char *key, char *buf, size_t size,
+ * *found is false when there is none, or when the newest is a tombstone. Call after
+ * kafka_init_transactions, so this client's own open transaction is aborted and what is
+ * read is final. */
+kafka_status kafka_read_latest(kafka_client *kc, const char *key, char *buf, size_t size,
                              size_t *len, bool *found, char *errbuf, size_t errbuf_size);
-
-/* Reads the newest committed checkpoint of this relay. *found is false when there is
- * none (a relay that never committed). */
-kafka_status kafka_read_checkpoint(kafka_client *kc, kafka_checkpoint *out, bool *found,
-                                   char *errbuf, size_t errbuf_size);
 
 kafka_status kafka_begin(kafka_client *kc, char *errbuf, size_t errbuf_size);
 
@@ -88,10 +74,6 @@ kafka_status kafka_produce(kafka_client *kc, const event *ev, uint64_t tag, char
  * transaction: it becomes visible exactly when the records produced with it do. */
 kafka_status kafka_produce_state(kafka_client *kc, const char *key, const char *value, size_t len,
                                  char *errbuf, size_t errbuf_size);
-
-/* Produces the checkpoint record into the open transaction. */
-kafka_status kafka_produce_checkpoint(kafka_client *kc, const kafka_checkpoint *cp, char *errbuf,
-                                      size_t errbuf_size);
 
 /* Commits the open transaction; retriable errors are retried within
  * kafka.commit_timeout_ms before KAFKA_RETRY is returned. */
@@ -114,10 +96,5 @@ void kafka_poll(kafka_client *kc);
 
 /* Number of brokers in the cluster metadata, or -1 with a message. */
 int kafka_broker_count(kafka_client *kc, int timeout_ms, char *errbuf, size_t errbuf_size);
-
-/* The checkpoint record value (JSON) and its parser; pure, for tests. */
-int kafka_checkpoint_format(const char *relay, const kafka_checkpoint *cp, char *buf, size_t size);
-int kafka_checkpoint_parse(const char *json, size_t len, kafka_checkpoint *out, char *errbuf,
-                           size_t errbuf_size);
 
 #endif

@@ -5,12 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <libpq-fe.h>
 
-/* Microseconds from the Unix epoch to the Postgres epoch (2000-01-01). */
-#define PG_EPOCH_OFFSET_US 946684800000000LL
+#include "clock.h"
+#include "pgconn.h"
 
 /* Session settings the stream relies on: timestamps are parsed as ISO in UTC. */
 #define STREAM_OPTIONS "-c datestyle=ISO -c timezone=UTC -c intervalstyle=postgres"
@@ -20,13 +19,6 @@ struct pgrepl_conn {
     char *copybuf; /* last PQgetCopyData buffer, freed on the next read */
     char describe[256];
 };
-
-static int64_t pg_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - PG_EPOCH_OFFSET_US;
-}
 
 static uint64_t be64(const char *p)
 {
@@ -42,57 +34,16 @@ static void put_be64(char *p, uint64_t v)
         p[i] = (char)(v & 0xff);
 }
 
-/* libpq messages end with a newline and sometimes span lines; keep the first line. */
-static const char *first_line(const char *msg, char *buf, size_t size)
+/* The caller's status for a class of libpq failure. */
+static pgrepl_status status_of(pgconn_class cls)
 {
-    size_t n = strcspn(msg, "\n");
-    snprintf(buf, size, "%.*s", (int)(n < size ? n : size - 1), msg);
-    return buf;
-}
-
-/* Sorts a failed connection attempt by its message and adds the fix. */
-static pgrepl_status explain_connect_failure(PGconn *conn, char *errbuf, size_t errbuf_size)
-{
-    const char *msg = PQerrorMessage(conn);
-    char line[512];
-    const char *host = PQhost(conn), *port = PQport(conn), *user = PQuser(conn);
-
-    first_line(msg, line, sizeof line);
-    if (PQconnectionNeedsPassword(conn)) {
-        snprintf(errbuf, errbuf_size,
-                 "Postgres at %s:%s wants a password for user %s: put it in postgres.conninfo, "
-                 "PGPASSWORD or ~/.pgpass",
-                 host, port, user);
-        return PGREPL_ERR_AUTH;
+    switch (cls) {
+    case PGCONN_UNREACHABLE: return PGREPL_ERR_CONNECT;
+    case PGCONN_AUTH: return PGREPL_ERR_AUTH;
+    case PGCONN_CONFIG: return PGREPL_ERR_SETUP;
+    case PGCONN_BUSY: return PGREPL_ERR_SLOT_BUSY;
+    default: return PGREPL_ERR_PROTOCOL;
     }
-    if (strstr(msg, "password authentication failed") || strstr(msg, "authentication failed")) {
-        snprintf(errbuf, errbuf_size,
-                 "Postgres refused user %s: %s (check the user and password in "
-                 "postgres.conninfo, PGPASSWORD or ~/.pgpass)",
-                 user, line);
-        return PGREPL_ERR_AUTH;
-    }
-    if (strstr(msg, "pg_hba.conf")) {
-        snprintf(errbuf, errbuf_size,
-                 "Postgres refused the replication connection: %s (add a \"host replication "
-                 "%s <address> scram-sha-256\" line to pg_hba.conf)",
-                 line, user);
-        return PGREPL_ERR_AUTH;
-    }
-    if (strstr(msg, "replication") && (strstr(msg, "permission") || strstr(msg, "must be"))) {
-        snprintf(errbuf, errbuf_size,
-                 "Postgres user %s may not replicate: %s (run ALTER ROLE %s REPLICATION;)", user,
-                 line, user);
-        return PGREPL_ERR_AUTH;
-    }
-    if (strstr(msg, "does not exist")) {
-        snprintf(errbuf, errbuf_size, "Postgres: %s (check postgres.conninfo)", line);
-        return PGREPL_ERR_SETUP;
-    }
-    snprintf(errbuf, errbuf_size,
-             "cannot connect to Postgres at %s:%s: %s (is it running? check postgres.conninfo)",
-             host ? host : "?", port ? port : "?", line);
-    return PGREPL_ERR_CONNECT;
 }
 
 pgrepl_conn *pgrepl_connect(const char *conninfo, int connect_timeout_s, pgrepl_status *status,
@@ -108,7 +59,7 @@ pgrepl_conn *pgrepl_connect(const char *conninfo, int connect_timeout_s, pgrepl_
     if (parsed == NULL) {
         char line[256];
         snprintf(errbuf, errbuf_size, "postgres.conninfo: %s",
-                 perr ? first_line(perr, line, sizeof line) : "out of memory");
+                 perr ? pgconn_first_line(perr, line, sizeof line) : "out of memory");
         PQfreemem(perr);
         return NULL;
     }
@@ -140,7 +91,7 @@ pgrepl_conn *pgrepl_connect(const char *conninfo, int connect_timeout_s, pgrepl_
         if (c->conn == NULL)
             snprintf(errbuf, errbuf_size, "out of memory");
         else
-            *status = explain_connect_failure(c->conn, errbuf, errbuf_size);
+            *status = status_of(pgconn_connect_failed(c->conn, true, errbuf, errbuf_size));
         pgrepl_close(c);
         return NULL;
     }
@@ -164,7 +115,8 @@ const char *pgrepl_describe(const pgrepl_conn *c)
     return c->describe;
 }
 
-/* Runs a command expecting `expect`; on failure writes "what: server message". */
+/* Runs a command expecting `expect`; on failure writes "what: server message" and sorts
+ * it by its SQLSTATE (a slot active for another process, one that does not exist, …). */
 static PGresult *exec(pgrepl_conn *c, const char *sql, ExecStatusType expect, const char *what,
                       pgrepl_status *st, char *errbuf, size_t errbuf_size)
 {
@@ -175,9 +127,9 @@ static PGresult *exec(pgrepl_conn *c, const char *sql, ExecStatusType expect, co
         *st = PGREPL_OK;
         return res;
     }
-    first_line(PQerrorMessage(c->conn), line, sizeof line);
-    snprintf(errbuf, errbuf_size, "%s: %s", what, line);
-    *st = PQstatus(c->conn) == CONNECTION_OK ? PGREPL_ERR_PROTOCOL : PGREPL_ERR_CONNECT;
+    snprintf(errbuf, errbuf_size, "%s: %s", what,
+             pgconn_error_line(c->conn, res, line, sizeof line));
+    *st = status_of(pgconn_classify(c->conn, res));
     PQclear(res);
     return NULL;
 }
@@ -325,13 +277,8 @@ pgrepl_status pgrepl_start(pgrepl_conn *c, const char *slot, const char *publica
     PQfreemem(ident);
     PQfreemem(pub);
     res = exec(c, sql, PGRES_COPY_BOTH, "START_REPLICATION", &st, errbuf, errbuf_size);
-    if (res == NULL) {
-        if (strstr(errbuf, "is active for PID"))
-            st = PGREPL_ERR_SLOT_BUSY;
-        else if (strstr(errbuf, "does not exist"))
-            st = PGREPL_ERR_SETUP;
+    if (res == NULL)
         return st;
-    }
     PQclear(res);
     return PGREPL_OK;
 }
@@ -341,7 +288,7 @@ static pgrepl_status connection_lost(pgrepl_conn *c, char *errbuf, size_t errbuf
     char line[512];
 
     snprintf(errbuf, errbuf_size, "replication connection to %s lost: %s", c->describe,
-             first_line(PQerrorMessage(c->conn), line, sizeof line));
+             pgconn_first_line(PQerrorMessage(c->conn), line, sizeof line));
     return PGREPL_ERR_CONNECT;
 }
 
@@ -350,9 +297,7 @@ static pgrepl_status stream_ended(pgrepl_conn *c, char *errbuf, size_t errbuf_si
     PGresult *res = PQgetResult(c->conn);
     char line[512];
 
-    first_line(res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
-                                                   : PQerrorMessage(c->conn),
-               line, sizeof line);
+    pgconn_error_line(c->conn, res, line, sizeof line);
     snprintf(errbuf, errbuf_size, "replication stream from %s ended: %s", c->describe,
              line[0] ? line : "the server closed it");
     PQclear(res);
@@ -428,12 +373,12 @@ pgrepl_status pgrepl_send_status(pgrepl_conn *c, relay_lsn write, relay_lsn flus
     put_be64(msg + 1, write);  /* write */
     put_be64(msg + 9, flush);  /* flush: what Kafka committed; moves confirmed_flush_lsn */
     put_be64(msg + 17, flush); /* apply */
-    put_be64(msg + 25, (uint64_t)pg_now_us()); /* sendTime */
+    put_be64(msg + 25, (uint64_t)(clock_wall_us() - CLOCK_PG_EPOCH_OFFSET_US)); /* sendTime */
     msg[33] = reply_requested ? 1 : 0;
     if (PQputCopyData(c->conn, msg, sizeof msg) <= 0 || PQflush(c->conn) != 0) {
         char line[512];
         snprintf(errbuf, errbuf_size, "sending status to %s: %s", c->describe,
-                 first_line(PQerrorMessage(c->conn), line, sizeof line));
+                 pgconn_first_line(PQerrorMessage(c->conn), line, sizeof line));
         return PGREPL_ERR_CONNECT;
     }
     return PGREPL_OK;

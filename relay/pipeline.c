@@ -14,6 +14,7 @@
 #include "pgoutput.h"
 #include "pgrepl.h"
 #include "publish.h"
+#include "record.h"
 
 #define INIT_TIMEOUT_MS 60000
 #define STATS_INTERVAL_MS 60000
@@ -50,7 +51,7 @@ typedef struct pipeline {
     ledger ledger;
     pgrepl_system sys;   /* the server, as of the last connect */
     pgrepl_slot slot;    /* the slot, as of the last connect */
-    kafka_checkpoint cp; /* system_id and slot stamped on every checkpoint */
+    record_checkpoint cp; /* system_id and slot stamped on every checkpoint */
     bool have_position;  /* the producer is ready and the ledger knows where we are */
     int64_t txn_commit_time_us; /* µs since 1970 */ /* commit time of the Postgres transaction being received */
     int64_t last_status_ms, last_idle_ms, last_stats_ms;
@@ -129,7 +130,7 @@ static step commit_batch(pipeline *p, int *exit_code)
     step s;
 
     p->cp.pos = ledger_batch_checkpoint(&p->ledger);
-    n = kafka_checkpoint_format(p->cfg->name, &p->cp, value, sizeof value);
+    n = record_checkpoint_format(p->cfg->name, &p->cp, value, sizeof value);
     if ((s = after_publish(p, publish_commit(p->pub, value, (size_t)n), exit_code)) != STEP_OK)
         return s;
     FAILPOINT(p->opts->failpoint, "after_commit_before_status");
@@ -375,15 +376,18 @@ static int become_producer(pipeline *p)
     kafka_status kst;
     bool found = false;
     ledger_pos start = {p->slot.confirmed_flush, 0, 0};
-    char what[512];
+    char what[512], value[1024];
+    size_t len = 0;
 
     kst = kafka_init_transactions(p->kafka, INIT_TIMEOUT_MS, p->err, sizeof p->err);
     if (kst != KAFKA_OK)
         return kst == KAFKA_FATAL ? EXIT_KAFKA : EXIT_UNAVAILABLE;
     if ((kst = kafka_ensure_checkpoint_topic(p->kafka, p->err, sizeof p->err)) != KAFKA_OK ||
-        (kst = kafka_read_checkpoint(p->kafka, &p->cp, &found, p->err, sizeof p->err)) !=
-            KAFKA_OK)
+        (kst = kafka_read_latest(p->kafka, cfg->name, value, sizeof value, &len, &found, p->err,
+                                 sizeof p->err)) != KAFKA_OK)
         return kst == KAFKA_FATAL ? EXIT_CONFIG : EXIT_UNAVAILABLE;
+    if (found && record_checkpoint_parse(value, len, &p->cp, p->err, sizeof p->err) != 0)
+        return EXIT_CONFIG;
     what[0] = '\0';
     if (found && p->cp.system_id[0] && strcmp(p->cp.system_id, p->sys.system_id) != 0)
         snprintf(what, sizeof what,

@@ -167,15 +167,15 @@ START_TEST(formats_times_that_read_back)
                                         253402300799999999LL};
     char buf[64];
 
-    backfill_format_time(1795765890250000LL, buf, sizeof buf);
+    record_format_time(1795765890250000LL, buf, sizeof buf);
     ck_assert_str_eq(buf, "2026-11-27 07:51:30.250000+00");
-    backfill_format_time(-500000LL, buf, sizeof buf);
+    record_format_time(-500000LL, buf, sizeof buf);
     ck_assert_str_eq(buf, "1969-12-31 23:59:59.500000+00");
-    backfill_format_time(-62135596800000000LL, buf, sizeof buf);
+    record_format_time(-62135596800000000LL, buf, sizeof buf);
     ck_assert_str_eq(buf, "0001-01-01 00:00:00.000000+00");
     for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
         int64_t back = 0;
-        backfill_format_time(samples[i], buf, sizeof buf);
+        record_format_time(samples[i], buf, sizeof buf);
         ck_assert_msg(backfill_parse_time(buf, 0, &back) && back == samples[i], "%s", buf);
     }
 }
@@ -183,7 +183,7 @@ END_TEST
 
 START_TEST(job_record_round_trip)
 {
-    backfill_job j, back;
+    record_job j, back;
     char buf[4096], err[256] = "";
     int n;
 
@@ -198,12 +198,12 @@ START_TEST(job_record_round_trip)
     j.published = 44321;
     j.dead_lettered = 21;
     j.started_us = 1795765890000001LL;
-    n = backfill_job_format("relay-a", "replay-1", &j, buf, sizeof buf);
+    n = record_job_format("relay-a", "replay-1", &j, buf, sizeof buf);
     ck_assert_int_gt(n, 0);
     ck_assert_int_eq((int)strlen(buf), n);
     ck_assert_ptr_nonnull(strstr(buf, "\"job\":\"replay-1\""));
     ck_assert_ptr_nonnull(strstr(buf, "\"done\":false"));
-    ck_assert_int_eq(backfill_job_parse(buf, (size_t)n, &back, err, sizeof err), 0);
+    ck_assert_int_eq(record_job_parse(buf, (size_t)n, &back, err, sizeof err), 0);
     ck_assert(backfill_selection_equal(&j.sel, &back.sel));
     ck_assert(!back.sel.has_to_id && !back.sel.has_until && !back.sel.has_aggregate_id);
     ck_assert_str_eq(back.topic, "scratch");
@@ -213,12 +213,12 @@ START_TEST(job_record_round_trip)
     ck_assert(back.started_us == j.started_us);
 
     /* Too small a buffer is an error, not a cut record. */
-    ck_assert_int_eq(backfill_job_format("relay-a", "replay-1", &j, buf, 40), -1);
+    ck_assert_int_eq(record_job_format("relay-a", "replay-1", &j, buf, 40), -1);
     /* Broken records are refused with a reason. */
-    ck_assert_int_eq(backfill_job_parse("{", 1, &back, err, sizeof err), -1);
+    ck_assert_int_eq(record_job_parse("{", 1, &back, err, sizeof err), -1);
     ck_assert_ptr_nonnull(strstr(err, "not JSON"));
-    ck_assert_int_eq(backfill_job_parse("{\"done\":true}", 13, &back, err, sizeof err), -1);
-    ck_assert_int_eq(backfill_job_parse("{\"published\":1,\"done\":true,\"topic\":\"\",\"max_id\":"
+    ck_assert_int_eq(record_job_parse("{\"done\":true}", 13, &back, err, sizeof err), -1);
+    ck_assert_int_eq(record_job_parse("{\"published\":1,\"done\":true,\"topic\":\"\",\"max_id\":"
                                         "\"\",\"cursor\":\"\",\"started\":\"soon\"}",
                                         85, &back, err, sizeof err),
                      -1);
@@ -227,7 +227,7 @@ END_TEST
 
 START_TEST(selection_equality_and_description)
 {
-    backfill_selection a, b;
+    record_selection a, b;
     char buf[512];
 
     memset(&a, 0, sizeof a);

@@ -9,6 +9,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "kafka.h"
+#include "record.h"
 #include "suites.h"
 
 /* Kafka protocol ApiKeys (rdkafka_protocol.h is not installed). */
@@ -16,14 +17,14 @@ enum { API_PRODUCE = 0, API_INIT_PRODUCER_ID = 22, API_ADD_PARTITIONS_TO_TXN = 2
 
 START_TEST(checkpoint_round_trip)
 {
-    kafka_checkpoint in = {{0x1600000010ULL, 0x1600000000ULL, 7}, "7312345678901234567", "slot_a"};
-    kafka_checkpoint out;
+    record_checkpoint in = {{0x1600000010ULL, 0x1600000000ULL, 7}, "7312345678901234567", "slot_a"};
+    record_checkpoint out;
     char buf[512], err[256];
-    int n = kafka_checkpoint_format("relay-1", &in, buf, sizeof buf);
+    int n = record_checkpoint_format("relay-1", &in, buf, sizeof buf);
 
     ck_assert_str_eq(buf, "{\"relay\":\"relay-1\",\"end_lsn\":\"16/10\",\"commit_lsn\":\"16/0\","
                           "\"index\":7,\"system_id\":\"7312345678901234567\",\"slot\":\"slot_a\"}");
-    ck_assert_int_eq(kafka_checkpoint_parse(buf, (size_t)n, &out, err, sizeof err), 0);
+    ck_assert_int_eq(record_checkpoint_parse(buf, (size_t)n, &out, err, sizeof err), 0);
     ck_assert_uint_eq(out.pos.end_lsn, in.pos.end_lsn);
     ck_assert_uint_eq(out.pos.commit_lsn, in.pos.commit_lsn);
     ck_assert_uint_eq(out.pos.index, 7);
@@ -34,7 +35,7 @@ END_TEST
 
 START_TEST(checkpoint_parse_rejects_garbage)
 {
-    kafka_checkpoint out;
+    record_checkpoint out;
     char err[256];
     static const char *const bad[] = {
         "", "{", "[]", "{\"end_lsn\":\"0/1\"}",
@@ -44,7 +45,7 @@ START_TEST(checkpoint_parse_rejects_garbage)
 
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
-        ck_assert_int_eq(kafka_checkpoint_parse(bad[i], strlen(bad[i]), &out, err, sizeof err), -1);
+        ck_assert_int_eq(record_checkpoint_parse(bad[i], strlen(bad[i]), &out, err, sizeof err), -1);
         ck_assert_msg(strncmp(err, "checkpoint record", 17) == 0, "case %zu: %s", i, err);
     }
 }
@@ -105,23 +106,47 @@ static event sample_event(void)
     return ev;
 }
 
+/* Produces the checkpoint record into the open transaction, as `run` does. */
+static kafka_status produce_checkpoint(kafka_client *kc, const record_checkpoint *cp, char *err,
+                                       size_t size)
+{
+    char value[512];
+    int n = record_checkpoint_format("relay-test", cp, value, sizeof value);
+
+    return kafka_produce_state(kc, "relay-test", value, (size_t)n, err, size);
+}
+
+/* Reads back the newest committed checkpoint. */
+static kafka_status read_checkpoint(kafka_client *kc, record_checkpoint *cp, bool *found,
+                                    char *err, size_t size)
+{
+    char value[1024];
+    size_t len = 0;
+    kafka_status st = kafka_read_latest(kc, "relay-test", value, sizeof value, &len, found, err,
+                                        size);
+
+    if (st != KAFKA_OK || !*found)
+        return st;
+    return record_checkpoint_parse(value, len, cp, err, size) == 0 ? KAFKA_OK : KAFKA_FATAL;
+}
+
 /* Opens a transaction with one event and the checkpoint for pos. */
 static void produce_batch(kafka_client *kc, ledger_pos pos)
 {
-    kafka_checkpoint cp = {pos, "42", "slot"};
+    record_checkpoint cp = {pos, "42", "slot"};
     event ev = sample_event();
     char err[512];
 
     ck_assert_int_eq(kafka_begin(kc, err, sizeof err), KAFKA_OK);
     ck_assert_int_eq(kafka_produce(kc, &ev, 0, err, sizeof err), KAFKA_OK);
-    ck_assert_int_eq(kafka_produce_checkpoint(kc, &cp, err, sizeof err), KAFKA_OK);
+    ck_assert_int_eq(produce_checkpoint(kc, &cp, err, sizeof err), KAFKA_OK);
 }
 
 START_TEST(committed_checkpoint_is_read_back_and_aborted_one_is_not)
 {
     mock m;
     kafka_client *kc;
-    kafka_checkpoint cp;
+    record_checkpoint cp;
     bool found = true;
     char err[512] = "";
 
@@ -129,7 +154,7 @@ START_TEST(committed_checkpoint_is_read_back_and_aborted_one_is_not)
     kc = kafka_new(&m.cfg, m.cfg.name, &m.lg, err, sizeof err);
     ck_assert_msg(kc != NULL, "%s", err);
     ck_assert_int_eq(kafka_init_transactions(kc, 10000, err, sizeof err), KAFKA_OK);
-    ck_assert_int_eq(kafka_read_checkpoint(kc, &cp, &found, err, sizeof err), KAFKA_OK);
+    ck_assert_int_eq(read_checkpoint(kc, &cp, &found, err, sizeof err), KAFKA_OK);
     ck_assert(!found);
 
     produce_batch(kc, (ledger_pos){100, 0, 0});
@@ -137,7 +162,7 @@ START_TEST(committed_checkpoint_is_read_back_and_aborted_one_is_not)
     produce_batch(kc, (ledger_pos){200, 0, 0});
     ck_assert_int_eq(kafka_abort(kc, err, sizeof err), KAFKA_OK);
 
-    ck_assert_msg(kafka_read_checkpoint(kc, &cp, &found, err, sizeof err) == KAFKA_OK, "%s", err);
+    ck_assert_msg(read_checkpoint(kc, &cp, &found, err, sizeof err) == KAFKA_OK, "%s", err);
     ck_assert(found);
     ck_assert_uint_eq(cp.pos.end_lsn, 100); /* read_committed: the aborted 200 is invisible */
     ck_assert_str_eq(cp.system_id, "42");
@@ -282,7 +307,7 @@ START_TEST(too_large_record_is_named_by_its_position)
     mock m;
     kafka_client *kc;
     event ev = sample_event(), big = sample_event();
-    kafka_checkpoint cp = {{100, 0, 0}, "42", "slot"};
+    record_checkpoint cp = {{100, 0, 0}, "42", "slot"};
     size_t size = 0;
     char err[512] = "", value[5000];
     kafka_status st;
@@ -303,7 +328,7 @@ START_TEST(too_large_record_is_named_by_its_position)
                                       RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
     ck_assert_int_eq(kafka_produce(kc, &ev, 6, err, sizeof err), KAFKA_OK);
     ck_assert_int_eq(kafka_produce(kc, &big, 7, err, sizeof err), KAFKA_OK);
-    st = kafka_produce_checkpoint(kc, &cp, err, sizeof err);
+    st = produce_checkpoint(kc, &cp, err, sizeof err);
     if (st == KAFKA_OK)
         st = kafka_commit(kc, err, sizeof err);
     ck_assert_msg(st == KAFKA_ABORT || st == KAFKA_REJECTED, "%d: %s", st, err);

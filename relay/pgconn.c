@@ -1,0 +1,86 @@
+#include "pgconn.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *pgconn_first_line(const char *msg, char *buf, size_t size)
+{
+    size_t n = strcspn(msg, "\n");
+
+    snprintf(buf, size, "%.*s", (int)(n < size ? n : size - 1), msg);
+    return buf;
+}
+
+pgconn_class pgconn_connect_failed(PGconn *conn, bool replication, char *errbuf,
+                                   size_t errbuf_size)
+{
+    const char *msg = PQerrorMessage(conn);
+    const char *host = PQhost(conn), *port = PQport(conn), *user = PQuser(conn);
+    char line[512];
+
+    pgconn_first_line(msg, line, sizeof line);
+    if (PQconnectionNeedsPassword(conn)) {
+        snprintf(errbuf, errbuf_size,
+                 "Postgres at %s:%s wants a password for user %s: put it in postgres.conninfo, "
+                 "PGPASSWORD or ~/.pgpass",
+                 host, port, user);
+        return PGCONN_AUTH;
+    }
+    if (strstr(msg, "authentication failed")) {
+        snprintf(errbuf, errbuf_size,
+                 "Postgres refused user %s: %s (check the user and password in "
+                 "postgres.conninfo, PGPASSWORD or ~/.pgpass)",
+                 user, line);
+        return PGCONN_AUTH;
+    }
+    if (strstr(msg, "pg_hba.conf")) {
+        snprintf(errbuf, errbuf_size,
+                 "Postgres refused the %sconnection: %s (add a \"host %s %s <address> "
+                 "scram-sha-256\" line to pg_hba.conf)",
+                 replication ? "replication " : "", line, replication ? "replication" : "all",
+                 user);
+        return PGCONN_AUTH;
+    }
+    if (replication && strstr(msg, "replication") &&
+        (strstr(msg, "permission") || strstr(msg, "must be"))) {
+        snprintf(errbuf, errbuf_size,
+                 "Postgres user %s may not replicate: %s (run ALTER ROLE %s REPLICATION;)", user,
+                 line, user);
+        return PGCONN_AUTH;
+    }
+    if (strstr(msg, "does not exist")) {
+        snprintf(errbuf, errbuf_size, "Postgres: %s (check postgres.conninfo)", line);
+        return PGCONN_CONFIG;
+    }
+    snprintf(errbuf, errbuf_size,
+             "cannot connect to Postgres at %s:%s: %s (is it running? check postgres.conninfo)",
+             host ? host : "?", port ? port : "?", line);
+    return PGCONN_UNREACHABLE;
+}
+
+pgconn_class pgconn_classify(PGconn *conn, const PGresult *res)
+{
+    const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+    /* No SQLSTATE: the error came from libpq itself (the connection broke). Classes 08
+     * (connection), 53 (resources: too many connections) and 57 (shutdown, cancel) pass. */
+    if (PQstatus(conn) != CONNECTION_OK || state == NULL || strncmp(state, "08", 2) == 0 ||
+        strncmp(state, "53", 2) == 0 || strncmp(state, "57", 2) == 0)
+        return PGCONN_UNREACHABLE;
+    if (strncmp(state, "28", 2) == 0 || strcmp(state, "42501") == 0)
+        return PGCONN_AUTH;
+    if (strcmp(state, "55006") == 0)
+        return PGCONN_BUSY;
+    if (strncmp(state, "42", 2) == 0 || strcmp(state, "3D000") == 0 || strcmp(state, "3F000") == 0)
+        return PGCONN_CONFIG;
+    if (strncmp(state, "22", 2) == 0)
+        return PGCONN_VALUE;
+    return PGCONN_OTHER;
+}
+
+const char *pgconn_error_line(PGconn *conn, const PGresult *res, char *buf, size_t size)
+{
+    const char *msg = res != NULL ? PQresultErrorMessage(res) : "";
+
+    return pgconn_first_line(msg[0] ? msg : PQerrorMessage(conn), buf, size);
+}

@@ -1,0 +1,42 @@
+/*
+ * pgconn.h — what the relay's Postgres connections share, as PostgreSQL's streamutil.c is
+ * for its tools: turning a failed connection attempt or statement into one line with the
+ * fix and a class the caller maps to its exit code.
+ *
+ * Statements are sorted by their SQLSTATE. A failed connection attempt has none that libpq
+ * hands out, so it is sorted by libpq's own state (a password was wanted) and the server's
+ * message.
+ */
+#ifndef RELAY_PGCONN_H
+#define RELAY_PGCONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+typedef enum {
+    PGCONN_UNREACHABLE, /* server away, connection lost, shutting down, too many clients */
+    PGCONN_AUTH,        /* password, pg_hba.conf, missing privilege or REPLICATION */
+    PGCONN_CONFIG,      /* no such database, relation, column or publication: fix a setting */
+    PGCONN_BUSY,        /* object in use (a replication slot active for another process) */
+    PGCONN_VALUE,       /* a value the statement was given does not fit (22xxx) */
+    PGCONN_OTHER,       /* anything else: a bug or a surprise, reported as is */
+} pgconn_class;
+
+/* libpq messages end with a newline and sometimes span lines: the first line, in buf. */
+const char *pgconn_first_line(const char *msg, char *buf, size_t size);
+
+/* A failed PQconnectdb*: one line in errbuf. replication: the connection asked for
+ * replication=database, whose pg_hba.conf lines and role attribute differ. */
+pgconn_class pgconn_connect_failed(PGconn *conn, bool replication, char *errbuf,
+                                   size_t errbuf_size);
+
+/* The class of a failed statement's result (res may be NULL: out of memory, or the
+ * connection gone), from its SQLSTATE and the connection's state. */
+pgconn_class pgconn_classify(PGconn *conn, const PGresult *res);
+
+/* The message of a failed statement's result, first line only, in buf. */
+const char *pgconn_error_line(PGconn *conn, const PGresult *res, char *buf, size_t size);
+
+#endif
