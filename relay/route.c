@@ -20,7 +20,7 @@ typedef struct mark {
 
 /* Keeps pointers into the config's strings (dir, version_header, dead_letter.topic). */
 struct route {
-    schema_registry *reg;  /* NULL: no schemas.dir, nothing to check */
+    schema_registry *reg;    /* NULL: no schemas.dir, nothing to check */
     jsonread_reader *reader; /* parses each event, reusing the previous one's values */
     int nschemas;
     const char *dir;

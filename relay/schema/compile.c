@@ -66,7 +66,7 @@ static snode *node_new(schema_registry *reg, const json_t *src, resource *res)
 
     if (n == NULL)
         return NULL;
-    node_init(n);
+    snode_init(n);
     n->src = src;
     n->res = res;
     res->used = true;
@@ -86,7 +86,7 @@ static snode *compile_schema(cctx *c, json_t *node, resource *res)
     if (json_is_boolean(node))
         return json_is_true(node) ? &c->reg->true_node : &c->reg->false_node;
     if (!json_is_object(node)) {
-        cerr(c, "a schema must be an object or a boolean, got %s", type_name(node));
+        cerr(c, "a schema must be an object or a boolean, got %s", value_type_name(node));
         return NULL;
     }
     if ((e = pmap_insert(&c->reg->nodes, node)) == NULL)
@@ -115,7 +115,7 @@ static snode *ref_target(cctx *c, json_t *node, resource *res, const char *loc)
     if (json_is_boolean(node))
         return json_is_true(node) ? &c->reg->true_node : &c->reg->false_node;
     if (!json_is_object(node)) {
-        cerr(c, "reference target %s is a %s, not a schema", loc, type_name(node));
+        cerr(c, "reference target %s is a %s, not a schema", loc, value_type_name(node));
         return NULL;
     }
     if ((e = pmap_insert(&c->reg->nodes, node)) == NULL)
@@ -205,11 +205,11 @@ static snode *compile_ref(cctx *c, const char *ref, resource *res, char **dyn_na
     frag = strchr(abs, '#');
     if (frag != NULL) {
         *frag++ = '\0';
-        percent_decode(frag);
+        uri_percent_decode(frag);
     } else {
         frag = abs + strlen(abs);
     }
-    if ((t = lookup_resource(c->reg, abs)) == NULL) {
+    if ((t = registry_lookup_uri(c->reg, abs)) == NULL) {
         cerr(c, "cannot resolve \"%s\": no schema \"%s\" in the registry", ref, abs);
         goto out;
     }
@@ -275,7 +275,7 @@ static int kw_count(cctx *c, json_t *node, const char *kw, size_t *out)
     if (!json_is_number(v) || d < 0 || d != floor(d)) {
         size_t mark = loc_push(c, kw);
 
-        cerr(c, "must be a non-negative integer, got %s", type_name(v));
+        cerr(c, "must be a non-negative integer, got %s", value_type_name(v));
         loc_pop(c, mark);
         return -1;
     }
@@ -292,7 +292,7 @@ static int kw_number(cctx *c, json_t *node, const char *kw, json_t **out)
     if (!json_is_number(v)) {
         size_t mark = loc_push(c, kw);
 
-        cerr(c, "must be a number, got %s%s", type_name(v),
+        cerr(c, "must be a number, got %s%s", value_type_name(v),
              json_is_boolean(v) ? " (the boolean form is draft-04)" : "");
         loc_pop(c, mark);
         return -1;
@@ -398,7 +398,7 @@ static int compile_type(cctx *c, snode *n, json_t *v)
         return 0;
     }
     if (!json_is_array(v)) {
-        cerr(c, "must be a type name or an array of them, got %s", type_name(v));
+        cerr(c, "must be a type name or an array of them, got %s", value_type_name(v));
         return -1;
     }
     json_array_foreach(v, i, item)
@@ -439,7 +439,7 @@ static int compile_properties(cctx *c, snode *n, json_t *v, resource *res)
     int rc = -1;
 
     if (!json_is_object(v)) {
-        cerr(c, "must be an object, got %s", type_name(v));
+        cerr(c, "must be an object, got %s", value_type_name(v));
         goto out;
     }
     if (json_object_size(v) == 0) {
@@ -478,7 +478,7 @@ static int compile_pattern_properties(cctx *c, snode *n, json_t *v, resource *re
     int rc = -1;
 
     if (!json_is_object(v)) {
-        cerr(c, "must be an object, got %s", type_name(v));
+        cerr(c, "must be an object, got %s", value_type_name(v));
         goto out;
     }
     if (json_object_size(v) > 0 &&
@@ -518,7 +518,7 @@ static int compile_deps(cctx *c, snode *n, json_t *v, const char *kw, resource *
     bool want_schema = strcmp(kw, "dependentRequired") != 0;
 
     if (!json_is_object(v)) {
-        cerr(c, "must be an object, got %s", type_name(v));
+        cerr(c, "must be an object, got %s", value_type_name(v));
         goto out;
     }
     if ((d = realloc(n->deps, (n->ndeps + json_object_size(v) + 1) * sizeof(*d))) == NULL) {
@@ -545,7 +545,7 @@ static int compile_deps(cctx *c, snode *n, json_t *v, const char *kw, resource *
             if ((e->node = compile_schema(c, item, res)) == NULL)
                 goto out;
         } else {
-            cerr(c, "must be an array of property names, got %s", type_name(item));
+            cerr(c, "must be an array of property names, got %s", value_type_name(item));
             goto out;
         }
         loc_pop(c, m2);
@@ -569,7 +569,7 @@ static int compile_defs(cctx *c, json_t *node, const char *kw, resource *res)
         return 0;
     mark = loc_push(c, kw);
     if (!json_is_object(v)) {
-        cerr(c, "must be an object, got %s", type_name(v));
+        cerr(c, "must be an object, got %s", value_type_name(v));
         rc = -1;
     }
     json_object_keylen_foreach(v, key, len, item)
@@ -633,7 +633,7 @@ static int compile_keywords(cctx *c, snode *n, json_t *node, resource *res)
     if ((v = json_object_get(node, "$ref")) != NULL) {
         mark = loc_push(c, "$ref");
         if (!json_is_string(v))
-            cerr(c, "must be a string, got %s", type_name(v));
+            cerr(c, "must be a string, got %s", value_type_name(v));
         else
             n->ref = compile_ref(c, json_string_value(v), res, NULL);
         loc_pop(c, mark);
@@ -647,7 +647,7 @@ static int compile_keywords(cctx *c, snode *n, json_t *node, resource *res)
     if (draft >= SCHEMA_DRAFT2019 && (v = json_object_get(node, "$dynamicRef")) != NULL) {
         mark = loc_push(c, "$dynamicRef");
         if (!json_is_string(v))
-            cerr(c, "must be a string, got %s", type_name(v));
+            cerr(c, "must be a string, got %s", value_type_name(v));
         else
             n->dyn_ref = compile_ref(c, json_string_value(v), res, &n->dyn_name);
         loc_pop(c, mark);
@@ -668,7 +668,7 @@ static int compile_keywords(cctx *c, snode *n, json_t *node, resource *res)
     if ((v = json_object_get(node, "enum")) != NULL) {
         if (!json_is_array(v)) {
             mark = loc_push(c, "enum");
-            cerr(c, "must be an array, got %s", type_name(v));
+            cerr(c, "must be an array, got %s", value_type_name(v));
             loc_pop(c, mark);
             return -1;
         }
@@ -679,7 +679,7 @@ static int compile_keywords(cctx *c, snode *n, json_t *node, resource *res)
             return -1;
         }
         for (size_t i = 0; i < json_array_size(v); i++)
-            n->enum_hashes[i] = json_hash(json_array_get(v, i));
+            n->enum_hashes[i] = value_hash(json_array_get(v, i));
         n->checks |= C_EQUAL;
     }
     if ((v = json_object_get(node, "const")) != NULL) {
@@ -710,7 +710,7 @@ static int compile_keywords(cctx *c, snode *n, json_t *node, resource *res)
     if ((v = json_object_get(node, "pattern")) != NULL) {
         mark = loc_push(c, "pattern");
         if (!json_is_string(v))
-            cerr(c, "must be a string, got %s", type_name(v));
+            cerr(c, "must be a string, got %s", value_type_name(v));
         else
             n->pattern = compile_regex(c, json_string_value(v), json_string_length(v));
         loc_pop(c, mark);
@@ -721,7 +721,7 @@ static int compile_keywords(cctx *c, snode *n, json_t *node, resource *res)
     if ((v = json_object_get(node, "format")) != NULL) {
         if (!json_is_string(v)) {
             mark = loc_push(c, "format");
-            cerr(c, "must be a string, got %s", type_name(v));
+            cerr(c, "must be a string, got %s", value_type_name(v));
             loc_pop(c, mark);
             return -1;
         }
@@ -745,7 +745,7 @@ static int compile_keywords(cctx *c, snode *n, json_t *node, resource *res)
     if ((v = json_object_get(node, "uniqueItems")) != NULL) {
         if (!json_is_boolean(v)) {
             mark = loc_push(c, "uniqueItems");
-            cerr(c, "must be a boolean, got %s", type_name(v));
+            cerr(c, "must be a boolean, got %s", value_type_name(v));
             loc_pop(c, mark);
             return -1;
         }
@@ -867,7 +867,7 @@ static void rollback(schema_registry *reg, snode *mark)
         snode *n = reg->all;
 
         reg->all = n->next_alloc;
-        node_free(n);
+        snode_free(n);
     }
 }
 
@@ -909,7 +909,7 @@ static schema *compile_root(schema_registry *reg, json_t *node, resource *res, c
         free(w);
     }
     if (root != NULL && (s = malloc(sizeof(*s))) == NULL)
-        set_err(errbuf, errbuf_size, "out of memory");
+        errbuf_set(errbuf, errbuf_size, "out of memory");
     if (s == NULL) {
         rollback(reg, mark);
         goto out;
@@ -932,7 +932,7 @@ schema *schema_compile(schema_registry *reg, json_t *doc, char *errbuf, size_t e
         schema *s = malloc(sizeof(*s));
 
         if (s == NULL) {
-            set_err(errbuf, errbuf_size, "out of memory");
+            errbuf_set(errbuf, errbuf_size, "out of memory");
             return NULL;
         }
         s->root = json_is_true(doc) ? &reg->true_node : &reg->false_node;
@@ -941,8 +941,8 @@ schema *schema_compile(schema_registry *reg, json_t *doc, char *errbuf, size_t e
         return s;
     }
     if (!json_is_object(doc)) {
-        set_err(errbuf, errbuf_size, "(root): a schema must be an object or a boolean, got %s",
-                type_name(doc));
+        errbuf_set(errbuf, errbuf_size, "(root): a schema must be an object or a boolean, got %s",
+                   value_type_name(doc));
         return NULL;
     }
     if (e == NULL || e->res == NULL) {
@@ -974,15 +974,15 @@ schema *schema_compile_uri(schema_registry *reg, const char *uri, char *errbuf, 
     schema *s = NULL;
 
     if (abs == NULL) {
-        set_err(errbuf, errbuf_size, "out of memory");
+        errbuf_set(errbuf, errbuf_size, "out of memory");
         return NULL;
     }
     if ((frag = strchr(abs, '#')) != NULL) {
         *frag++ = '\0';
-        percent_decode(frag);
+        uri_percent_decode(frag);
     }
-    if ((t = lookup_resource(reg, abs)) == NULL) {
-        set_err(errbuf, errbuf_size, "no schema \"%s\" in the registry", abs);
+    if ((t = registry_lookup_uri(reg, abs)) == NULL) {
+        errbuf_set(errbuf, errbuf_size, "no schema \"%s\" in the registry", abs);
         goto out;
     }
     node = t->node;
@@ -1001,7 +1001,7 @@ schema *schema_compile_uri(schema_registry *reg, const char *uri, char *errbuf, 
         res = t != NULL ? t->res : NULL;
     }
     if (node == NULL) {
-        set_err(errbuf, errbuf_size, "no \"#%s\" in %s", frag, abs);
+        errbuf_set(errbuf, errbuf_size, "no \"#%s\" in %s", frag, abs);
         goto out;
     }
     s = compile_root(reg, node, res, abs, frag != NULL && *frag == '/' ? frag : "", errbuf,
@@ -1020,4 +1020,3 @@ int schema_draft(const schema *s)
 {
     return s->draft;
 }
-

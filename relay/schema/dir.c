@@ -78,7 +78,7 @@ static int add_type(schema_registry *reg, const char *name, schema *s, char *err
         free(t);
         if (rc < 0)
             goto oom;
-        set_err(errbuf, errbuf_size, "event type \"%s\" is already loaded", name);
+        errbuf_set(errbuf, errbuf_size, "event type \"%s\" is already loaded", name);
         schema_free(s);
         return -1;
     }
@@ -109,10 +109,10 @@ static int add_type(schema_registry *reg, const char *name, schema *s, char *err
     return 0;
 oom_owned:
     free(type);
-    set_err(errbuf, errbuf_size, "out of memory");
+    errbuf_set(errbuf, errbuf_size, "out of memory");
     return -1; /* t is in the map now and is freed with it */
 oom:
-    set_err(errbuf, errbuf_size, "out of memory");
+    errbuf_set(errbuf, errbuf_size, "out of memory");
     schema_free(s);
     return -1;
 }
@@ -135,11 +135,12 @@ static int load_dir(schema_registry *reg, const char *dir, schema_dir_report_fn 
     int rc = -1, broken = 0;
 
     if (d == NULL) {
-        set_err(errbuf, errbuf_size, "%s: cannot open schema directory: %s", dir, strerror(errno));
+        errbuf_set(errbuf, errbuf_size, "%s: cannot open schema directory: %s", dir,
+                   strerror(errno));
         return -1;
     }
     if ((absdir = realpath(dir, NULL)) == NULL) {
-        set_err(errbuf, errbuf_size, "%s: %s", dir, strerror(errno));
+        errbuf_set(errbuf, errbuf_size, "%s: %s", dir, strerror(errno));
         goto out;
     }
     while ((de = readdir(d)) != NULL) {
@@ -182,7 +183,7 @@ static int load_dir(schema_registry *reg, const char *dir, schema_dir_report_fn 
                      jerr.text);
             free(path.s);
             if (report == NULL || (errs[i] = strdup(msg)) == NULL) {
-                set_err(errbuf, errbuf_size, "%s", report == NULL ? msg : "out of memory");
+                errbuf_set(errbuf, errbuf_size, "%s", report == NULL ? msg : "out of memory");
                 goto out;
             }
             continue;
@@ -198,7 +199,7 @@ static int load_dir(schema_registry *reg, const char *dir, schema_dir_report_fn 
 
             snprintf(line, sizeof line, "%s/%s: %s", dir, names[i], msg);
             if (report == NULL || (errs[i] = strdup(line)) == NULL) {
-                set_err(errbuf, errbuf_size, "%s", report == NULL ? line : "out of memory");
+                errbuf_set(errbuf, errbuf_size, "%s", report == NULL ? line : "out of memory");
                 goto out;
             }
         }
@@ -216,7 +217,7 @@ static int load_dir(schema_registry *reg, const char *dir, schema_dir_report_fn 
         if (s == NULL) {
             snprintf(line, sizeof line, "%s/%s.json: %s", dir, names[i], msg);
             if (report == NULL || (errs[i] = strdup(line)) == NULL) {
-                set_err(errbuf, errbuf_size, "%s", report == NULL ? line : "out of memory");
+                errbuf_set(errbuf, errbuf_size, "%s", report == NULL ? line : "out of memory");
                 goto out;
             }
             continue;
@@ -234,7 +235,7 @@ static int load_dir(schema_registry *reg, const char *dir, schema_dir_report_fn 
     rc = report != NULL ? broken : (int)n;
     goto out;
 oom:
-    set_err(errbuf, errbuf_size, "%s: out of memory", dir);
+    errbuf_set(errbuf, errbuf_size, "%s: out of memory", dir);
 out:
     for (size_t i = 0; i < n; i++) {
         free(names[i]);

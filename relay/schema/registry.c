@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Meta-schemas a "$ref" may name without them being added: compact, annotations stripped. */
 static const struct {
     const char *uri;
     const char *text;
@@ -169,7 +170,7 @@ static void free_type(void *p)
     free(t);
 }
 
-void node_free(snode *n)
+void snode_free(snode *n)
 {
     free(n->enum_hashes);
     if (n->pattern != NULL)
@@ -187,7 +188,7 @@ void node_free(snode *n)
     free(n);
 }
 
-void node_init(snode *n)
+void snode_init(snode *n)
 {
     memset(n, 0, sizeof(*n));
     n->max_length = n->max_items = n->max_props = n->max_contains = SIZE_MAX;
@@ -208,8 +209,8 @@ schema_registry *schema_registry_new(int default_draft, bool format_assert)
         free(reg);
         return NULL;
     }
-    node_init(&reg->true_node);
-    node_init(&reg->false_node);
+    snode_init(&reg->true_node);
+    snode_init(&reg->false_node);
     reg->false_node.is_false = true;
     return reg;
 }
@@ -223,7 +224,7 @@ void schema_registry_free(schema_registry *reg)
         snode *n = reg->all;
 
         reg->all = n->next_alloc;
-        node_free(n);
+        snode_free(n);
     }
     while (reg->resources != NULL) {
         resource *r = reg->resources;
@@ -251,7 +252,7 @@ static int register_uri(schema_registry *reg, const char *uri, json_t *node, res
     if (t != NULL) {
         if (t->node == node)
             return 0;
-        set_err(errbuf, errbuf_size, "duplicate schema URI \"%s\"", uri);
+        errbuf_set(errbuf, errbuf_size, "duplicate schema URI \"%s\"", uri);
         return -1;
     }
     if ((t = malloc(sizeof(*t))) == NULL)
@@ -265,7 +266,7 @@ static int register_uri(schema_registry *reg, const char *uri, json_t *node, res
     }
     return 0;
 oom:
-    set_err(errbuf, errbuf_size, "out of memory");
+    errbuf_set(errbuf, errbuf_size, "out of memory");
     return -1;
 }
 
@@ -325,7 +326,6 @@ static const char *const kw_array[] = {"allOf", "anyOf", "oneOf", "items", "pref
 static const char *const kw_map[] = {
     "properties", "patternProperties", "definitions", "$defs", "dependencies", "dependentSchemas",
 };
-
 
 /*
  * Stage 1: records res for node and everything below it, creating resources at "$id" and
@@ -435,7 +435,7 @@ static int index_schema(schema_registry *reg, json_t *node, resource *res, bool 
     rc = 0;
     goto out;
 oom:
-    set_err(errbuf, errbuf_size, "out of memory");
+    errbuf_set(errbuf, errbuf_size, "out of memory");
 out:
     free(abs);
     return rc;
@@ -450,8 +450,8 @@ int schema_registry_add(schema_registry *reg, const char *uri, json_t *doc, char
     int rc = -1;
 
     if (!json_is_object(doc) && !json_is_boolean(doc)) {
-        set_err(errbuf, errbuf_size, "%s: a schema must be an object or a boolean",
-                uri != NULL ? uri : "(schema)");
+        errbuf_set(errbuf, errbuf_size, "%s: a schema must be an object or a boolean",
+                   uri != NULL ? uri : "(schema)");
         return -1;
     }
     if (uri == NULL) {
@@ -460,7 +460,7 @@ int schema_registry_add(schema_registry *reg, const char *uri, json_t *doc, char
         if (json_is_string(id))
             uri_split(json_string_value(id), &u);
         if (!json_is_string(id) || !u.has_scheme) {
-            set_err(errbuf, errbuf_size, "schema has no absolute \"$id\"; give it a URI");
+            errbuf_set(errbuf, errbuf_size, "schema has no absolute \"$id\"; give it a URI");
             return -1;
         }
         uri = json_string_value(id);
@@ -476,7 +476,7 @@ int schema_registry_add(schema_registry *reg, const char *uri, json_t *doc, char
             rc = 0;
             goto out;
         }
-        set_err(errbuf, errbuf_size, "duplicate schema URI \"%s\"", abs);
+        errbuf_set(errbuf, errbuf_size, "duplicate schema URI \"%s\"", abs);
         goto out;
     }
     if (json_array_append(reg->docs, doc) < 0)
@@ -490,14 +490,14 @@ int schema_registry_add(schema_registry *reg, const char *uri, json_t *doc, char
     rc = 0;
     goto out;
 oom:
-    set_err(errbuf, errbuf_size, "out of memory");
+    errbuf_set(errbuf, errbuf_size, "out of memory");
 out:
     free(abs);
     return rc;
 }
 
 /* What uri (absolute, no fragment) names, loading a built-in meta-schema on first use. */
-uri_target *lookup_resource(schema_registry *reg, const char *uri)
+uri_target *registry_lookup_uri(schema_registry *reg, const char *uri)
 {
     uri_target *t = smap_get(&reg->uris, uri);
 
@@ -517,4 +517,3 @@ uri_target *lookup_resource(schema_registry *reg, const char *uri)
     }
     return NULL;
 }
-

@@ -47,7 +47,6 @@ typedef struct {
     bool oom;
 } strbuf;
 
-
 void sb_putn(strbuf *b, const char *s, size_t n);
 void sb_puts(strbuf *b, const char *s);
 void sb_putc(strbuf *b, char c);
@@ -59,7 +58,7 @@ const char *sb_str(const strbuf *b);
 char *sb_take(strbuf *b);
 
 /* Writes one line into errbuf (NULL/0 allowed), as every public function reports errors. */
-void set_err(char *errbuf, size_t errbuf_size, const char *fmt, ...)
+void errbuf_set(char *errbuf, size_t errbuf_size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Inline: the maps and the value hash call it per key and per string. */
@@ -110,10 +109,10 @@ pentry *pmap_find(const pmap *m, const void *key);
 pentry *pmap_insert(pmap *m, const json_t *key);
 
 /* JSON values: equality (1 == 1.0, key order irrelevant) and a hash consistent with it. */
-bool json_eq(const json_t *a, const json_t *b);
-uint64_t json_hash(const json_t *j);
+bool value_equal(const json_t *a, const json_t *b);
+uint64_t value_hash(const json_t *j);
 /* The JSON Schema type name of a value ("integer", "number", ...), for messages. */
-const char *type_name(const json_t *j);
+const char *value_type_name(const json_t *j);
 
 /* ---------------------------------------------------------------------------------------------
  * URIs (uri.c, RFC 3986 section 5): just enough to resolve "$id" and "$ref" against a base.
@@ -129,7 +128,7 @@ void uri_split(const char *s, uri_parts *u);
 /* base + ref → absolute URI, malloc'd; NULL only when out of memory. */
 char *uri_resolve(const char *base, const char *ref);
 /* Decodes %XX in place (a fragment is percent-encoded before it is a JSON pointer). */
-void percent_decode(char *s);
+void uri_percent_decode(char *s);
 
 /* ---------------------------------------------------------------------------------------------
  * The registry (registry.c): documents, resources, the node map, compiled nodes, event types.
@@ -276,11 +275,9 @@ struct schema {
     bool track_scope;
 };
 
-/* Meta-schemas a "$ref" may name without them being added: compact, annotations stripped. */
-
-void node_init(snode *n);
-void node_free(snode *n);
+void snode_init(snode *n);
+void snode_free(snode *n);
 /* What uri (absolute, no fragment) names, loading a built-in meta-schema on first use. */
-uri_target *lookup_resource(schema_registry *reg, const char *uri);
+uri_target *registry_lookup_uri(schema_registry *reg, const char *uri);
 
 #endif

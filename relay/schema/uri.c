@@ -165,7 +165,7 @@ static int hex_value(char c)
 }
 
 /* Decodes %XX in place (a fragment is percent-encoded before it is a JSON pointer). */
-void percent_decode(char *s)
+void uri_percent_decode(char *s)
 {
     char *w = s;
 
@@ -179,4 +179,3 @@ void percent_decode(char *s)
     }
     *w = '\0';
 }
-

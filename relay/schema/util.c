@@ -86,7 +86,7 @@ char *sb_take(strbuf *b)
     return s;
 }
 
-void set_err(char *errbuf, size_t errbuf_size, const char *fmt, ...)
+void errbuf_set(char *errbuf, size_t errbuf_size, const char *fmt, ...)
 {
     va_list ap;
 
@@ -225,7 +225,7 @@ pentry *pmap_insert(pmap *m, const json_t *key)
  * JSON values: equality (1 == 1.0, key order irrelevant) and a hash consistent with it.
  */
 
-bool json_eq(const json_t *a, const json_t *b)
+bool value_equal(const json_t *a, const json_t *b)
 {
     if (json_is_number(a) && json_is_number(b)) {
         if (json_is_integer(a) && json_is_integer(b))
@@ -242,7 +242,7 @@ bool json_eq(const json_t *a, const json_t *b)
         if (json_array_size(a) != json_array_size(b))
             return false;
         for (size_t i = 0; i < json_array_size(a); i++)
-            if (!json_eq(json_array_get(a, i), json_array_get(b, i)))
+            if (!value_equal(json_array_get(a, i), json_array_get(b, i)))
                 return false;
         return true;
     case JSON_OBJECT: {
@@ -256,7 +256,7 @@ bool json_eq(const json_t *a, const json_t *b)
         {
             json_t *vb = json_object_getn(b, key, len);
 
-            if (vb == NULL || !json_eq(va, vb))
+            if (vb == NULL || !value_equal(va, vb))
                 return false;
         }
         return true;
@@ -266,7 +266,7 @@ bool json_eq(const json_t *a, const json_t *b)
     }
 }
 
-uint64_t json_hash(const json_t *j)
+uint64_t value_hash(const json_t *j)
 {
     uint64_t h;
 
@@ -285,7 +285,7 @@ uint64_t json_hash(const json_t *j)
     case JSON_ARRAY:
         h = 0x5bd1e995;
         for (size_t i = 0; i < json_array_size(j); i++)
-            h = (h ^ json_hash(json_array_get(j, i))) * 0x100000001b3ULL;
+            h = (h ^ value_hash(json_array_get(j, i))) * 0x100000001b3ULL;
         return h;
     case JSON_OBJECT: {
         const char *key;
@@ -296,7 +296,7 @@ uint64_t json_hash(const json_t *j)
         /* A sum, so that key order does not matter. */
         json_object_keylen_foreach((json_t *)j, key, len, v)
         {
-            h += hash_bytes(key, len, HASH_SEED) * 31 + json_hash(v);
+            h += hash_bytes(key, len, HASH_SEED) * 31 + value_hash(v);
         }
         return h;
     }
@@ -309,7 +309,7 @@ uint64_t json_hash(const json_t *j)
     }
 }
 
-const char *type_name(const json_t *j)
+const char *value_type_name(const json_t *j)
 {
     switch (json_typeof(j)) {
     case JSON_OBJECT:

@@ -187,7 +187,7 @@ static int fail_type(vctx *v, const snode *n, const json_t *inst, const ipath *p
             continue;
         len += (size_t)snprintf(want + len, sizeof want - len, "%s%s", len ? " or " : "", names[i]);
     }
-    return fail(v, p, "type", "expected %s, got %s", len ? want : "nothing", type_name(inst));
+    return fail(v, p, "type", "expected %s, got %s", len ? want : "nothing", value_type_name(inst));
 }
 
 static int num_cmp(const json_t *a, const json_t *b)
@@ -334,13 +334,13 @@ static int validate_unique(vctx *v, const json_t *inst, const ipath *p)
     if (h == NULL)
         return internal(v, p, "uniqueItems", "out of memory");
     for (size_t i = 0; i < n; i++) {
-        h[i].hash = json_hash(json_array_get(inst, i));
+        h[i].hash = value_hash(json_array_get(inst, i));
         h[i].index = i;
     }
     qsort(h, n, sizeof(*h), cmp_hashed);
     for (size_t i = 0; i < n && rc == 0; i++) {
         for (size_t j = i + 1; j < n && h[j].hash == h[i].hash; j++) {
-            if (json_eq(json_array_get(inst, h[i].index), json_array_get(inst, h[j].index))) {
+            if (value_equal(json_array_get(inst, h[i].index), json_array_get(inst, h[j].index))) {
                 rc = fail(v, p, "uniqueItems", "items %zu and %zu are equal", h[i].index,
                           h[j].index);
                 break;
@@ -718,7 +718,7 @@ static int validate(vctx *v, const snode *n, const json_t *inst, const ipath *p,
     if (n->checks & C_EQUAL) {
         char a[96], b[96];
 
-        if (n->const_val != NULL && !json_eq(n->const_val, inst)) {
+        if (n->const_val != NULL && !value_equal(n->const_val, inst)) {
             r = fail(v, p, "const", "expected %s, got %s", dump(n->const_val, a, sizeof a),
                      dump(inst, b, sizeof b));
             goto done;
@@ -726,11 +726,11 @@ static int validate(vctx *v, const snode *n, const json_t *inst, const ipath *p,
         if (n->enum_vals != NULL) {
             size_t count = json_array_size(n->enum_vals), i;
             /* Hash first only for long enums: for a few values direct comparison is cheaper. */
-            uint64_t h = count > 8 ? json_hash(inst) : 0;
+            uint64_t h = count > 8 ? value_hash(inst) : 0;
 
             for (i = 0; i < count; i++)
                 if ((count <= 8 || n->enum_hashes[i] == h) &&
-                    json_eq(json_array_get(n->enum_vals, i), inst))
+                    value_equal(json_array_get(n->enum_vals, i), inst))
                     break;
             if (i == count) {
                 r = fail(v, p, "enum", "%s is not one of %s", dump(inst, a, sizeof a),
@@ -798,11 +798,10 @@ int schema_validate_text(const schema *s, const char *json, size_t len, char *er
     int r;
 
     if (inst == NULL) {
-        set_err(errbuf, errbuf_size, "(json):%d:%d: %s", jerr.line, jerr.column, jerr.text);
+        errbuf_set(errbuf, errbuf_size, "(json):%d:%d: %s", jerr.line, jerr.column, jerr.text);
         return 1;
     }
     r = schema_validate(s, inst, errbuf, errbuf_size);
     json_decref(inst);
     return r;
 }
-
