@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonread.h"
 #include "schema.h"
 
 #define DEFAULT_DEAD_LETTER_TOPIC "outbox-relay.dead-letter"
@@ -19,8 +20,8 @@ typedef struct mark {
 
 /* Keeps pointers into the config's strings (dir, version_header, dead_letter.topic). */
 struct route {
-    schema_registry *reg;  /* NULL: no schemas.dir, nothing to check */
-    schema_reader *reader; /* parses each event, reusing the previous one's values */
+    schema_registry *reg;    /* NULL: no schemas.dir, nothing to check */
+    jsonread_reader *reader; /* parses each event, reusing the previous one's values */
     int nschemas;
     const char *dir;
     policy on_invalid, on_unknown;
@@ -66,7 +67,7 @@ route *route_new(const relay_config *cfg, char *errbuf, size_t errbuf_size)
     r->reg = schema_registry_new(
         strcmp(setting(cfg->schemas.draft, ""), "7") == 0 ? SCHEMA_DRAFT7 : SCHEMA_DRAFT2020,
         cfg->schemas.format_assert);
-    r->reader = schema_reader_new();
+    r->reader = jsonread_new();
     if (r->reg == NULL || r->reader == NULL) {
         snprintf(errbuf, errbuf_size, "out of memory");
         goto fail;
@@ -95,7 +96,7 @@ void route_free(route *r)
 {
     if (r == NULL)
         return;
-    schema_reader_free(r->reader);
+    jsonread_free(r->reader);
     schema_registry_free(r->reg);
     free(r);
 }
@@ -237,8 +238,8 @@ void route_event(route *r, const event *ev, route_verdict *v)
                      ev->type);
         return;
     }
-    inst = r->check_value ? schema_reader_parse(r->reader, ev->value, ev->value_len, &jerr)
-                          : schema_reader_parse(r->reader, ev->payload, ev->payload_len, &jerr);
+    inst = r->check_value ? jsonread_next(r->reader, ev->value, ev->value_len, &jerr)
+                          : jsonread_next(r->reader, ev->payload, ev->payload_len, &jerr);
     if (inst == NULL) {
         /* Not JSON (a payload column of type text): as invalid as it gets. */
         snprintf(v->error, sizeof v->error, "not JSON: %d:%d: %s", jerr.line, jerr.column,

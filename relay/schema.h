@@ -9,7 +9,7 @@
  *   - The registry owns every compiled node. A `schema` is a handle into that graph: it is valid
  *     until schema_registry_free(), and handles from schema_compile() are released with
  *     schema_free() (before or after the registry, either works; handles from
- *     schema_registry_get() belong to the registry).
+ *     schema_registry_lookup() belong to the registry).
  *   - Documents given to the registry are kept by reference (json_incref); they must not be
  *     modified afterwards, because compiled nodes point into them.
  *   - Compiling mutates the registry: serialise it. Validation only reads the compiled graph, so
@@ -102,15 +102,6 @@ const schema *schema_registry_lookup(const schema_registry *reg, const char *typ
 char *schema_file_uri(const char *path);
 
 /*
- * The compiled schema for an event type: an exact name ("OrderCreated", "OrderCreated.v2"), or,
- * when no unversioned file exists, the highest version of that type. NULL when unknown.
- * Owned by the registry.
- */
-const schema *schema_registry_get(const schema_registry *reg, const char *name);
-const schema *schema_registry_get_version(const schema_registry *reg, const char *type,
-                                          int version);
-
-/*
  * Compiles doc (adding it to the registry first: under its "$id" if it has one, else under a
  * generated "urn:relay:schema:<n>"; a doc already added is compiled from there). Every reachable
  * subschema and every "$defs"/"definitions" entry is checked, so a broken schema fails here and
@@ -135,49 +126,11 @@ int schema_draft(const schema *s);
 int schema_validate(const schema *s, const json_t *instance, char *errbuf, size_t errbuf_size);
 
 /*
- * Parses len bytes of JSON text (NUL bytes inside strings allowed; integers beyond 64 bits are
- * read as doubles) and validates them. A parse error is "invalid": 1, with
+ * Parses len bytes of JSON text with jsonread_parse (NUL bytes inside strings allowed; integers
+ * beyond 64 bits are read as doubles) and validates them. A parse error is "invalid": 1, with
  * "(json):<line>:<column>: <reason>".
  */
 int schema_validate_text(const schema *s, const char *json, size_t len, char *errbuf,
                          size_t errbuf_size);
-
-/*
- * Reads len bytes of JSON text as schema_validate_text does: any value at the top, NUL bytes
- * inside strings allowed, integers beyond 64 bits as doubles. Plain text (no escapes) takes a
- * fast path that builds the same values as jansson's reader, which handles everything else.
- * A new reference, or NULL with *err filled by jansson.
- */
-json_t *schema_parse_instance(const char *json, size_t len, json_error_t *err);
-
-/*
- * A reader for a stream of documents (the relay's events): schema_reader_parse reads like
- * schema_parse_instance, but when a text has the shape of the previous one (the same keys in
- * the same order, arrays of the same lengths, scalars of the same types) it updates the previous
- * value in place instead of allocating a new one. The value belongs to the reader: valid until
- * the next parse or schema_reader_free, not to be modified. NULL with *err filled on a parse
- * error. One reader per thread.
- */
-typedef struct schema_reader schema_reader;
-
-schema_reader *schema_reader_new(void);
-void schema_reader_free(schema_reader *rd);
-json_t *schema_reader_parse(schema_reader *rd, const char *json, size_t len, json_error_t *err);
-
-/*
- * Format checkers (schema_format.c), shared with the validator. schema_format_lookup returns 0
- * for a format this module does not check (an annotation then, even with format_assert).
- */
-int schema_format_lookup(const char *name);
-bool schema_format_check(int format, const char *s, size_t len);
-
-/*
- * Compiles an ECMA-262 regular expression with PCRE2 (the engine of "pattern",
- * "patternProperties" and format "regex"): UTF-8 code points, "$" only at the very end, "\uHHHH"
- * and "\u{H...}", ECMA's Unicode "\s"; escapes ECMA does not have ("\a", "\Z") are errors. Returns
- * a pcre2_code (free with pcre2_code_free), or NULL with err filled ("<reason> at offset <n>").
- */
-struct pcre2_real_code_8 *schema_format_regex_compile(const char *src, size_t len, char *err,
-                                                      size_t err_size);
 
 #endif

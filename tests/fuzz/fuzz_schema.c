@@ -1,5 +1,5 @@
 /*
- * fuzz_schema.c — libFuzzer target for relay/schema.c: compile a schema, validate a document.
+ * fuzz_schema.c — libFuzzer target for relay/schema/: compile a schema, validate a document.
  *
  * Input: one flags byte, then the schema's JSON text, a NUL byte, the document's JSON text (no
  * NUL: the schema is validated against itself, which meta-schema-like inputs make interesting).
@@ -7,9 +7,9 @@
  * assertion; bits 2-3 the error buffer (512 bytes, 1 byte, 17 bytes, none) so truncated
  * messages are exercised too.
  *
- * The document is also read by schema_parse_instance (the validator's fast reader with
- * jansson's as fallback), by a schema_reader (which updates its previous value in place) and
- * by jansson alone: they must agree on every input, value for value and in key order, or the
+ * The document is also read by jsonread_parse (relay/jsonread.c, the validator's fast reader
+ * with jansson's as fallback), by a jsonread_reader (which updates its previous value in place)
+ * and by jansson alone: they must agree on every input, value for value and in key order, or the
  * target aborts.
  *
  * Built by tests/fuzz/run.sh (clang, -fsanitize=fuzzer,address,undefined), or by CMake when
@@ -23,11 +23,12 @@
 
 #include <jansson.h>
 
+#include "jsonread.h"
 #include "schema.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Aborts unless jansson reads text as fast (from schema_parse_instance or a reader) did. */
+/* Aborts unless jansson reads text as fast (from jsonread_parse or a reader) did. */
 static void readers_agree(const char *text, size_t len, json_t *fast)
 {
     json_error_t jerr;
@@ -57,17 +58,17 @@ static void readers_agree(const char *text, size_t len, json_t *fast)
 static void check_readers(const char *text, size_t text_len, const char *inst, size_t inst_len)
 {
     json_error_t jerr;
-    json_t *fresh = schema_parse_instance(inst, inst_len, &jerr);
-    schema_reader *rd = schema_reader_new();
+    json_t *fresh = jsonread_parse(inst, inst_len, &jerr);
+    jsonread_reader *rd = jsonread_new();
 
     readers_agree(inst, inst_len, fresh);
     json_decref(fresh);
     if (rd == NULL)
         return;
-    readers_agree(text, text_len, schema_reader_parse(rd, text, text_len, &jerr));
-    readers_agree(inst, inst_len, schema_reader_parse(rd, inst, inst_len, &jerr));
-    readers_agree(inst, inst_len, schema_reader_parse(rd, inst, inst_len, &jerr));
-    schema_reader_free(rd);
+    readers_agree(text, text_len, jsonread_next(rd, text, text_len, &jerr));
+    readers_agree(inst, inst_len, jsonread_next(rd, inst, inst_len, &jerr));
+    readers_agree(inst, inst_len, jsonread_next(rd, inst, inst_len, &jerr));
+    jsonread_free(rd);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

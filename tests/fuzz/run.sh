@@ -20,7 +20,7 @@ command -v "$CC" >/dev/null || { echo "fuzz: $CC not found (Debian: apt-get inst
 # shellcheck disable=SC2046
 "$CC" -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
   -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -I"$ROOT/relay" \
-  "$ROOT/tests/fuzz/fuzz_schema.c" "$ROOT/relay/schema.c" "$ROOT/relay/schema_format.c" \
+  "$ROOT/tests/fuzz/fuzz_schema.c" "$ROOT"/relay/schema/*.c "$ROOT/relay/jsonread.c" \
   $(pkg-config --cflags --libs jansson libpcre2-8) -lm -o "$OUT/fuzz_schema"
 
 cp -n "$ROOT"/tests/fuzz/corpus/schema/* "$CORPUS/"

@@ -1,5 +1,5 @@
 /*
- * schema_conformance.c — runs the official JSON-Schema-Test-Suite against relay/schema.c.
+ * schema_conformance.c — runs the official JSON-Schema-Test-Suite against relay/schema/.
  *
  *   schema_conformance [-v] [--optional] [--remotes DIR] [SUITE_DIR]
  *

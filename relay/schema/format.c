@@ -1,6 +1,6 @@
 /*
- * schema_format.c — the "format" checkers of schema.c: pure functions over a UTF-8 string and
- * its length (strings may hold NUL bytes, so never strlen).
+ * format.c — the "format" checkers of the schema library (see format.h): pure functions over a
+ * UTF-8 string and its length (strings may hold NUL bytes, so never strlen).
  *
  * What "valid" means follows the RFCs the JSON Schema specification names (RFC 3339 dates and
  * times, RFC 5321 mailboxes, RFC 1123 host names, RFC 4291 IPv6 text, RFC 3986 URIs, RFC 4122
@@ -8,7 +8,7 @@
  * loosely: idn-hostname applies the host name rules per label in code points and refuses a few
  * code points IDNA2008 disallows, it does not run the full IDNA2008 tables or Punycode.
  */
-#include "schema.h"
+#include "format.h"
 
 #include <stdint.h>
 #include <stdio.h>
