@@ -147,7 +147,7 @@ static int bind(event_mapper *m, const pgo_relation *rel, char *errbuf, size_t e
         const char *name = column_setting(m->cfg, role);
 
         m->col[role] = -1;
-        if (name == NULL || name[0] == '\0') /* NULL: a config built by hand (tests) */
+        if (name[0] == '\0')
             continue;
         m->col[role] = pgo_relation_column(rel, name);
         if (m->col[role] < 0) {
@@ -543,7 +543,7 @@ int event_map(event_mapper *m, const pgo_relation *rel, const pgo_value *cols, i
 
     /* Value: the payload as stored (jsonb text is already valid JSON), or the envelope. */
     value_off = payload_off = sb->len;
-    if (strcmp(m->cfg->outbox.value, "envelope") == 0) {
+    if (m->cfg->outbox.value == CONFIG_VALUE_ENVELOPE) {
         if (!sb_cat(sb, "{\"event_id\":", 12) || !sb_cat_json_string(sb, id->data, id->len) ||
             !sb_cat(sb, ",\"type\":", 8) || !sb_cat_json_string(sb, type->data, type->len) ||
             !sb_cat(sb, ",\"payload\":", 11))

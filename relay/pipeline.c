@@ -636,8 +636,10 @@ int pipeline_run(const relay_config *cfg, const pipeline_opts *opts, const log_c
     }
     if (route_schema_count(p.route) > 0)
         log_info(lg, "schemas: %d from %s (applies to the %s; invalid: %s, unknown type: %s)",
-                 route_schema_count(p.route), cfg->schemas.dir, cfg->schemas.applies_to,
-                 cfg->schemas.on_invalid, cfg->schemas.on_unknown_type);
+                 route_schema_count(p.route), cfg->schemas.dir,
+                 config_applies_to_name(cfg->schemas.applies_to),
+                 config_on_invalid_name(cfg->schemas.on_invalid),
+                 config_on_unknown_name(cfg->schemas.on_unknown_type));
     p.kafka = kafka_new(cfg, cfg->name, lg, p.err, sizeof p.err);
     if (p.kafka == NULL) {
         rc = EXIT_CONFIG;
