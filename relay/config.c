@@ -1198,32 +1198,16 @@ static const char *enum_name(const char *const *names, int v)
     return "?";
 }
 
-const char *config_log_level_name(log_level v)
-{
-    return enum_name(log_levels, (int)v);
-}
+/* Defines name_fn, the name of a value of enum type from its table. */
+#define ENUM_NAME(name_fn, type, names)                                                       \
+    const char *name_fn(type v)                                                               \
+    {                                                                                         \
+        return enum_name(names, (int)v);                                                      \
+    }
 
-const char *config_value_name(config_value v)
-{
-    return enum_name(value_formats, (int)v);
-}
-
-const char *config_on_invalid_name(config_on_invalid v)
-{
-    return enum_name(on_invalid_policies, (int)v);
-}
-
-const char *config_on_unknown_name(config_on_unknown v)
-{
-    return enum_name(on_unknown_policies, (int)v);
-}
-
-const char *config_applies_to_name(config_applies_to v)
-{
-    return enum_name(schema_targets, (int)v);
-}
-
-const char *config_draft_name(config_draft v)
-{
-    return enum_name(schema_drafts, (int)v);
-}
+ENUM_NAME(config_log_level_name, log_level, log_levels)
+ENUM_NAME(config_value_name, config_value, value_formats)
+ENUM_NAME(config_on_invalid_name, config_on_invalid, on_invalid_policies)
+ENUM_NAME(config_on_unknown_name, config_on_unknown, on_unknown_policies)
+ENUM_NAME(config_applies_to_name, config_applies_to, schema_targets)
+ENUM_NAME(config_draft_name, config_draft, schema_drafts)

@@ -80,13 +80,14 @@ typedef struct relay_config {
     } batch;
 
     struct {
-        char *dir;             /* "" = no schema checks */
-        config_on_invalid on_invalid; /* "dead_letter" | "stop" (also bad rows, too large records) */
+        char *dir; /* "" = no schema checks */
+        /* "dead_letter" | "stop" (also bad rows, too large records) */
+        config_on_invalid on_invalid;
         config_on_unknown on_unknown_type; /* "allow" | "dead_letter" | "stop" */
         config_applies_to applies_to;      /* "payload" | "value" */
-        char *version_column;  /* "" = none */
-        char *version_header;  /* key of the headers column; "" = none */
-        config_draft draft;    /* "7" | "2020-12": dialect of files without $schema */
+        char *version_column;              /* "" = none */
+        char *version_header;              /* key of the headers column; "" = none */
+        config_draft draft;                /* "7" | "2020-12": dialect of files without $schema */
         bool format_assert;
     } schemas;
 
