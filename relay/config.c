@@ -3,7 +3,8 @@
  * file, OUTBOX_RELAY_<PATH> environment overrides, validation and the error text.
  *
  * Adding a setting means adding a field to relay_config and a row to `opts`; nothing
- * else. The only code that knows a setting by name is the cross-field check at the end.
+ * else (an enum setting also has its enum in config.h and its names table here). The only
+ * code that knows a setting by name is the cross-field check at the end.
  */
 #include "config.h"
 
