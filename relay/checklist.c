@@ -37,7 +37,7 @@ static void check_schemas(checklist *cl, const relay_config *cfg)
     char err[1024];
     route *r;
 
-    if (cfg->schemas.dir == NULL || cfg->schemas.dir[0] == '\0')
+    if (cfg->schemas.dir[0] == '\0')
         return;
     r = route_new(cfg, err, sizeof err);
     if (r == NULL)

@@ -3,7 +3,8 @@
  * file, OUTBOX_RELAY_<PATH> environment overrides, validation and the error text.
  *
  * Adding a setting means adding a field to relay_config and a row to `opts`; nothing
- * else. The only code that knows a setting by name is the cross-field check at the end.
+ * else (an enum setting also has its enum in config.h and its names table here). The only
+ * code that knows a setting by name is the cross-field check at the end.
  */
 #include "config.h"
 
@@ -33,10 +34,10 @@ typedef struct opt_def {
     opt_type type;
     size_t offset; /* of the field in relay_config */
     const char *def_str;
-    int def_int; /* ints and bools */
+    int def_int; /* ints, bools and enums */
     int min, max;
     bool minus_one;             /* -1 is accepted besides min..max */
-    const char *const *allowed; /* enum values, NULL-terminated */
+    const char *const *allowed; /* enum names, indexed by value, NULL-terminated */
     str_check check;
     const char *expect; /* what check accepts, for "expected …" */
     bool secret;        /* never echo the value (conninfo may carry a password) */
@@ -53,7 +54,7 @@ typedef struct opt_def {
 #define OPT_B(p, f, d, doc_)                                                                  \
     {.path = p, .type = OPT_BOOL, .offset = FIELD(f), .def_int = d, .doc = doc_}
 #define OPT_E(p, f, d, vals, doc_)                                                            \
-    {.path = p, .type = OPT_ENUM, .offset = FIELD(f), .def_str = d, .allowed = vals,          \
+    {.path = p, .type = OPT_ENUM, .offset = FIELD(f), .def_int = d, .allowed = vals,          \
      .doc = doc_}
 
 static bool check_name(const char *v, char *why, size_t why_size);
@@ -66,12 +67,25 @@ static bool check_topic(const char *v, char *why, size_t why_size);
 static bool check_template(const char *v, char *why, size_t why_size);
 static bool check_brokers(const char *v, char *why, size_t why_size);
 
-static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
-static const char *const value_formats[] = {"payload", "envelope", NULL};
-static const char *const on_invalid_policies[] = {"dead_letter", "stop", NULL};
-static const char *const on_unknown_policies[] = {"allow", "dead_letter", "stop", NULL};
-static const char *const schema_targets[] = {"payload", "value", NULL};
-static const char *const schema_drafts[] = {"2020-12", "7", NULL};
+/* An enum setting is stored as an int; its names are listed in value order. */
+_Static_assert(sizeof(log_level) == sizeof(int) && sizeof(config_value) == sizeof(int) &&
+                   sizeof(config_on_invalid) == sizeof(int) &&
+                   sizeof(config_on_unknown) == sizeof(int) &&
+                   sizeof(config_applies_to) == sizeof(int) && sizeof(config_draft) == sizeof(int),
+               "enum settings are stored through an int");
+static const char *const log_levels[] = {
+    [LVL_ERROR] = "error", [LVL_WARN] = "warn", [LVL_INFO] = "info", [LVL_DEBUG] = "debug", NULL};
+static const char *const value_formats[] = {
+    [CONFIG_VALUE_PAYLOAD] = "payload", [CONFIG_VALUE_ENVELOPE] = "envelope", NULL};
+static const char *const on_invalid_policies[] = {
+    [CONFIG_ON_INVALID_DEAD_LETTER] = "dead_letter", [CONFIG_ON_INVALID_STOP] = "stop", NULL};
+static const char *const on_unknown_policies[] = {[CONFIG_ON_UNKNOWN_ALLOW] = "allow",
+                                                  [CONFIG_ON_UNKNOWN_DEAD_LETTER] = "dead_letter",
+                                                  [CONFIG_ON_UNKNOWN_STOP] = "stop", NULL};
+static const char *const schema_targets[] = {
+    [CONFIG_APPLIES_TO_PAYLOAD] = "payload", [CONFIG_APPLIES_TO_VALUE] = "value", NULL};
+static const char *const schema_drafts[] = {
+    [CONFIG_DRAFT_2020_12] = "2020-12", [CONFIG_DRAFT_7] = "7", NULL};
 
 #define TOPIC_CHARS "1-249 characters from A-Z, a-z, 0-9, '.', '_' and '-'"
 #define COLUMN "a column name of 1-63 bytes"
@@ -81,7 +95,7 @@ static const opt_def opts[] = {
           "1-200 characters from A-Z, a-z, 0-9, '.', '_' and '-'",
           "Identity of this relay: the Kafka transactional.id and the checkpoint key derive "
           "from it, so two relays must never share a name."),
-    OPT_E("log_level", log_level, "info", log_levels, "Least severe message logged."),
+    OPT_E("log_level", log_level, LVL_INFO, log_levels, "Least severe message logged."),
 
     {.path = "postgres.conninfo", .type = OPT_STRING, .offset = FIELD(postgres.conninfo),
      .def_str = "", .secret = true,
@@ -105,7 +119,7 @@ static const opt_def opts[] = {
           "a topic name or a template such as \"outbox.event.${aggregate_type}\"",
           "Kafka topic: a fixed name, or a template whose ${column} placeholders are replaced "
           "by the row's column values."),
-    OPT_E("outbox.value", outbox.value, "payload", value_formats,
+    OPT_E("outbox.value", outbox.value, CONFIG_VALUE_PAYLOAD, value_formats,
           "Record value: the payload column as is, or an envelope "
           "{\"event_id\", \"type\", \"payload\"}."),
     OPT_S("outbox.columns.id", outbox.columns.id, "id", check_column, COLUMN,
@@ -158,12 +172,14 @@ static const opt_def opts[] = {
     OPT_S("schemas.dir", schemas.dir, "", NULL, NULL,
           "Directory of JSON Schemas, one per event type (OrderCreated.json, "
           "OrderCreated.v2.json); \"\" checks no schemas."),
-    OPT_E("schemas.on_invalid", schemas.on_invalid, "dead_letter", on_invalid_policies,
+    OPT_E("schemas.on_invalid", schemas.on_invalid, CONFIG_ON_INVALID_DEAD_LETTER,
+          on_invalid_policies,
           "An event that fails its schema, a row that cannot become a record or a record "
           "Kafka refuses as too large: to the dead-letter topic, or stop the relay."),
-    OPT_E("schemas.on_unknown_type", schemas.on_unknown_type, "allow", on_unknown_policies,
+    OPT_E("schemas.on_unknown_type", schemas.on_unknown_type, CONFIG_ON_UNKNOWN_ALLOW,
+          on_unknown_policies,
           "An event type (or version) without a schema: publish it, dead-letter it, or stop."),
-    OPT_E("schemas.applies_to", schemas.applies_to, "payload", schema_targets,
+    OPT_E("schemas.applies_to", schemas.applies_to, CONFIG_APPLIES_TO_PAYLOAD, schema_targets,
           "What the schema describes: the payload column, or the record value (the envelope "
           "with outbox.value = \"envelope\")."),
     OPT_S("schemas.version_column", schemas.version_column, "", check_opt_column,
@@ -171,7 +187,7 @@ static const opt_def opts[] = {
           "Outbox column holding the schema version (2 or \"v2\" selects OrderCreated.v2.json)."),
     OPT_S("schemas.version_header", schemas.version_header, "", NULL, NULL,
           "Key of the headers column holding the schema version, instead of a column."),
-    OPT_E("schemas.draft", schemas.draft, "2020-12", schema_drafts,
+    OPT_E("schemas.draft", schemas.draft, CONFIG_DRAFT_2020_12, schema_drafts,
           "JSON Schema dialect of files without \"$schema\"."),
     OPT_B("schemas.format_assert", schemas.format_assert, false,
           "Check \"format\" (date-time, uuid, email, ...) as an assertion, not an annotation."),
@@ -631,10 +647,10 @@ static bool set_string(load_ctx *c, const opt_def *o, const char *value, const c
     char exp[256], why[96] = "", q[128];
 
     if (o->type == OPT_ENUM) {
-        /* Accept any case but store the canonical spelling the other modules compare. */
+        /* Any case names the value; *_name() gives back the canonical spelling. */
         for (size_t i = 0; o->allowed[i] != NULL; i++)
             if (strcasecmp(value, o->allowed[i]) == 0)
-                return replace_str(str_field(c->cfg, o), o->allowed[i]) || oom(c);
+                return *int_field(c->cfg, o) = (int)i, true;
         return fail(c, "%s: expected %s, got %s", where, expectation(o, exp, sizeof exp),
                     quoted(value, q, sizeof q));
     }
@@ -1112,7 +1128,7 @@ void config_free(relay_config *cfg)
     if (cfg == NULL)
         return;
     for (size_t i = 0; i < NOPTS; i++)
-        if (opts[i].type == OPT_STRING || opts[i].type == OPT_ENUM)
+        if (opts[i].type == OPT_STRING)
             free(*str_field(cfg, &opts[i]));
     for (size_t i = 0; i < cfg->kafka.nproperties; i++) {
         free(cfg->kafka.properties[i].name);
@@ -1140,13 +1156,13 @@ relay_config *config_load(const char *path, char *const *envp, char *errbuf, siz
         const opt_def *o = &opts[i];
         switch (o->type) {
         case OPT_STRING:
-        case OPT_ENUM:
             if (!replace_str(str_field(c.cfg, o), o->def_str)) {
                 oom(&c);
                 goto fail;
             }
             break;
-        case OPT_INT: *int_field(c.cfg, o) = o->def_int; break;
+        case OPT_INT:
+        case OPT_ENUM: *int_field(c.cfg, o) = o->def_int; break;
         case OPT_BOOL: *bool_field(c.cfg, o) = o->def_int != 0; break;
         case OPT_PROPS: break;
         }
@@ -1173,3 +1189,26 @@ fail:
     config_free(c.cfg);
     return NULL;
 }
+
+/* names: one of the tables above, NULL-terminated. */
+static const char *enum_name(const char *const *names, int v)
+{
+    for (int i = 0; names[i] != NULL; i++)
+        if (i == v)
+            return names[i];
+    return "?";
+}
+
+/* Defines name_fn, the name of a value of enum type from its table. */
+#define ENUM_NAME(name_fn, type, names)                                                       \
+    const char *name_fn(type v)                                                               \
+    {                                                                                         \
+        return enum_name(names, (int)v);                                                      \
+    }
+
+ENUM_NAME(config_log_level_name, log_level, log_levels)
+ENUM_NAME(config_value_name, config_value, value_formats)
+ENUM_NAME(config_on_invalid_name, config_on_invalid, on_invalid_policies)
+ENUM_NAME(config_on_unknown_name, config_on_unknown, on_unknown_policies)
+ENUM_NAME(config_applies_to_name, config_applies_to, schema_targets)
+ENUM_NAME(config_draft_name, config_draft, schema_drafts)

@@ -13,6 +13,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "log.h"
+
+/* The enum-like settings, parsed at load time; each *_name() gives the text a user writes. */
+typedef enum { CONFIG_VALUE_PAYLOAD, CONFIG_VALUE_ENVELOPE } config_value;
+typedef enum { CONFIG_ON_INVALID_DEAD_LETTER, CONFIG_ON_INVALID_STOP } config_on_invalid;
+typedef enum {
+    CONFIG_ON_UNKNOWN_ALLOW,
+    CONFIG_ON_UNKNOWN_DEAD_LETTER,
+    CONFIG_ON_UNKNOWN_STOP
+} config_on_unknown;
+typedef enum { CONFIG_APPLIES_TO_PAYLOAD, CONFIG_APPLIES_TO_VALUE } config_applies_to;
+typedef enum { CONFIG_DRAFT_2020_12, CONFIG_DRAFT_7 } config_draft;
+
 typedef struct config_prop {
     char *name;  /* librdkafka property name, e.g. "compression.type" */
     char *value; /* as text */
@@ -22,7 +35,7 @@ typedef struct relay_config {
     char *source; /* path of the file it was read from */
 
     char *name; /* identity: transactional.id and checkpoint key derive from it */
-    char *log_level; /* "error" | "warn" | "info" | "debug" */
+    log_level log_level; /* "error" | "warn" | "info" | "debug" */
 
     struct {
         char *conninfo; /* libpq URI or key/value string, as the user wrote it */
@@ -36,7 +49,7 @@ typedef struct relay_config {
     struct {
         char *table;    /* [schema.]name; schema defaults to public */
         char *topic;    /* fixed name or template with ${column} */
-        char *value;    /* "payload" | "envelope" */
+        config_value value; /* "payload" | "envelope" */
         struct {
             char *id;
             char *aggregate_type; /* "" when the table has no such column */
@@ -67,13 +80,14 @@ typedef struct relay_config {
     } batch;
 
     struct {
-        char *dir;             /* "" = no schema checks */
-        char *on_invalid;      /* "dead_letter" | "stop" (also bad rows, too large records) */
-        char *on_unknown_type; /* "allow" | "dead_letter" | "stop" */
-        char *applies_to;      /* "payload" | "value" */
-        char *version_column;  /* "" = none */
-        char *version_header;  /* key of the headers column; "" = none */
-        char *draft;           /* "7" | "2020-12": dialect of files without $schema */
+        char *dir; /* "" = no schema checks */
+        /* "dead_letter" | "stop" (also bad rows, too large records) */
+        config_on_invalid on_invalid;
+        config_on_unknown on_unknown_type; /* "allow" | "dead_letter" | "stop" */
+        config_applies_to applies_to;      /* "payload" | "value" */
+        char *version_column;              /* "" = none */
+        char *version_header;              /* key of the headers column; "" = none */
+        config_draft draft;                /* "7" | "2020-12": dialect of files without $schema */
         bool format_assert;
     } schemas;
 
@@ -92,5 +106,13 @@ typedef struct relay_config {
 relay_config *config_load(const char *path, char *const *envp, char *errbuf, size_t errbuf_size);
 
 void config_free(relay_config *cfg);
+
+/* The canonical spelling of each enum value, as written in a file and printed in logs. */
+const char *config_log_level_name(log_level v);
+const char *config_value_name(config_value v);
+const char *config_on_invalid_name(config_on_invalid v);
+const char *config_on_unknown_name(config_on_unknown v);
+const char *config_applies_to_name(config_applies_to v);
+const char *config_draft_name(config_draft v);
 
 #endif

@@ -156,7 +156,7 @@ static int bind(event_mapper *m, const event_row *rel, char *errbuf, size_t errb
         const char *name = column_setting(m->cfg, role);
 
         m->col[role] = -1;
-        if (name == NULL || name[0] == '\0') /* NULL: a config built by hand (tests) */
+        if (name[0] == '\0')
             continue;
         m->col[role] = column_index(rel, name);
         if (m->col[role] < 0) {
@@ -555,7 +555,7 @@ int event_map(event_mapper *m, const event_row *row, relay_lsn commit_lsn, uint3
 
     /* Value: the payload as stored (jsonb text is already valid JSON), or the envelope. */
     value_off = payload_off = sb->len;
-    if (strcmp(m->cfg->outbox.value, "envelope") == 0) {
+    if (m->cfg->outbox.value == CONFIG_VALUE_ENVELOPE) {
         if (!sb_cat(sb, "{\"event_id\":", 12) || !sb_cat_json_string(sb, id->data, id->len) ||
             !sb_cat(sb, ",\"type\":", 8) || !sb_cat_json_string(sb, type->data, type->len) ||
             !sb_cat(sb, ",\"payload\":", 11))

@@ -6,14 +6,6 @@
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
-log_level log_level_parse(const char *text)
-{
-    for (int i = LVL_ERROR; i <= LVL_DEBUG; i++)
-        if (text != NULL && strcmp(text, level_names[i]) == 0)
-            return (log_level)i;
-    return LVL_INFO;
-}
-
 void log_write(const log_ctx *lg, log_level level, const char *fmt, ...)
 {
     char line[2048], stamp[32];

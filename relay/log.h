@@ -15,9 +15,6 @@ typedef struct log_ctx {
     log_level level;
 } log_ctx;
 
-/* "error" | "warn" | "info" | "debug" → level; unknown text gives LVL_INFO. */
-log_level log_level_parse(const char *text);
-
 void log_write(const log_ctx *lg, log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

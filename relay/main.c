@@ -80,7 +80,7 @@ static int cmd_run(const char *path, bool accept_slot_position)
         log_error(&lg, "%s", err);
         return EXIT_CONFIG;
     }
-    lg.level = log_level_parse(cfg->log_level);
+    lg.level = cfg->log_level;
     catch_stop_signals();
     log_info(&lg, "outbox-relay %s starting as \"%s\" (config %s)", RELAY_VERSION, cfg->name,
              path);
@@ -116,7 +116,7 @@ static int cmd_backfill(int argc, char **argv)
         log_error(&lg, "%s", err);
         return EXIT_CONFIG;
     }
-    lg.level = log_level_parse(cfg->log_level);
+    lg.level = cfg->log_level;
     catch_stop_signals();
     rc = backfill_run(&args, cfg, &lg, &stop_requested);
     config_free(cfg);

@@ -572,8 +572,10 @@ int pipeline_run(const relay_config *cfg, const pipeline_opts *opts, const log_c
     }
     if (publish_schema_count(p.pub) > 0)
         log_info(lg, "schemas: %d from %s (applies to the %s; invalid: %s, unknown type: %s)",
-                 publish_schema_count(p.pub), cfg->schemas.dir, cfg->schemas.applies_to,
-                 cfg->schemas.on_invalid, cfg->schemas.on_unknown_type);
+                 publish_schema_count(p.pub), cfg->schemas.dir,
+                 config_applies_to_name(cfg->schemas.applies_to),
+                 config_on_invalid_name(cfg->schemas.on_invalid),
+                 config_on_unknown_name(cfg->schemas.on_unknown_type));
     kafka_set_wait_hook(p.kafka, on_kafka_wait, &p);
     ledger_init(&p.ledger,
                 (ledger_limits){(uint32_t)cfg->batch.max_events, (size_t)cfg->batch.max_bytes,

@@ -8,7 +8,6 @@
 #include "jsonread.h"
 #include "schema.h"
 
-#define DEFAULT_DEAD_LETTER_TOPIC "outbox-relay.dead-letter"
 #define MAX_MARKS 32 /* too-large positions remembered; a ring, oldest replaced */
 
 typedef enum { POLICY_ALLOW, POLICY_DEAD_LETTER, POLICY_STOP } policy;
@@ -33,16 +32,9 @@ struct route {
     char omitted[24]; /* ROUTE_HDR_OMITTED's value of the last dead-letter record */
 };
 
-/* Settings of a config built by hand (tests) may be NULL: they read as their defaults. */
-static const char *setting(const char *value, const char *def)
-{
-    return value != NULL && value[0] != '\0' ? value : def;
-}
-
 route *route_new(const relay_config *cfg, char *errbuf, size_t errbuf_size)
 {
     route *r = calloc(1, sizeof(*r));
-    const char *unknown;
     char why[1024];
     int n;
 
@@ -50,23 +42,21 @@ route *route_new(const relay_config *cfg, char *errbuf, size_t errbuf_size)
         snprintf(errbuf, errbuf_size, "out of memory");
         return NULL;
     }
-    r->dir = setting(cfg->schemas.dir, "");
-    r->on_invalid = strcmp(setting(cfg->schemas.on_invalid, ""), "stop") == 0 ? POLICY_STOP
-                                                                              : POLICY_DEAD_LETTER;
-    unknown = setting(cfg->schemas.on_unknown_type, "allow");
-    r->on_unknown = strcmp(unknown, "stop") == 0          ? POLICY_STOP
-                    : strcmp(unknown, "dead_letter") == 0 ? POLICY_DEAD_LETTER
-                                                          : POLICY_ALLOW;
-    r->check_value = strcmp(setting(cfg->schemas.applies_to, ""), "value") == 0;
-    r->version_header = cfg->schemas.version_header != NULL && cfg->schemas.version_header[0]
-                            ? cfg->schemas.version_header
-                            : NULL;
-    r->dead_letter_topic = setting(cfg->dead_letter.topic, DEFAULT_DEAD_LETTER_TOPIC);
+    r->dir = cfg->schemas.dir;
+    r->on_invalid =
+        cfg->schemas.on_invalid == CONFIG_ON_INVALID_STOP ? POLICY_STOP : POLICY_DEAD_LETTER;
+    r->on_unknown = cfg->schemas.on_unknown_type == CONFIG_ON_UNKNOWN_STOP ? POLICY_STOP
+                    : cfg->schemas.on_unknown_type == CONFIG_ON_UNKNOWN_DEAD_LETTER
+                        ? POLICY_DEAD_LETTER
+                        : POLICY_ALLOW;
+    r->check_value = cfg->schemas.applies_to == CONFIG_APPLIES_TO_VALUE;
+    r->version_header = cfg->schemas.version_header[0] ? cfg->schemas.version_header : NULL;
+    r->dead_letter_topic = cfg->dead_letter.topic;
     if (r->dir[0] == '\0')
         return r;
-    r->reg = schema_registry_new(
-        strcmp(setting(cfg->schemas.draft, ""), "7") == 0 ? SCHEMA_DRAFT7 : SCHEMA_DRAFT2020,
-        cfg->schemas.format_assert);
+    r->reg = schema_registry_new(cfg->schemas.draft == CONFIG_DRAFT_7 ? SCHEMA_DRAFT7
+                                                                      : SCHEMA_DRAFT2020,
+                                 cfg->schemas.format_assert);
     r->reader = jsonread_new();
     if (r->reg == NULL || r->reader == NULL) {
         snprintf(errbuf, errbuf_size, "out of memory");

@@ -25,7 +25,7 @@ static char *no_env[] = {NULL};
 
 /* ---- the settings as documented ---- */
 
-typedef enum { S_STR, S_INT, S_BOOL } spec_type;
+typedef enum { S_STR, S_ENUM, S_INT, S_BOOL } spec_type;
 
 typedef struct setting_spec {
     const char *path;
@@ -40,7 +40,7 @@ typedef struct setting_spec {
 
 static const setting_spec specs[] = {
     SPEC("name", "OUTBOX_RELAY_NAME", S_STR, name, "outbox-relay", "orders-relay.1"),
-    SPEC("log_level", "OUTBOX_RELAY_LOG_LEVEL", S_STR, log_level, "info", "debug"),
+    SPEC("log_level", "OUTBOX_RELAY_LOG_LEVEL", S_ENUM, log_level, "info", "debug"),
     SPEC("postgres.conninfo", "OUTBOX_RELAY_POSTGRES_CONNINFO", S_STR, postgres.conninfo, "",
          "host=db dbname=app"),
     SPEC("postgres.slot", "OUTBOX_RELAY_POSTGRES_SLOT", S_STR, postgres.slot, "outbox_relay",
@@ -57,7 +57,7 @@ static const setting_spec specs[] = {
          "app.events"),
     SPEC("outbox.topic", "OUTBOX_RELAY_OUTBOX_TOPIC", S_STR, outbox.topic,
          "outbox.event.${aggregate_type}", "orders"),
-    SPEC("outbox.value", "OUTBOX_RELAY_OUTBOX_VALUE", S_STR, outbox.value, "payload",
+    SPEC("outbox.value", "OUTBOX_RELAY_OUTBOX_VALUE", S_ENUM, outbox.value, "payload",
          "envelope"),
     SPEC("outbox.columns.id", "OUTBOX_RELAY_OUTBOX_COLUMNS_ID", S_STR, outbox.columns.id, "id",
          "event_id"),
@@ -93,17 +93,17 @@ static const setting_spec specs[] = {
          "1073741824"),
     SPEC("batch.linger_ms", "OUTBOX_RELAY_BATCH_LINGER_MS", S_INT, batch.linger_ms, "100", "0"),
     SPEC("schemas.dir", "OUTBOX_RELAY_SCHEMAS_DIR", S_STR, schemas.dir, "", "/etc/relay/schemas"),
-    SPEC("schemas.on_invalid", "OUTBOX_RELAY_SCHEMAS_ON_INVALID", S_STR, schemas.on_invalid,
+    SPEC("schemas.on_invalid", "OUTBOX_RELAY_SCHEMAS_ON_INVALID", S_ENUM, schemas.on_invalid,
          "dead_letter", "stop"),
-    SPEC("schemas.on_unknown_type", "OUTBOX_RELAY_SCHEMAS_ON_UNKNOWN_TYPE", S_STR,
+    SPEC("schemas.on_unknown_type", "OUTBOX_RELAY_SCHEMAS_ON_UNKNOWN_TYPE", S_ENUM,
          schemas.on_unknown_type, "allow", "dead_letter"),
-    SPEC("schemas.applies_to", "OUTBOX_RELAY_SCHEMAS_APPLIES_TO", S_STR, schemas.applies_to,
+    SPEC("schemas.applies_to", "OUTBOX_RELAY_SCHEMAS_APPLIES_TO", S_ENUM, schemas.applies_to,
          "payload", "value"),
     SPEC("schemas.version_column", "OUTBOX_RELAY_SCHEMAS_VERSION_COLUMN", S_STR,
          schemas.version_column, "", "schema_version"),
     SPEC("schemas.version_header", "OUTBOX_RELAY_SCHEMAS_VERSION_HEADER", S_STR,
          schemas.version_header, "", "schema-version"),
-    SPEC("schemas.draft", "OUTBOX_RELAY_SCHEMAS_DRAFT", S_STR, schemas.draft, "2020-12", "7"),
+    SPEC("schemas.draft", "OUTBOX_RELAY_SCHEMAS_DRAFT", S_ENUM, schemas.draft, "2020-12", "7"),
     SPEC("schemas.format_assert", "OUTBOX_RELAY_SCHEMAS_FORMAT_ASSERT", S_BOOL,
          schemas.format_assert, "false", "true"),
     SPEC("dead_letter.topic", "OUTBOX_RELAY_DEAD_LETTER_TOPIC", S_STR, dead_letter.topic,
@@ -111,6 +111,24 @@ static const setting_spec specs[] = {
 };
 
 #define NSPECS (sizeof(specs) / sizeof(specs[0]))
+
+/* An enum setting's value by its name; NULL for a field that is no enum. */
+static const char *enum_text(const relay_config *cfg, size_t offset)
+{
+    if (offset == offsetof(relay_config, log_level))
+        return config_log_level_name(cfg->log_level);
+    if (offset == offsetof(relay_config, outbox.value))
+        return config_value_name(cfg->outbox.value);
+    if (offset == offsetof(relay_config, schemas.on_invalid))
+        return config_on_invalid_name(cfg->schemas.on_invalid);
+    if (offset == offsetof(relay_config, schemas.on_unknown_type))
+        return config_on_unknown_name(cfg->schemas.on_unknown_type);
+    if (offset == offsetof(relay_config, schemas.applies_to))
+        return config_applies_to_name(cfg->schemas.applies_to);
+    if (offset == offsetof(relay_config, schemas.draft))
+        return config_draft_name(cfg->schemas.draft);
+    return NULL;
+}
 
 /* The field of cfg that spec describes, as text, for comparing with def/alt. */
 static const char *field_text(const relay_config *cfg, const setting_spec *spec, char *buf,
@@ -120,6 +138,7 @@ static const char *field_text(const relay_config *cfg, const setting_spec *spec,
 
     switch (spec->type) {
     case S_STR: return *(char *const *)(const void *)field;
+    case S_ENUM: return enum_text(cfg, spec->offset);
     case S_INT: snprintf(buf, size, "%d", *(const int *)(const void *)field); return buf;
     default: return *(const bool *)(const void *)field ? "true" : "false";
     }
@@ -295,7 +314,7 @@ START_TEST(seed_file_matches_seed_table)
 
     ck_assert_msg(cfg != NULL, "%s", err);
     ck_assert_str_eq(cfg->outbox.topic, "orders");
-    ck_assert_str_eq(cfg->outbox.value, "envelope");
+    ck_assert_int_eq(cfg->outbox.value, CONFIG_VALUE_ENVELOPE);
     ck_assert_str_eq(cfg->outbox.columns.id, "id");
     ck_assert_str_eq(cfg->outbox.columns.aggregate_type, "");
     ck_assert_str_eq(cfg->outbox.columns.aggregate_id, "aggregate_id");
@@ -314,7 +333,7 @@ START_TEST(file_sets_each_setting)
     char text[1024], literal[128], err[512], path[64];
     relay_config *cfg;
 
-    if (spec->type == S_STR)
+    if (spec->type == S_STR || spec->type == S_ENUM)
         snprintf(literal, sizeof literal, "\"%s\"", spec->alt);
     else
         snprintf(literal, sizeof literal, "%s", spec->alt);
@@ -333,8 +352,10 @@ START_TEST(enum_values_are_stored_canonically)
                                   no_env, err, sizeof err, path, sizeof path);
 
     ck_assert_msg(cfg != NULL, "%s", err);
-    ck_assert_str_eq(cfg->log_level, "debug");
-    ck_assert_str_eq(cfg->outbox.value, "envelope");
+    ck_assert_int_eq(cfg->log_level, LVL_DEBUG);
+    ck_assert_str_eq(config_log_level_name(cfg->log_level), "debug");
+    ck_assert_int_eq(cfg->outbox.value, CONFIG_VALUE_ENVELOPE);
+    ck_assert_str_eq(config_value_name(cfg->outbox.value), "envelope");
     config_free(cfg);
 }
 END_TEST
@@ -853,6 +874,18 @@ START_TEST(conninfo_is_never_echoed)
                           "OUTBOX_RELAY_POSTGRES_CONNINFO?)");
 }
 END_TEST
+
+const relay_config *test_config_defaults(void)
+{
+    static relay_config *defaults;
+    char err[512];
+
+    if (defaults == NULL) {
+        defaults = config_load(NULL, no_env, err, sizeof err);
+        ck_assert_msg(defaults != NULL, "%s", err);
+    }
+    return defaults;
+}
 
 Suite *suite_config(void)
 {

@@ -35,22 +35,10 @@ static int map(event_mapper *m, const table *t, const event_value *values, relay
     return event_map(m, &row, lsn, index, ev, err, size);
 }
 
+/* The defaults map this file's outbox table: public.outbox, a template topic, the payload. */
 static relay_config default_config(void)
 {
-    relay_config cfg;
-
-    memset(&cfg, 0, sizeof cfg);
-    cfg.outbox.table = "public.outbox";
-    cfg.outbox.topic = "outbox.event.${aggregate_type}";
-    cfg.outbox.value = "payload";
-    cfg.outbox.columns.id = "id";
-    cfg.outbox.columns.aggregate_type = "aggregate_type";
-    cfg.outbox.columns.aggregate_id = "aggregate_id";
-    cfg.outbox.columns.event_type = "event_type";
-    cfg.outbox.columns.payload = "payload";
-    cfg.outbox.columns.headers = "headers";
-    cfg.outbox.columns.created_at = "created_at";
-    return cfg;
+    return *test_config_defaults();
 }
 
 static const char *header(const event *ev, const char *name, size_t *len)
@@ -112,7 +100,7 @@ START_TEST(seed_table_with_fixed_topic_and_envelope)
     event ev;
 
     cfg.outbox.topic = "orders";
-    cfg.outbox.value = "envelope";
+    cfg.outbox.value = CONFIG_VALUE_ENVELOPE;
     cfg.outbox.columns.aggregate_type = "";
     cfg.outbox.columns.headers = "";
     m = event_mapper_new(&cfg, NULL, err, sizeof err);
@@ -177,7 +165,7 @@ START_TEST(envelope_escapes_strings)
                        T("2026-01-02 03:04:05+00")};
     event ev;
 
-    cfg.outbox.value = "envelope";
+    cfg.outbox.value = CONFIG_VALUE_ENVELOPE;
     m = event_mapper_new(&cfg, NULL, err, sizeof err);
     ck_assert_int_eq(map(m, &outbox, row, 1, 1, 0, &ev, err, sizeof err), 0);
     ck_assert_str_eq(ev.value, "{\"event_id\":\"a\\\"b\",\"type\":\"Odd\\\\Type\",\"payload\":[]}");

@@ -65,6 +65,7 @@ static void mock_start(mock *m)
     char why[256];
 
     memset(m, 0, sizeof(*m));
+    m->cfg = *test_config_defaults();
     rd_kafka_conf_set(conf, "log_level", "0", why, sizeof why);
     m->owner = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why);
     ck_assert_ptr_nonnull(m->owner);
@@ -78,7 +79,6 @@ static void mock_start(mock *m)
     m->cfg.kafka.checkpoint_topic = "relay.checkpoints";
     m->cfg.kafka.create_topics = false;
     m->cfg.kafka.topic_partitions = 1;
-    m->cfg.kafka.replication_factor = -1;
     m->cfg.kafka.transaction_timeout_ms = 10000;
     m->cfg.kafka.commit_timeout_ms = 5000;
 }
@@ -236,12 +236,11 @@ END_TEST
 
 START_TEST(bad_property_is_reported)
 {
-    relay_config cfg;
+    relay_config cfg = *test_config_defaults();
     config_prop prop = {"no.such.property", "1"};
     log_ctx lg = {LVL_ERROR};
     char err[512] = "";
 
-    memset(&cfg, 0, sizeof cfg);
     cfg.name = "x";
     cfg.kafka.brokers = "localhost:1";
     cfg.kafka.transaction_timeout_ms = 10000;

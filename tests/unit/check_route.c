@@ -61,16 +61,9 @@ static void make_schemas(void)
 
 static relay_config config(void)
 {
-    relay_config cfg;
+    relay_config cfg = *test_config_defaults(); /* dead_letter, allow, payload, 2020-12 */
 
-    memset(&cfg, 0, sizeof cfg);
     cfg.schemas.dir = dir;
-    cfg.schemas.on_invalid = "dead_letter";
-    cfg.schemas.on_unknown_type = "allow";
-    cfg.schemas.applies_to = "payload";
-    cfg.schemas.version_column = "";
-    cfg.schemas.version_header = "";
-    cfg.schemas.draft = "2020-12";
     cfg.dead_letter.topic = "dlq";
     return cfg;
 }
@@ -161,7 +154,7 @@ START_TEST(valid_and_invalid_events)
     ck_assert_str_eq(v.error, "/amount: type: expected number, got string");
     route_free(r);
 
-    cfg.schemas.on_invalid = "stop";
+    cfg.schemas.on_invalid = CONFIG_ON_INVALID_STOP;
     r = new_route(&cfg);
     route_event(r, &bad, &v);
     ck_assert_int_eq(v.action, ROUTE_STOP);
@@ -175,10 +168,11 @@ END_TEST
 START_TEST(unknown_types_follow_their_policy)
 {
     static const struct {
-        char *policy;
+        config_on_unknown policy;
         route_action action;
-    } cases[] = {
-        {"allow", ROUTE_PUBLISH}, {"dead_letter", ROUTE_DEAD_LETTER}, {"stop", ROUTE_STOP}};
+    } cases[] = {{CONFIG_ON_UNKNOWN_ALLOW, ROUTE_PUBLISH},
+                 {CONFIG_ON_UNKNOWN_DEAD_LETTER, ROUTE_DEAD_LETTER},
+                 {CONFIG_ON_UNKNOWN_STOP, ROUTE_STOP}};
     relay_config cfg = config();
     event ev = make_event("OrderShipped", "{}");
 
@@ -188,7 +182,7 @@ START_TEST(unknown_types_follow_their_policy)
         route_verdict v;
 
         cfg.schemas.on_unknown_type = cases[i].policy;
-        cfg.schemas.on_invalid = "stop"; /* must not matter */
+        cfg.schemas.on_invalid = CONFIG_ON_INVALID_STOP; /* must not matter */
         r = new_route(&cfg);
         route_event(r, &ev, &v);
         ck_assert_int_eq(v.action, cases[i].action);
@@ -210,7 +204,7 @@ START_TEST(versions_from_a_header_or_a_column)
 
     make_schemas();
     cfg.schemas.version_header = "schema_version";
-    cfg.schemas.on_unknown_type = "dead_letter";
+    cfg.schemas.on_unknown_type = CONFIG_ON_UNKNOWN_DEAD_LETTER;
     r = new_route(&cfg);
     /* No header: the unversioned file, which wants an amount. */
     route_event(r, &ev, &v);
@@ -273,7 +267,7 @@ START_TEST(applies_to_value_checks_the_envelope)
     event ev = make_event("Envelope", "{\"x\": 1}");
 
     make_schemas();
-    cfg.schemas.applies_to = "value";
+    cfg.schemas.applies_to = CONFIG_APPLIES_TO_VALUE;
     r = new_route(&cfg);
     ev.value = "{\"event_id\": \"42\", \"type\": \"Envelope\", \"payload\": {\"x\": 1}}";
     ev.value_len = strlen(ev.value);
@@ -379,7 +373,7 @@ START_TEST(too_large_marks)
     ck_assert_int_eq(v.action, ROUTE_PUBLISH);
     route_free(r);
 
-    cfg.schemas.on_invalid = "stop";
+    cfg.schemas.on_invalid = CONFIG_ON_INVALID_STOP;
     r = new_route(&cfg);
     route_mark_too_large(r, ev.commit_lsn, ev.index);
     route_event(r, &ev, &v);

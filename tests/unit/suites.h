@@ -4,6 +4,13 @@
 
 #include <check.h>
 
+typedef struct relay_config relay_config;
+
+/* The defaults as config_load(NULL, no environment) makes them, loaded once and kept for
+ * the process (check_config.c). Copy it by value and change what a test needs: its strings
+ * live as long as the process. */
+const relay_config *test_config_defaults(void);
+
 Suite *suite_lsn(void);
 Suite *suite_pgoutput(void);
 Suite *suite_config(void);
