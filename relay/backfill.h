@@ -1,7 +1,7 @@
 /*
  * backfill.h — `outbox-relay backfill`: re-publishes a chosen range of outbox rows, read
  * with plain SQL (never the slot), through the same mapping, schema check and dead-letter
- * path (route.h) and the same Kafka producer as `run`.
+ * path (policy.h) and the same Kafka producer as `run`.
  *
  * Owns: the command's options; a job's selection and cursor and their record in the
  * checkpoint topic (key "<relay>/backfill/<job>"); the keyset scan of the outbox inside one

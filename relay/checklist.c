@@ -9,7 +9,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "pgrepl.h"
-#include "route.h"
+#include "policy.h"
 
 typedef struct checklist {
     FILE *out;
@@ -35,16 +35,16 @@ static void item(checklist *cl, bool ok, const char *what, const char *fmt, ...)
 static void check_schemas(checklist *cl, const relay_config *cfg)
 {
     char err[1024];
-    route *r;
+    policy *r;
 
     if (cfg->schemas.dir[0] == '\0')
         return;
-    r = route_new(cfg, err, sizeof err);
+    r = policy_new(cfg, err, sizeof err);
     if (r == NULL)
         item(cl, false, "schemas", "%s", err);
     else
-        item(cl, true, "schemas", "%d compiled from %s", route_schema_count(r), cfg->schemas.dir);
-    route_free(r);
+        item(cl, true, "schemas", "%d compiled from %s", policy_schema_count(r), cfg->schemas.dir);
+    policy_free(r);
 }
 
 static void check_postgres(checklist *cl, const relay_config *cfg)

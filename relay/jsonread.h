@@ -4,7 +4,7 @@
  * when the next text has its shape.
  *
  * Owns nothing but the reader's last value; knows nothing of schemas (schema_validate_text and
- * route.c read instances with it, tests/fuzz/fuzz_schema.c checks it against jansson).
+ * policy.c reads instances with it, tests/fuzz/fuzz_schema.c checks it against jansson).
  */
 #ifndef RELAY_JSONREAD_H
 #define RELAY_JSONREAD_H

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "exitcode.h"
-#include "route.h"
+#include "policy.h"
 
 #define POLL_EVERY 1000 /* serve librdkafka's delivery reports every N produced records */
 
@@ -22,7 +22,7 @@ struct publisher {
     kafka_client *kafka;
     publish_opts opts;
     const log_ctx *lg;
-    route *route;
+    policy *policy; /* verdicts: publish, dead-letter or stop */
     bool txn_open;
     produced *tags; /* events of the open transaction */
     size_t ntags, cap;
@@ -42,8 +42,8 @@ publisher *publish_new(const relay_config *cfg, kafka_client *kc, const publish_
         return NULL;
     }
     *p = (publisher){.cfg = cfg, .kafka = kc, .opts = *opts, .lg = lg};
-    p->route = route_new(cfg, errbuf, errbuf_size);
-    if (p->route == NULL) {
+    p->policy = policy_new(cfg, errbuf, errbuf_size);
+    if (p->policy == NULL) {
         free(p);
         return NULL;
     }
@@ -54,14 +54,14 @@ void publish_free(publisher *p)
 {
     if (p == NULL)
         return;
-    route_free(p->route);
+    policy_free(p->policy);
     free(p->tags);
     free(p);
 }
 
 int publish_schema_count(const publisher *p)
 {
-    return route_schema_count(p->route);
+    return policy_schema_count(p->policy);
 }
 
 bool publish_txn_open(const publisher *p)
@@ -148,7 +148,7 @@ static publish_step kafka_failed(publisher *p, kafka_status st)
     if (tag > 0 && tag <= p->ntags)
         ev = &p->tags[tag - 1];
     if ((st == KAFKA_ABORT || st == KAFKA_REJECTED) && ev != NULL &&
-        route_mark_too_large(p->route, ev->commit_lsn, ev->index)) {
+        policy_mark_too_large(p->policy, ev->commit_lsn, ev->index)) {
         if (ev->commit_lsn != 0)
             snprintf(where, sizeof where, "event at " LSN_FMT ":%u", LSN_ARGS(ev->commit_lsn),
                      ev->index);
@@ -193,20 +193,20 @@ static kafka_status produce(publisher *p, const event *rec, bool tagged)
 
 /* Produces ev's dead-letter record. A record Kafka finds too large with the original value
  * goes without it: the headers still say which event it was and why. */
-static publish_step dead_letter(publisher *p, const event *ev, const route_verdict *v,
+static publish_step dead_letter(publisher *p, const event *ev, const policy_verdict *v,
                                 size_t *bytes)
 {
     event dl;
     kafka_status st;
     char line[1536];
 
-    route_describe(p->route, ev, v, p->opts.resume, line, sizeof line);
+    policy_describe(p->policy, ev, v, p->opts.resume, line, sizeof line);
     log_warn(p->lg, "%s %s", p->opts.dry_run ? "would dead-letter" : "dead-lettered", line);
     if (!p->opts.dry_run) {
-        route_dead_letter(p->route, ev, v, false, &dl);
+        policy_dead_letter(p->policy, ev, v, false, &dl);
         st = produce(p, &dl, false);
         if (st == KAFKA_REJECTED) {
-            route_dead_letter(p->route, ev, v, true, &dl);
+            policy_dead_letter(p->policy, ev, v, true, &dl);
             st = produce(p, &dl, false);
         }
         if (st == KAFKA_REJECTED)
@@ -221,7 +221,7 @@ static publish_step dead_letter(publisher *p, const event *ev, const route_verdi
 
 publish_step publish_event(publisher *p, const event *ev, const char *bad_row, size_t *bytes)
 {
-    route_verdict v;
+    policy_verdict v;
     kafka_status st;
     size_t ignored;
 
@@ -229,27 +229,27 @@ publish_step publish_event(publisher *p, const event *ev, const char *bad_row, s
         bytes = &ignored;
     *bytes = 0;
     if (bad_row != NULL)
-        route_refused(p->route, ROUTE_BAD_ROW, bad_row, &v);
+        policy_refused(p->policy, POLICY_BAD_ROW, bad_row, &v);
     else
-        route_event(p->route, ev, &v);
-    if (v.action != ROUTE_STOP && !p->opts.dry_run && (st = begin(p)) != KAFKA_OK)
+        policy_event(p->policy, ev, &v);
+    if (v.action != POLICY_STOP && !p->opts.dry_run && (st = begin(p)) != KAFKA_OK)
         return kafka_failed(p, st);
-    if (v.action == ROUTE_PUBLISH && !p->opts.dry_run) {
+    if (v.action == POLICY_PUBLISH && !p->opts.dry_run) {
         st = produce(p, ev, true);
         /* Over the producer's message.max.bytes: refused before it joined the transaction,
          * so the batch is unharmed and the event follows schemas.on_invalid. */
         if (st == KAFKA_REJECTED)
-            route_refused(p->route, ROUTE_TOO_LARGE, p->err, &v);
+            policy_refused(p->policy, POLICY_TOO_LARGE, p->err, &v);
         else if (st != KAFKA_OK)
             return kafka_failed(p, st);
         else
             *bytes = ev->key_len + ev->value_len;
     }
-    if (v.action == ROUTE_STOP) {
-        route_describe(p->route, ev, &v, p->opts.resume, p->err, sizeof p->err);
+    if (v.action == POLICY_STOP) {
+        policy_describe(p->policy, ev, &v, p->opts.resume, p->err, sizeof p->err);
         return stop_with(p, EXIT_DATA);
     }
-    if (v.action == ROUTE_DEAD_LETTER)
+    if (v.action == POLICY_DEAD_LETTER)
         return dead_letter(p, ev, &v, bytes);
     p->counts.events++;
     return PUBLISH_OK;

@@ -300,7 +300,7 @@ START_TEST(error_classes)
 END_TEST
 
 /* A broker refusing records as too large: the largest refused event record is named by
- * its position, for the pipeline to dead-letter it on the replay (route.h). */
+ * its position, for the pipeline to dead-letter it on the replay (policy.h). */
 START_TEST(too_large_record_is_named_by_its_position)
 {
     mock m;

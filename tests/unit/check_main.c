@@ -15,7 +15,7 @@ static const struct {
 } suites[] = {
     {"lsn", suite_lsn},       {"pgoutput", suite_pgoutput}, {"config", suite_config},
     {"event", suite_event},   {"ledger", suite_ledger},     {"kafka", suite_kafka},
-    {"schema", suite_schema},       {"route", suite_route},     {"backfill", suite_backfill},
+    {"schema", suite_schema},       {"policy", suite_policy},     {"backfill", suite_backfill},
 };
 
 int main(int argc, char **argv)

@@ -18,7 +18,7 @@ Suite *suite_event(void);
 Suite *suite_ledger(void);
 Suite *suite_kafka(void);
 Suite *suite_schema(void);
-Suite *suite_route(void);
+Suite *suite_policy(void);
 Suite *suite_backfill(void);
 
 #endif

@@ -1,4 +1,4 @@
-#include "route.h"
+#include "policy.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 
 #define MAX_MARKS 32 /* too-large positions remembered; a ring, oldest replaced */
 
-typedef enum { POLICY_ALLOW, POLICY_DEAD_LETTER, POLICY_STOP } policy;
+typedef enum { RULE_ALLOW, RULE_DEAD_LETTER, RULE_STOP } rule;
 
 typedef struct mark {
     relay_lsn commit_lsn;
@@ -18,23 +18,23 @@ typedef struct mark {
 } mark;
 
 /* Keeps pointers into the config's strings (dir, version_header, dead_letter.topic). */
-struct route {
+struct policy {
     schema_registry *reg;    /* NULL: no schemas.dir, nothing to check */
     jsonread_reader *reader; /* parses each event, reusing the previous one's values */
     int nschemas;
     const char *dir;
-    policy on_invalid, on_unknown;
+    rule on_invalid, on_unknown;
     bool check_value;           /* schemas.applies_to = "value" */
     const char *version_header; /* NULL when the version comes from a column, or nowhere */
     const char *dead_letter_topic;
     mark marks[MAX_MARKS];
     int nmarks, next_mark;
-    char omitted[24]; /* ROUTE_HDR_OMITTED's value of the last dead-letter record */
+    char omitted[24]; /* POLICY_HDR_OMITTED's value of the last dead-letter record */
 };
 
-route *route_new(const relay_config *cfg, char *errbuf, size_t errbuf_size)
+policy *policy_new(const relay_config *cfg, char *errbuf, size_t errbuf_size)
 {
-    route *r = calloc(1, sizeof(*r));
+    policy *r = calloc(1, sizeof(*r));
     char why[1024];
     int n;
 
@@ -44,11 +44,11 @@ route *route_new(const relay_config *cfg, char *errbuf, size_t errbuf_size)
     }
     r->dir = cfg->schemas.dir;
     r->on_invalid =
-        cfg->schemas.on_invalid == CONFIG_ON_INVALID_STOP ? POLICY_STOP : POLICY_DEAD_LETTER;
-    r->on_unknown = cfg->schemas.on_unknown_type == CONFIG_ON_UNKNOWN_STOP ? POLICY_STOP
+        cfg->schemas.on_invalid == CONFIG_ON_INVALID_STOP ? RULE_STOP : RULE_DEAD_LETTER;
+    r->on_unknown = cfg->schemas.on_unknown_type == CONFIG_ON_UNKNOWN_STOP ? RULE_STOP
                     : cfg->schemas.on_unknown_type == CONFIG_ON_UNKNOWN_DEAD_LETTER
-                        ? POLICY_DEAD_LETTER
-                        : POLICY_ALLOW;
+                        ? RULE_DEAD_LETTER
+                        : RULE_ALLOW;
     r->check_value = cfg->schemas.applies_to == CONFIG_APPLIES_TO_VALUE;
     r->version_header = cfg->schemas.version_header[0] ? cfg->schemas.version_header : NULL;
     r->dead_letter_topic = cfg->dead_letter.topic;
@@ -78,11 +78,11 @@ route *route_new(const relay_config *cfg, char *errbuf, size_t errbuf_size)
     r->nschemas = n;
     return r;
 fail:
-    route_free(r);
+    policy_free(r);
     return NULL;
 }
 
-void route_free(route *r)
+void policy_free(policy *r)
 {
     if (r == NULL)
         return;
@@ -91,35 +91,35 @@ void route_free(route *r)
     free(r);
 }
 
-int route_schema_count(const route *r)
+int policy_schema_count(const policy *r)
 {
     return r->nschemas;
 }
 
-const char *route_reason_name(route_reason reason)
+const char *policy_reason_name(policy_reason reason)
 {
     switch (reason) {
-    case ROUTE_VALID:
+    case POLICY_VALID:
         return "valid";
-    case ROUTE_INVALID:
+    case POLICY_INVALID:
         return "invalid";
-    case ROUTE_UNKNOWN_TYPE:
+    case POLICY_UNKNOWN_TYPE:
         return "unknown_type";
-    case ROUTE_BAD_ROW:
+    case POLICY_BAD_ROW:
         return "bad_row";
     default:
         return "too_large";
     }
 }
 
-static route_action act(policy p)
+static policy_action act(rule p)
 {
-    return p == POLICY_STOP          ? ROUTE_STOP
-           : p == POLICY_DEAD_LETTER ? ROUTE_DEAD_LETTER
-                                     : ROUTE_PUBLISH;
+    return p == RULE_STOP          ? POLICY_STOP
+           : p == RULE_DEAD_LETTER ? POLICY_DEAD_LETTER
+                                     : POLICY_PUBLISH;
 }
 
-void route_refused(route *r, route_reason reason, const char *error, route_verdict *v)
+void policy_refused(policy *r, policy_reason reason, const char *error, policy_verdict *v)
 {
     v->action = act(r->on_invalid);
     v->reason = reason;
@@ -127,7 +127,7 @@ void route_refused(route *r, route_reason reason, const char *error, route_verdi
     snprintf(v->error, sizeof v->error, "%s", error);
 }
 
-bool route_mark_too_large(route *r, relay_lsn commit_lsn, uint32_t index)
+bool policy_mark_too_large(policy *r, relay_lsn commit_lsn, uint32_t index)
 {
     for (int i = 0; i < r->nmarks; i++)
         if (r->marks[i].commit_lsn == commit_lsn && r->marks[i].index == index)
@@ -139,7 +139,7 @@ bool route_mark_too_large(route *r, relay_lsn commit_lsn, uint32_t index)
     return true;
 }
 
-static bool marked(const route *r, const event *ev)
+static bool marked(const policy *r, const event *ev)
 {
     for (int i = 0; i < r->nmarks; i++)
         if (r->marks[i].commit_lsn == ev->commit_lsn && r->marks[i].index == ev->index)
@@ -151,7 +151,7 @@ static bool marked(const route *r, const event *ev)
  * The event's schema version: from the column or the header, "2" or "v2". Returns 0 when it
  * has none, the version, or -1 when the text is not a version.
  */
-static int event_version(const route *r, const event *ev, const char **text, size_t *len)
+static int event_version(const policy *r, const event *ev, const char **text, size_t *len)
 {
     long v = 0;
     size_t i = 0;
@@ -180,13 +180,13 @@ static int event_version(const route *r, const event *ev, const char **text, siz
     return v > 0 && v <= 1000000 ? (int)v : -1;
 }
 
-static void unknown(route *r, route_verdict *v)
+static void unknown(policy *r, policy_verdict *v)
 {
     v->action = act(r->on_unknown);
-    v->reason = ROUTE_UNKNOWN_TYPE;
+    v->reason = POLICY_UNKNOWN_TYPE;
 }
 
-void route_event(route *r, const event *ev, route_verdict *v)
+void policy_event(policy *r, const event *ev, policy_verdict *v)
 {
     const schema *s;
     const char *vtext;
@@ -195,11 +195,11 @@ void route_event(route *r, const event *ev, route_verdict *v)
     json_t *inst;
     json_error_t jerr;
 
-    v->action = ROUTE_PUBLISH;
-    v->reason = ROUTE_VALID;
+    v->action = POLICY_PUBLISH;
+    v->reason = POLICY_VALID;
     v->schema[0] = v->error[0] = '\0';
     if (r->nmarks > 0 && marked(r, ev)) {
-        route_refused(r, ROUTE_TOO_LARGE,
+        policy_refused(r, POLICY_TOO_LARGE,
                       "the Kafka broker refused the record as too large (its message.max.bytes "
                       "or the topic's max.message.bytes is below the producer's)",
                       v);
@@ -249,15 +249,15 @@ void route_event(route *r, const event *ev, route_verdict *v)
     /* rc < 0: validation itself failed (a regex engine limit, a "$ref" loop); the event is
      * not known to be valid, so it is treated as invalid, with that reason. */
     v->action = act(r->on_invalid);
-    v->reason = ROUTE_INVALID;
+    v->reason = POLICY_INVALID;
 }
 
-void route_dead_letter(route *r, const event *ev, const route_verdict *v, bool omit_value,
+void policy_dead_letter(policy *r, const event *ev, const policy_verdict *v, bool omit_value,
                        event *out)
 {
     int n = 0;
 
-    omit_value = omit_value || v->reason == ROUTE_TOO_LARGE;
+    omit_value = omit_value || v->reason == POLICY_TOO_LARGE;
     memset(out, 0, offsetof(event, headers));
     out->topic = r->dead_letter_topic;
     out->key = ev->key;
@@ -273,15 +273,15 @@ void route_dead_letter(route *r, const event *ev, const route_verdict *v, bool o
     out->timestamp_ms = ev->timestamp_ms;
     out->commit_lsn = ev->commit_lsn;
     out->index = ev->index;
-    out->headers[n++] = (event_header){ROUTE_HDR_REASON, route_reason_name(v->reason),
-                                       strlen(route_reason_name(v->reason))};
-    out->headers[n++] = (event_header){ROUTE_HDR_ERROR, v->error, strlen(v->error)};
-    out->headers[n++] = (event_header){ROUTE_HDR_SCHEMA, v->schema, strlen(v->schema)};
-    out->headers[n++] = (event_header){ROUTE_HDR_TOPIC, ev->topic ? ev->topic : "",
+    out->headers[n++] = (event_header){POLICY_HDR_REASON, policy_reason_name(v->reason),
+                                       strlen(policy_reason_name(v->reason))};
+    out->headers[n++] = (event_header){POLICY_HDR_ERROR, v->error, strlen(v->error)};
+    out->headers[n++] = (event_header){POLICY_HDR_SCHEMA, v->schema, strlen(v->schema)};
+    out->headers[n++] = (event_header){POLICY_HDR_TOPIC, ev->topic ? ev->topic : "",
                                        ev->topic ? strlen(ev->topic) : 0};
     if (omit_value && ev->value != NULL) {
         snprintf(r->omitted, sizeof r->omitted, "%zu", ev->value_len);
-        out->headers[n++] = (event_header){ROUTE_HDR_OMITTED, r->omitted, strlen(r->omitted)};
+        out->headers[n++] = (event_header){POLICY_HDR_OMITTED, r->omitted, strlen(r->omitted)};
     }
     /* The event's own headers after ours: a row with EVENT_MAX_HEADERS headers loses its
      * last few here rather than the reason. */
@@ -290,7 +290,7 @@ void route_dead_letter(route *r, const event *ev, const route_verdict *v, bool o
     out->nheaders = n;
 }
 
-void route_describe(const route *r, const event *ev, const route_verdict *v, const char *resume,
+void policy_describe(const policy *r, const event *ev, const policy_verdict *v, const char *resume,
                     char *buf, size_t size)
 {
     const char *fix;
@@ -298,22 +298,22 @@ void route_describe(const route *r, const event *ev, const route_verdict *v, con
 
     if (v->schema[0] != '\0')
         snprintf(used, sizeof used, " (schema %s)", v->schema);
-    if (v->action != ROUTE_STOP) {
+    if (v->action != POLICY_STOP) {
         snprintf(buf, size, "event %s of type %s at " LSN_FMT ":%u%s: %s: %s; sent to %s", ev->id,
-                 ev->type, LSN_ARGS(ev->commit_lsn), ev->index, used, route_reason_name(v->reason),
-                 v->error, v->action == ROUTE_DEAD_LETTER ? r->dead_letter_topic : ev->topic);
+                 ev->type, LSN_ARGS(ev->commit_lsn), ev->index, used, policy_reason_name(v->reason),
+                 v->error, v->action == POLICY_DEAD_LETTER ? r->dead_letter_topic : ev->topic);
         return;
     }
     switch (v->reason) {
-    case ROUTE_INVALID:
+    case POLICY_INVALID:
         fix = "schemas.on_invalid is \"stop\": fix the event's schema in schemas.dir (or set "
               "schemas.on_invalid = \"dead_letter\") and restart";
         break;
-    case ROUTE_UNKNOWN_TYPE:
+    case POLICY_UNKNOWN_TYPE:
         fix = "schemas.on_unknown_type is \"stop\": add its schema to schemas.dir (or set "
               "schemas.on_unknown_type to \"allow\" or \"dead_letter\") and restart";
         break;
-    case ROUTE_BAD_ROW:
+    case POLICY_BAD_ROW:
         fix = "schemas.on_invalid is \"stop\": fix the mapping (outbox.topic, outbox.columns) "
               "or set schemas.on_invalid = \"dead_letter\", and restart";
         break;
@@ -325,6 +325,6 @@ void route_describe(const route *r, const event *ev, const route_verdict *v, con
     }
     snprintf(buf, size,
              "%s: %s (event %s of type %s at " LSN_FMT ":%u%s); %s: %s",
-             route_reason_name(v->reason), v->error, ev->id[0] ? ev->id : "?",
+             policy_reason_name(v->reason), v->error, ev->id[0] ? ev->id : "?",
              ev->type[0] ? ev->type : "?", LSN_ARGS(ev->commit_lsn), ev->index, used, fix, resume);
 }
