@@ -403,7 +403,7 @@ typedef struct backfill {
     kafka_client *kafka;
     char *table;                               /* quoted [schema.]table */
     char *c_id, *c_created, *c_type, *c_aggid; /* quoted column names (NULL: no such column) */
-    char nspname[64], relname[64];             /* outbox.table, unquoted, for messages */
+    char nspname[CONFIG_NAME_SIZE], relname[CONFIG_NAME_SIZE]; /* outbox.table, unquoted */
     const char **names; /* the scan's column names, for the rows of the page being read */
     event_value *values;
     int ncols;
@@ -508,11 +508,6 @@ static int pg_failed(backfill *b, const PGresult *res, const char *what)
     }
 }
 
-static char *quote_ident(PGconn *pg, const char *name)
-{
-    return name[0] != '\0' ? PQescapeIdentifier(pg, name, strlen(name)) : NULL;
-}
-
 /* Connects with plain SQL (no replication: the slot is `run`'s alone) and opens the
  * snapshot every page is read in. */
 static int open_pg(backfill *b)
@@ -528,7 +523,6 @@ static int open_pg(backfill *b)
     char timeout[16];
     const char *keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
     const char *vals[] = {timeout, "outbox-relay backfill", cfg->postgres.conninfo, NULL};
-    const char *dot = strchr(cfg->outbox.table, '.');
     PGresult *res;
     int rc = EXIT_OK;
 
@@ -548,26 +542,12 @@ static int open_pg(backfill *b)
     if (rc != EXIT_OK)
         return rc;
 
-    /* [schema.]table and the columns the selection names, quoted exactly as configured. */
-    if (dot != NULL) {
-        char *schema =
-            PQescapeIdentifier(b->pg, cfg->outbox.table, (size_t)(dot - cfg->outbox.table));
-        char *rel = PQescapeIdentifier(b->pg, dot + 1, strlen(dot + 1));
-        size_t n = (schema ? strlen(schema) : 0) + (rel ? strlen(rel) : 0) + 2;
-        b->table = schema && rel ? malloc(n) : NULL;
-        if (b->table != NULL)
-            snprintf(b->table, n, "%s.%s", schema, rel);
-        PQfreemem(schema);
-        PQfreemem(rel);
-    } else {
-        char *rel = quote_ident(b->pg, cfg->outbox.table);
-        b->table = rel ? strdup(rel) : NULL;
-        PQfreemem(rel);
-    }
-    b->c_id = quote_ident(b->pg, cfg->outbox.columns.id);
-    b->c_created = quote_ident(b->pg, cfg->outbox.columns.created_at);
-    b->c_type = quote_ident(b->pg, cfg->outbox.columns.event_type);
-    b->c_aggid = quote_ident(b->pg, cfg->outbox.columns.aggregate_id);
+    /* schema.table and the columns the selection names, quoted exactly as configured. */
+    b->table = pgconn_quote_table(b->pg, b->nspname, b->relname);
+    b->c_id = pgconn_quote_ident(b->pg, cfg->outbox.columns.id);
+    b->c_created = pgconn_quote_ident(b->pg, cfg->outbox.columns.created_at);
+    b->c_type = pgconn_quote_ident(b->pg, cfg->outbox.columns.event_type);
+    b->c_aggid = pgconn_quote_ident(b->pg, cfg->outbox.columns.aggregate_id);
     if (b->table == NULL || b->c_id == NULL || b->c_type == NULL || b->c_aggid == NULL ||
         (cfg->outbox.columns.created_at[0] != '\0' && b->c_created == NULL)) {
         snprintf(b->err, sizeof b->err, "out of memory");
@@ -1056,12 +1036,7 @@ int backfill_run(const backfill_args *args, const relay_config *cfg, const log_c
     /* The bar takes what the rest of the line (about 70 columns) leaves, 10 to 50 cells. */
     b.bar_width = b.tty && ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 ? ws.ws_col - 70 : 10;
     b.bar_width = b.bar_width < 10 ? 10 : b.bar_width > 50 ? 50 : b.bar_width;
-    {
-        const char *dot = strchr(cfg->outbox.table, '.');
-        snprintf(b.nspname, sizeof b.nspname, "%.*s", dot ? (int)(dot - cfg->outbox.table) : 6,
-                 dot ? cfg->outbox.table : "public");
-        snprintf(b.relname, sizeof b.relname, "%s", dot ? dot + 1 : cfg->outbox.table);
-    }
+    config_table_parts(cfg, b.nspname, b.relname);
     if ((args->sel.has_since || args->sel.has_until) && cfg->outbox.columns.created_at[0] == '\0') {
         snprintf(b.err, sizeof b.err,
                  "--since and --until select on outbox.columns.created_at, which is \"\" here");
@@ -1131,7 +1106,7 @@ out:
     event_mapper_free(b.mapper);
     free(b.names);
     free(b.values);
-    free(b.table);
+    PQfreemem(b.table);
     PQfreemem(b.c_id);
     PQfreemem(b.c_created);
     PQfreemem(b.c_type);

@@ -49,7 +49,7 @@ static void check_schemas(checklist *cl, const relay_config *cfg)
 
 static void check_postgres(checklist *cl, const relay_config *cfg)
 {
-    char err[1024], value[256];
+    char err[1024], value[256], nsp[CONFIG_NAME_SIZE], rel[CONFIG_NAME_SIZE];
     pgrepl_status st;
     pgrepl_slot slot;
     pgrepl_system sys;
@@ -78,8 +78,9 @@ static void check_postgres(checklist *cl, const relay_config *cfg)
         item(cl, false, "role", "may not replicate: run ALTER ROLE <user> REPLICATION;");
     else
         item(cl, true, "role", "has %s rights", value);
-    if (pgrepl_check_publication(pg, cfg->postgres.publication, cfg->outbox.table, err,
-                                 sizeof err) != PGREPL_OK)
+    config_table_parts(cfg, nsp, rel);
+    if (pgrepl_check_publication(pg, cfg->postgres.publication, nsp, rel, err, sizeof err) !=
+        PGREPL_OK)
         item(cl, false, "publication", "%s", err);
     else
         item(cl, true, "publication", "%s publishes inserts of %s", cfg->postgres.publication,

@@ -1212,3 +1212,11 @@ ENUM_NAME(config_on_invalid_name, config_on_invalid, on_invalid_policies)
 ENUM_NAME(config_on_unknown_name, config_on_unknown, on_unknown_policies)
 ENUM_NAME(config_applies_to_name, config_applies_to, schema_targets)
 ENUM_NAME(config_draft_name, config_draft, schema_drafts)
+
+void config_table_parts(const relay_config *cfg, char *schema, char *name)
+{
+    const char *table = cfg->outbox.table, *dot = strchr(table, '.');
+
+    snprintf(schema, CONFIG_NAME_SIZE, "%.*s", dot ? (int)(dot - table) : 6, dot ? table : "public");
+    snprintf(name, CONFIG_NAME_SIZE, "%s", dot ? dot + 1 : table);
+}

@@ -107,6 +107,11 @@ relay_config *config_load(const char *path, char *const *envp, char *errbuf, siz
 
 void config_free(relay_config *cfg);
 
+/* outbox.table (checked: [schema.]name, each part at most 63 bytes) split into its schema,
+ * "public" when none is given, and its name; each buffer CONFIG_NAME_SIZE bytes. */
+#define CONFIG_NAME_SIZE 64
+void config_table_parts(const relay_config *cfg, char *schema, char *name);
+
 /* The canonical spelling of each enum value, as written in a file and printed in logs. */
 const char *config_log_level_name(log_level v);
 const char *config_value_name(config_value v);

@@ -28,7 +28,7 @@ enum { COL_ID, COL_AGGREGATE_TYPE, COL_AGGREGATE_ID, COL_EVENT_TYPE, COL_PAYLOAD
 struct event_mapper {
     const relay_config *cfg;
     const char *replay_job; /* NULL, or the backfill job re-publishing the rows */
-    char *nspname, *relname;
+    char nspname[CONFIG_NAME_SIZE], relname[CONFIG_NAME_SIZE];
     tmpl_part *parts;
     int nparts;
     /* Binding of column roles to the indexes of the row shape last seen. */
@@ -97,7 +97,6 @@ event_mapper *event_mapper_new(const relay_config *cfg, const char *replay_job, 
                                size_t errbuf_size)
 {
     event_mapper *m = calloc(1, sizeof(*m));
-    const char *dot;
 
     if (m == NULL) {
         snprintf(errbuf, errbuf_size, "out of memory");
@@ -105,14 +104,7 @@ event_mapper *event_mapper_new(const relay_config *cfg, const char *replay_job, 
     }
     m->cfg = cfg;
     m->replay_job = replay_job;
-    dot = strchr(cfg->outbox.table, '.');
-    m->nspname = dot ? strndup(cfg->outbox.table, (size_t)(dot - cfg->outbox.table))
-                     : strdup("public");
-    m->relname = strdup(dot ? dot + 1 : cfg->outbox.table);
-    if (m->nspname == NULL || m->relname == NULL) {
-        snprintf(errbuf, errbuf_size, "out of memory");
-        goto fail;
-    }
+    config_table_parts(cfg, m->nspname, m->relname);
     if (parse_template(m, cfg->outbox.topic, errbuf, errbuf_size) != 0)
         goto fail;
     return m;
@@ -128,8 +120,6 @@ void event_mapper_free(event_mapper *m)
     for (int i = 0; i < m->nparts; i++)
         free(m->parts[i].text);
     free(m->parts);
-    free(m->nspname);
-    free(m->relname);
     free(m->sb.buf);
     free(m);
 }

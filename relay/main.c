@@ -175,11 +175,11 @@ int main(int argc, char **argv)
                 cmd);
         return EXIT_USAGE;
     }
-    if (strcmp(cmd, "check") == 0)
-        return checklist_run(config, environ, stdout);
     if (accept_slot_position && strcmp(cmd, "run") != 0) {
         fprintf(stderr, "outbox-relay: --accept-slot-position is an option of run\n");
         return EXIT_USAGE;
     }
+    if (strcmp(cmd, "check") == 0)
+        return checklist_run(config, environ, stdout);
     return cmd_run(config, accept_slot_position);
 }

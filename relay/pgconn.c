@@ -1,6 +1,7 @@
 #include "pgconn.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *pgconn_first_line(const char *msg, char *buf, size_t size)
@@ -83,4 +84,22 @@ const char *pgconn_error_line(PGconn *conn, const PGresult *res, char *buf, size
     const char *msg = res != NULL ? PQresultErrorMessage(res) : "";
 
     return pgconn_first_line(msg[0] ? msg : PQerrorMessage(conn), buf, size);
+}
+
+char *pgconn_quote_ident(PGconn *conn, const char *name)
+{
+    return name[0] != '\0' ? PQescapeIdentifier(conn, name, strlen(name)) : NULL;
+}
+
+char *pgconn_quote_table(PGconn *conn, const char *schema, const char *name)
+{
+    char *s = pgconn_quote_ident(conn, schema), *n = pgconn_quote_ident(conn, name), *out = NULL;
+    size_t size = (s ? strlen(s) : 0) + (n ? strlen(n) : 0) + 2;
+
+    /* PQfreemem is free(); a buffer of our own frees the same way. */
+    if (s != NULL && n != NULL && (out = malloc(size)) != NULL)
+        snprintf(out, size, "%s.%s", s, n);
+    PQfreemem(s);
+    PQfreemem(n);
+    return out;
 }

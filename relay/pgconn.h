@@ -39,4 +39,10 @@ pgconn_class pgconn_classify(PGconn *conn, const PGresult *res);
 /* The message of a failed statement's result, first line only, in buf. */
 const char *pgconn_error_line(PGconn *conn, const PGresult *res, char *buf, size_t size);
 
+/* name as a quoted identifier ("" gives NULL, as does out of memory); free with PQfreemem. */
+char *pgconn_quote_ident(PGconn *conn, const char *name);
+
+/* "schema"."name", quoted; NULL when out of memory; free with PQfreemem. */
+char *pgconn_quote_table(PGconn *conn, const char *schema, const char *name);
+
 #endif

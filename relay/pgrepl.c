@@ -142,15 +142,13 @@ pgrepl_status pgrepl_identify(pgrepl_conn *c, pgrepl_system *out, char *errbuf, 
 
     if (res == NULL)
         return st;
-    if (PQntuples(res) != 1 || PQnfields(res) < 4 ||
-        !lsn_parse(PQgetvalue(res, 0, 2), &out->xlogpos)) {
+    if (PQntuples(res) != 1 || PQnfields(res) < 4) {
         snprintf(errbuf, errbuf_size, "IDENTIFY_SYSTEM: got %d rows and %d columns, expected 1 and 4",
                  PQntuples(res), PQnfields(res));
         PQclear(res);
         return PGREPL_ERR_PROTOCOL;
     }
     snprintf(out->system_id, sizeof out->system_id, "%s", PQgetvalue(res, 0, 0));
-    out->timeline = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
     snprintf(out->dbname, sizeof out->dbname, "%s", PQgetvalue(res, 0, 3));
     PQclear(res);
     return PGREPL_OK;
@@ -167,7 +165,7 @@ pgrepl_status pgrepl_slot_info(pgrepl_conn *c, const char *slot_name, pgrepl_slo
     memset(out, 0, sizeof(*out));
     snprintf(sql, sizeof sql,
              "SELECT plugin, slot_type, database, active, coalesce(active_pid, 0), "
-             "coalesce(confirmed_flush_lsn, '0/0'), coalesce(restart_lsn, '0/0') "
+             "coalesce(confirmed_flush_lsn, '0/0') "
              "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s",
              lit ? lit : "NULL");
     PQfreemem(lit);
@@ -181,7 +179,6 @@ pgrepl_status pgrepl_slot_info(pgrepl_conn *c, const char *slot_name, pgrepl_slo
         out->active = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
         out->active_pid = atoi(PQgetvalue(res, 0, 4));
         lsn_parse(PQgetvalue(res, 0, 5), &out->confirmed_flush);
-        lsn_parse(PQgetvalue(res, 0, 6), &out->restart_lsn);
         if (strcmp(PQgetvalue(res, 0, 1), "logical") != 0) {
             snprintf(errbuf, errbuf_size,
                      "replication slot \"%s\" is a physical slot: drop it or choose another "
@@ -210,17 +207,14 @@ pgrepl_status pgrepl_create_slot(pgrepl_conn *c, const char *slot_name, char *er
     return st;
 }
 
-pgrepl_status pgrepl_check_publication(pgrepl_conn *c, const char *publication, const char *table,
-                                       char *errbuf, size_t errbuf_size)
+pgrepl_status pgrepl_check_publication(pgrepl_conn *c, const char *publication, const char *nsp,
+                                       const char *rel, char *errbuf, size_t errbuf_size)
 {
-    const char *dot = strchr(table, '.');
-    char nsp[128], rel[128], sql[1024];
+    char sql[1024];
     char *pub_lit, *nsp_lit, *rel_lit;
     pgrepl_status st;
     PGresult *res;
 
-    snprintf(nsp, sizeof nsp, "%.*s", dot ? (int)(dot - table) : 6, dot ? table : "public");
-    snprintf(rel, sizeof rel, "%s", dot ? dot + 1 : table);
     pub_lit = PQescapeLiteral(c->conn, publication, strlen(publication));
     nsp_lit = PQescapeLiteral(c->conn, nsp, strlen(nsp));
     rel_lit = PQescapeLiteral(c->conn, rel, strlen(rel));

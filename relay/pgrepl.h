@@ -34,13 +34,10 @@ typedef struct pgrepl_slot {
     char plugin[64];
     char database[64];
     relay_lsn confirmed_flush;
-    relay_lsn restart_lsn;
 } pgrepl_slot;
 
 typedef struct pgrepl_system {
     char system_id[32];
-    uint32_t timeline;
-    relay_lsn xlogpos;
     char dbname[64];
 } pgrepl_system;
 
@@ -63,9 +60,9 @@ pgrepl_status pgrepl_slot_info(pgrepl_conn *c, const char *slot_name, pgrepl_slo
 pgrepl_status pgrepl_create_slot(pgrepl_conn *c, const char *slot_name, char *errbuf,
                                  size_t errbuf_size);
 
-/* Checks that the publication exists and publishes inserts of table ([schema.]name). */
-pgrepl_status pgrepl_check_publication(pgrepl_conn *c, const char *publication, const char *table,
-                                       char *errbuf, size_t errbuf_size);
+/* Checks that the publication exists and publishes inserts of schema.table. */
+pgrepl_status pgrepl_check_publication(pgrepl_conn *c, const char *publication, const char *schema,
+                                       const char *table, char *errbuf, size_t errbuf_size);
 
 /* START_REPLICATION SLOT slot LOGICAL start (proto_version 1, publication_names). */
 pgrepl_status pgrepl_start(pgrepl_conn *c, const char *slot, const char *publication,

@@ -302,15 +302,16 @@ static int open_stream(pipeline *p)
     pgrepl_status st;
     pgrepl_slot *slot = &p->slot;
     const relay_config *cfg = p->cfg;
-    char what[512];
+    char what[512], nsp[CONFIG_NAME_SIZE], rel[CONFIG_NAME_SIZE];
 
+    config_table_parts(cfg, nsp, rel);
     p->pg = pgrepl_connect(cfg->postgres.conninfo, cfg->postgres.connect_timeout_s, &st, p->err,
                            sizeof p->err);
     if (p->pg == NULL)
         return exit_for_pg(st);
     if ((st = pgrepl_identify(p->pg, &p->sys, p->err, sizeof p->err)) != PGREPL_OK ||
-        (st = pgrepl_check_publication(p->pg, cfg->postgres.publication, cfg->outbox.table,
-                                       p->err, sizeof p->err)) != PGREPL_OK ||
+        (st = pgrepl_check_publication(p->pg, cfg->postgres.publication, nsp, rel, p->err,
+                                       sizeof p->err)) != PGREPL_OK ||
         (st = pgrepl_slot_info(p->pg, cfg->postgres.slot, slot, p->err, sizeof p->err)) !=
             PGREPL_OK)
         return exit_for_pg(st);

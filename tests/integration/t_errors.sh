@@ -25,6 +25,7 @@ expect 64 '-c FILE is required' -- "$RELAY_BIN" run
 expect 64 'unknown command "start"' -- "$RELAY_BIN" start -c "$conf"
 expect 0 '^outbox-relay [0-9]+\.[0-9]+' -- "$RELAY_BIN" --version
 expect 0 'exit codes:' -- "$RELAY_BIN" --help
+expect 64 'accept-slot-position is an option of run' -- "$RELAY_BIN" check -c "$conf" --accept-slot-position
 
 printf 'postgres = {\n  slots = "x";\n};\n' >"$WORK/bad.conf"
 expect 78 "bad.conf:2: unknown setting \"postgres.slots\" \(did you mean \"postgres.slot\"\?\)" -- "$RELAY_BIN" run -c "$WORK/bad.conf"
