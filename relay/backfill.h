@@ -1,17 +1,18 @@
 /*
  * backfill.h — `outbox-relay backfill`: re-publishes a chosen range of outbox rows, read
- * with plain SQL (never the slot), through the same mapping, schema check and dead-letter
- * path (policy.h) and the same Kafka producer as `run`.
+ * with plain SQL (never the slot), through the same mapping (event.h) and the same publish
+ * path as `run` (publish.h: schema check, dead letters, too-large records, Kafka
+ * transactions with a state record).
  *
- * Owns: the command's options; a job's selection and cursor and their record in the
- * checkpoint topic (key "<relay>/backfill/<job>"); the keyset scan of the outbox inside one
- * REPEATABLE READ snapshot; the job's Kafka transactions (transactional.id
- * "<relay>.backfill.<job>"), each carrying the cursor of its last row, so that running the
- * job again continues exactly after what Kafka committed; the rate limit and the progress
+ * Owns: the command's options; a job's selection and cursor (their record is record.h's,
+ * key "<relay>/backfill/<job>" in the checkpoint topic); the keyset scan of the outbox inside
+ * one REPEATABLE READ snapshot, each row handed over as event.h's neutral row; when the
+ * job's Kafka transaction (transactional.id "<relay>.backfill.<job>") is due, by the same
+ * batch limits as `run`, each carrying the cursor of its last row, so that running the job
+ * again continues exactly after what Kafka committed; the rate limit and the progress
  * display. Knows nothing of replication: it runs beside `run` without touching the slot.
  *
- * The pure parts (options, timestamps, the job record, progress text) are exported for the
- * unit tests.
+ * The pure parts (options, times, progress text) are exported for the unit tests.
  */
 #ifndef RELAY_BACKFILL_H
 #define RELAY_BACKFILL_H

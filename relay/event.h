@@ -1,10 +1,10 @@
 /*
  * event.h — one outbox row becomes one event: topic, key, value, headers, timestamp.
  *
- * Owns: which relation is the outbox table, which of its columns hold the id, key, type,
- * payload, headers and time (from the config), the topic template, the value format
- * (payload as is, or the seed article's envelope) and the record headers (DESIGN §4).
- * Knows nothing of sockets or Kafka.
+ * Owns: which table is the outbox, which of its columns hold the id, key, type, payload,
+ * headers and time (from the config), the topic template, the value format (payload as is,
+ * or the seed article's envelope) and the record headers (DESIGN §4). Takes a neutral row
+ * (event_row), whoever read it: knows nothing of sockets, pgoutput or Kafka.
  */
 #ifndef RELAY_EVENT_H
 #define RELAY_EVENT_H

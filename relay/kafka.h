@@ -2,10 +2,10 @@
  * kafka.h — the transactional producer and the checkpoint topic.
  *
  * Owns: librdkafka configuration, init/begin/produce/commit/abort of Kafka
- * transactions, the sorting of librdkafka errors into the three classes the pipeline
- * acts on, topic existence (create or report), and the checkpoint record: its format,
- * writing it inside a transaction and reading the latest one back with read_committed.
- * Knows nothing of libpq.
+ * transactions, the sorting of librdkafka errors into the classes the publisher acts on,
+ * topic existence (create or report), and the state records' store: producing a record of
+ * the checkpoint topic inside a transaction and reading the latest one of a key back with
+ * read_committed (their contents are record.h's). Knows nothing of libpq.
  */
 #ifndef RELAY_KAFKA_H
 #define RELAY_KAFKA_H
@@ -23,7 +23,9 @@ typedef enum {
     KAFKA_RETRY, /* transient: call again */
     KAFKA_ABORT, /* the transaction is doomed: kafka_abort, drop the batch, rewind */
     KAFKA_FATAL, /* unrecoverable (fenced by a newer instance, missing topic): exit */
-    KAFKA_REJECTED, /* this record is refused for good (too large): retrying cannot help */
+    KAFKA_REJECTED, /* refused for good, retrying cannot help: a record too large (at
+                       produce or at commit), or at commit a record the broker would not
+                       take (no write right on its topic, an invalid record) */
 } kafka_status;
 
 typedef struct kafka_client kafka_client;

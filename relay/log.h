@@ -1,8 +1,10 @@
 /*
  * log.h — one-line log records on stderr: "TIME LEVEL message".
  *
- * The level lives in a small struct the caller owns (no global state); modules below
- * the pipeline do not log at all, they return errors in errbuf and let the caller decide.
+ * The level lives in a small struct the caller owns (no global state). The pure modules
+ * (pgoutput, event, ledger, policy, record, schema) do not log: they return errors in errbuf
+ * and let the caller decide. The drivers (pipeline, backfill) log, and so do publish (dead
+ * letters, commit retries) and kafka (librdkafka's own lines, through a log_ctx they get).
  */
 #ifndef RELAY_LOG_H
 #define RELAY_LOG_H

@@ -2,11 +2,14 @@
  * pipeline.h — the relay loop: replication stream → events → Kafka transactions →
  * confirmed slot position.
  *
- * Owns: the order of the exactly-once hand-off (DESIGN §5): init_transactions, read the
- * checkpoint, start replication where it says, publish whole Postgres transactions in
- * Kafka transactions together with the checkpoint, confirm end_lsn only after the
- * commit; idle advance; rewind after an aborted transaction or a lost connection;
- * graceful stop. The decisions themselves are in ledger.c; wire details elsewhere.
+ * Owns: the order of the exactly-once hand-off (DESIGN §5): take the slot (a second relay
+ * waits as a standby), then init_transactions (fencing any older instance: only the slot's
+ * holder may fence), read the checkpoint and check it against the slot, stream from where
+ * it says; feed each inserted outbox row, as event.h's neutral row, to the publisher
+ * (publish.h), which commits it in Kafka transactions together with the checkpoint; confirm
+ * end_lsn only after the commit; idle advance; rewind after an aborted transaction or a
+ * lost connection; graceful stop. The batching decisions are in ledger.c; wire details
+ * elsewhere.
  */
 #ifndef RELAY_PIPELINE_H
 #define RELAY_PIPELINE_H

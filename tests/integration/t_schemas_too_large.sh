@@ -59,6 +59,19 @@ grep -q 'the broker refused the event at .* as too large: aborted, replaying' "$
   fail "the broker-side refusal was not the path taken"
 log "ok: over the broker's limit: aborted, replayed, dead-lettered, the rest published once"
 
+# 2b. backfill takes the same path (it used to stop with exit 65 here): the broker refuses
+#     b2, the job's transaction is aborted and replayed, b2 dead-lettered, the rest
+#     published once, the job finished.
+OUTBOX_RELAY_DEAD_LETTER_TOPIC=it.$ID.replay-dead "$RELAY_BIN" backfill -c "$ROOT/etc/outbox-relay.conf" \
+  --job big --topic "it.$ID.replay" >"$WORK/backfill.log" 2>&1 || fail "backfill exited $?: $(tail -3 "$WORK/backfill.log")"
+got=$(consume "it.$ID.replay" | cut -f1 | sort | tr '\n' ' ')
+[[ $got == "a1 a2 a3 a4 b1 b3 b4 " ]] || fail "backfill: published keys '$got'"
+got=$(consume "it.$ID.replay-dead" | cut -f1 | sort | tr '\n' ' ')
+[[ $got == "b2 " ]] || fail "backfill: dead-lettered keys '$got'"
+grep -q 'the broker refused the event of row .* as too large: aborted, replaying' "$WORK/backfill.log" ||
+  fail "backfill: the broker-side refusal was not the path taken: $(tail -3 "$WORK/backfill.log")"
+log "ok: backfill over the broker's limit: replayed, b2 dead-lettered, the rest published once"
+
 # 3. on_invalid = stop: exit 65 at the event, not confirmed; after raising the limit (the
 #    fix), published.
 export OUTBOX_RELAY_SCHEMAS_ON_INVALID=stop OUTBOX_RELAY_KAFKA_PROPERTIES_MESSAGE_MAX_BYTES=20000
