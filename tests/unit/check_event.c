@@ -173,6 +173,31 @@ START_TEST(envelope_escapes_strings)
 }
 END_TEST
 
+/* A row re-published by backfill: the job in outbox_replay, no position (no commit LSN is
+ * known to a reader of the table), the same headers otherwise and in the same number. */
+START_TEST(replayed_row_names_its_job_not_a_position)
+{
+    relay_config cfg = default_config();
+    char err[256] = "";
+    event_mapper *m = event_mapper_new(&cfg, "job-7", err, sizeof err);
+    event_value row[] = {T("42"), T("order"), T("k"), T("T"), T("{}"), T("{\"tenant\": 3}"),
+                         T("2026-11-27 07:51:30+00")};
+    event ev;
+    size_t len;
+    const char *v;
+
+    ck_assert_int_eq(map(m, &outbox, row, 0, 17, 0, &ev, err, sizeof err), 0);
+    ck_assert_ptr_null(header(&ev, EVENT_HDR_POSITION, &len));
+    ck_assert_ptr_nonnull(v = header(&ev, EVENT_HDR_REPLAY, &len));
+    ck_assert_int_eq(len, 5);
+    ck_assert_int_eq(memcmp(v, "job-7", 5), 0);
+    ck_assert_ptr_nonnull(header(&ev, "tenant", &len));
+    ck_assert_int_eq(ev.nheaders, 5);
+    ck_assert_uint_eq(ev.index, 17);
+    event_mapper_free(m);
+}
+END_TEST
+
 START_TEST(no_created_at_uses_commit_time)
 {
     relay_config cfg = default_config();
@@ -324,6 +349,7 @@ Suite *suite_event(void)
     tcase_add_test(tc, maps_a_row_with_template_topic_and_headers);
     tcase_add_test(tc, seed_table_with_fixed_topic_and_envelope);
     tcase_add_test(tc, envelope_escapes_strings);
+    tcase_add_test(tc, replayed_row_names_its_job_not_a_position);
     tcase_add_test(tc, no_created_at_uses_commit_time);
     tcase_add_loop_test(tc, bad_rows_are_refused_with_a_reason, 0,
                         (int)(sizeof bad_rows / sizeof bad_rows[0]));
