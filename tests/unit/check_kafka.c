@@ -9,6 +9,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "kafka.h"
+#include "publish.h"
 #include "record.h"
 #include "suites.h"
 
@@ -344,6 +345,60 @@ START_TEST(too_large_record_is_named_by_its_position)
 }
 END_TEST
 
+/* The one publish path of run and backfill: the broker refuses the big event at commit;
+ * the transaction is given up and the replay dead-letters just that event (too_large,
+ * without its value) beside the rest. */
+START_TEST(publisher_dead_letters_an_event_the_broker_refused)
+{
+    mock m;
+    kafka_client *kc;
+    publisher *p;
+    volatile sig_atomic_t stop = 0;
+    publish_opts o = {.state_key = "relay-test", .resume = "resumes", .stop = &stop};
+    event ev = sample_event(), big = sample_event();
+    char err[512] = "", value[5000];
+
+    mock_start(&m);
+    rd_kafka_mock_topic_create(m.cluster, "dlt", 1, 1);
+    m.cfg.dead_letter.topic = "dlt";
+    kc = kafka_new(&m.cfg, m.cfg.name, &m.lg, err, sizeof err);
+    ck_assert_int_eq(kafka_init_transactions(kc, 10000, err, sizeof err), KAFKA_OK);
+    p = publish_new(&m.cfg, kc, &o, &m.lg, err, sizeof err);
+    ck_assert_msg(p != NULL, "%s", err);
+    memset(value, 'x', sizeof value);
+    big.value = value;
+    big.value_len = sizeof value;
+    ev.commit_lsn = big.commit_lsn = 0x16B3748;
+    ev.index = 6;
+    big.index = 7;
+
+    rd_kafka_mock_push_request_errors(m.cluster, API_PRODUCE, 3,
+                                      RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
+                                      RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
+                                      RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+    ck_assert_int_eq(publish_event(p, &ev, NULL, NULL), PUBLISH_OK);
+    ck_assert_int_eq(publish_event(p, &big, NULL, NULL), PUBLISH_OK);
+    ck_assert_int_eq(publish_commit(p, "{}", 2), PUBLISH_REWIND);
+    ck_assert_msg(strstr(publish_error(p), "the broker refused the event at 0/16B3748:7 (5007 "
+                                           "bytes) as too large") != NULL,
+                  "%s", publish_error(p));
+    ck_assert(!publish_txn_open(p));
+    rd_kafka_mock_clear_request_errors(m.cluster, API_PRODUCE);
+
+    /* The replay. */
+    ck_assert_int_eq(publish_event(p, &ev, NULL, NULL), PUBLISH_OK);
+    ck_assert_int_eq(publish_event(p, &big, NULL, NULL), PUBLISH_OK);
+    ck_assert_int_eq(publish_get_counts(p)->dead_letters, 1);
+    ck_assert_int_eq(publish_get_counts(p)->events, 3); /* ev twice, big once */
+    /* (The mock cluster cannot commit an idempotent producer's transaction after an aborted
+     * one with refused batches; t_schemas_too_large.sh commits the replay on a real broker.) */
+    ck_assert_int_eq(publish_abort(p), PUBLISH_OK);
+    publish_free(p);
+    kafka_free(kc);
+    mock_stop(&m);
+}
+END_TEST
+
 Suite *suite_kafka(void)
 {
     Suite *s = suite_create("kafka");
@@ -359,6 +414,7 @@ Suite *suite_kafka(void)
     tcase_add_test(mocked, missing_topic_is_named_with_the_fix);
     tcase_add_loop_test(mocked, error_classes, 0, (int)(sizeof injected / sizeof injected[0]));
     tcase_add_test(mocked, too_large_record_is_named_by_its_position);
+    tcase_add_test(mocked, publisher_dead_letters_an_event_the_broker_refused);
     tcase_set_timeout(mocked, 60);
     suite_add_tcase(s, pure);
     suite_add_tcase(s, mocked);
