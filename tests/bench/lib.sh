@@ -24,8 +24,9 @@ sql() { psql -X -q -v ON_ERROR_STOP=1 -At "$DBURL" "$@"; }
 
 # create_db [SQL FILE...]: the database $DB, with the files applied.
 create_db() {
+  local f
   psql -X -q -v ON_ERROR_STOP=1 "$PGURL" -c "CREATE DATABASE $DB"
-  (($# == 0)) || sql "${@/#/-f}" >/dev/null
+  for f; do sql -f "$f" >/dev/null; done
 }
 # drop_db: this run's slots and $DB.
 drop_db() {
