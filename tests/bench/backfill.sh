@@ -8,27 +8,12 @@
 # of batch.max_events, librdkafka's bounded queue. The last line is
 #   backfill events_per_s=<rate over ROWS> rss_mb=<peak RSS over ROWS>
 # Usage: tests/bench/backfill.sh [ROWS]      (BUILD=dir to use another build directory)
-set -euo pipefail
-
-ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)
-cd "$ROOT"
+BENCH=backfill
+# shellcheck source=tests/bench/lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 ROWS=${1:-1000000}
-BUILD=${BUILD:-build}
-eval "$(deploy/local/up.sh)"
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$BUILD" -j "$(nproc)" >/dev/null
-RUN=$$
-DB=bench_backfill_$RUN
-DBURL=${PGURL%/*}/$DB
-WORK=$(mktemp -d /tmp/outbox-bench-backfill.XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; psql -X -q "$PGURL" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1; rm -rf "$WORK"' EXIT
 
-log() { printf '[backfill-bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-now() { date +%s.%N; }
-sql() { psql -X -q -v ON_ERROR_STOP=1 -At "$DBURL" "$@"; }
-
-psql -X -q "$PGURL" -c "CREATE DATABASE $DB"
-sql -f sql/01_outbox.sql >/dev/null
+create_db sql/01_outbox.sql
 log "writing $ROWS rows"
 # The drain benchmark's rows: ~100-byte payloads over 10,000 aggregates, with a created_at.
 sql -c "SET synchronous_commit = off" -c "

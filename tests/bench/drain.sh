@@ -8,81 +8,46 @@
 # Prints both rates, their ratio and the relay's peak RSS; the last line is
 #   drain ratio=<worst ratio> rss_mb=<peak RSS>
 # Targets: ratio >= 0.8, RSS <= 32 MB.  Usage: tests/bench/drain.sh [ROWS]
-set -euo pipefail
-
-ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)
-cd "$ROOT"
+BENCH=drain
+# shellcheck source=tests/bench/lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 ROWS=${1:-1000000}
-eval "$(deploy/local/up.sh)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)" >/dev/null
-PG_BIN=/usr/lib/postgresql/15/bin
-RUN=$$
-WORK=$(mktemp -d /tmp/outbox-bench.XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 
-now() { date +%s.%N; }
-log() { printf '[drain %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-
-# scenario TXN_SIZE: prints "seconds_recvlogical seconds_relay peak_rss_kb"
+# scenario TXN_SIZE: prints "seconds_recvlogical seconds_relay peak_rss_kb". Run in a
+# subshell: its database and slots are its own, dropped at its end.
 scenario() {
-  local size=$1 db=bench_${1}_$RUN slot_warm=bench_warm_${1}_$RUN slot_raw=bench_raw_${1}_$RUN
+  local size=$1 slot_warm=bench_warm_${1}_$RUN slot_raw=bench_raw_${1}_$RUN
   local slot_relay=bench_relay_${1}_$RUN
-  local dburl=${PGURL%/*}/$db
-  sql() { psql -X -q -v ON_ERROR_STOP=1 -At "$dburl" "$@"; }
+  DB=bench_${size}_$RUN
+  DBURL=${PGURL%/*}/$DB
 
-  psql -X -q "$PGURL" -c "CREATE DATABASE $db"
-  sql -f sql/01_outbox.sql -f sql/02_publication.sql >/dev/null
-  sql -c "SELECT pg_create_logical_replication_slot('$slot_warm', 'pgoutput')" \
-    -c "SELECT pg_create_logical_replication_slot('$slot_raw', 'pgoutput')" \
-    -c "SELECT pg_create_logical_replication_slot('$slot_relay', 'pgoutput')" >/dev/null
+  create_db sql/01_outbox.sql sql/02_publication.sql
+  create_slot "$slot_warm"
+  create_slot "$slot_raw"
+  create_slot "$slot_relay"
   log "writing $ROWS rows in $size-row transactions"
-  # synchronous_commit=off only for the writer: the WAL is the same, written faster.
-  sql -c "SET synchronous_commit = off" -c "
-DO \$\$
-BEGIN
-  FOR t IN 0..($ROWS / $size - 1) LOOP
-    INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload)
+  write_backlog "$size" "INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload)
       SELECT 'order', 'order-' || ((t * $size + g) % 10000), 'OrderCreated',
-             jsonb_build_object('order_id', t * $size + g, 'amount', 19.99, 'currency', 'EUR')
-      FROM generate_series(1, $size) g;
-    COMMIT;
-  END LOOP;
-END \$\$"
-  local end t0 t1 t2 rss=0 pid
+             jsonb_build_object('order_id', t * $size + g, 'amount', 19.99, 'currency', 'EUR')"
+  local end t0 t1 t2 t3 rss=0
   end=$(sql -c "SELECT pg_current_wal_lsn()")
 
-  recvlogical() {
-    "$PG_BIN/pg_recvlogical" -d "$dburl" --slot "$1" --start --endpos "$end" --no-loop \
-      -o proto_version=1 -o publication_names=outbox_pub -f /dev/null
-  }
   log "warming the page cache (untimed pg_recvlogical)"
-  recvlogical "$slot_warm"
+  recvlogical "$slot_warm" "$end"
   log "pg_recvlogical over the backlog"
   t0=$(now)
-  recvlogical "$slot_raw"
+  recvlogical "$slot_raw" "$end"
   t1=$(now)
 
   log "outbox-relay over the same backlog"
-  OUTBOX_RELAY_NAME=bench-$size-$RUN OUTBOX_RELAY_POSTGRES_CONNINFO=$dburl \
-    OUTBOX_RELAY_POSTGRES_SLOT=$slot_relay OUTBOX_RELAY_KAFKA_BROKERS=$KAFKA_BROKERS \
-    OUTBOX_RELAY_OUTBOX_TOPIC=bench.$size.$RUN OUTBOX_RELAY_POSTGRES_STATUS_INTERVAL_MS=200 \
-    build/outbox-relay run -c etc/outbox-relay.conf 2>"$WORK/relay-$size.log" &
-  pid=$!
+  relay_start etc/outbox-relay.conf "$WORK/relay-$size.log" "bench-$size-$RUN" "$slot_relay" "bench.$size.$RUN"
   t2=$(now)
-  while [[ $(sql -c "SELECT confirmed_flush_lsn >= '$end' FROM pg_replication_slots WHERE slot_name = '$slot_relay'") != t ]]; do
-    kill -0 "$pid" 2>/dev/null || { cat "$WORK/relay-$size.log" >&2; exit 1; }
-    sleep 0.05
-  done
-  local t3
+  wait_slot "$slot_relay" "$end" "$WORK/relay-$size.log" 0.05
   t3=$(now)
-  rss=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
-  kill -TERM "$pid"
-  wait "$pid"
-  for slot in "$slot_warm" "$slot_raw" "$slot_relay"; do
-    psql -X -q "$PGURL" -c "SELECT pg_drop_replication_slot('$slot')" >/dev/null
-  done
-  psql -X -q "$PGURL" -c "DROP DATABASE $db WITH (FORCE)"
+  rss=$(awk '/VmHWM/ { print $2 }' "/proc/$RELAY_PID/status")
+  kill -TERM "$RELAY_PID"
+  wait "$RELAY_PID"
+  drop_db
   echo "$(echo "$t1 - $t0" | bc) $(echo "$t3 - $t2" | bc) $rss"
 }
 

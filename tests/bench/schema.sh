@@ -13,39 +13,16 @@
 # share the machine's cores. The last line is
 #   schema ratio=<median events/s on / median events/s off>
 # Target: ratio >= 0.9.  Usage: tests/bench/schema.sh [ROWS] [RUNS]
-set -euo pipefail
-
-ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)
-cd "$ROOT"
+BENCH=schema
+# shellcheck source=tests/bench/lib.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 ROWS=${1:-200000}
 RUNS=${2:-5}
 TXN=1000
-eval "$(deploy/local/up.sh)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)" >/dev/null
-PG_BIN=/usr/lib/postgresql/15/bin
-RUN=$$
-DB=bench_schema_$RUN
-DBURL=${PGURL%/*}/$DB
-WORK=$(mktemp -d /tmp/outbox-bench-schema.XXXXXX)
-SLOTS=()
-cleanup() {
-  kill $(jobs -p) 2>/dev/null || true
-  wait 2>/dev/null || true
-  for slot in "${SLOTS[@]}"; do
-    psql -X -q "$PGURL" -c "SELECT pg_drop_replication_slot('$slot')" >/dev/null 2>&1 || true
-  done
-  psql -X -q "$PGURL" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
 
-now() { date +%s.%N; }
-log() { printf '[schema-bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-sql() { psql -X -q -v ON_ERROR_STOP=1 -At "$DBURL" "$@"; }
-
-psql -X -q "$PGURL" -c "CREATE DATABASE $DB"
-# The seed article's outbox table, as deploy/local/demo.sh creates it.
+# shellcheck disable=SC2119 # no SQL file: the seed article's outbox table, as
+# deploy/local/demo.sh creates it, follows.
+create_db
 sql -c "CREATE TABLE outbox (
     id BIGSERIAL PRIMARY KEY,
     aggregate_id VARCHAR(64) NOT NULL,
@@ -55,52 +32,33 @@ sql -c "CREATE TABLE outbox (
 sql -f sql/02_publication.sql >/dev/null
 slot_names=(warm)
 for ((r = 1; r <= RUNS; r++)); do slot_names+=("off$r" "on$r"); done
-for name in "${slot_names[@]}"; do
-  SLOTS+=("bench_schema_${name}_$RUN")
-  sql -c "SELECT pg_create_logical_replication_slot('bench_schema_${name}_$RUN', 'pgoutput')" >/dev/null
-done
+for name in "${slot_names[@]}"; do create_slot "bench_schema_${name}_$RUN"; done
 log "writing $ROWS OrderCreated rows in $TXN-row transactions"
-sql -c "SET synchronous_commit = off" -c "
-DO \$\$
-BEGIN
-  FOR t IN 0..($ROWS / $TXN - 1) LOOP
-    INSERT INTO outbox (aggregate_id, event_type, payload)
+write_backlog "$TXN" "INSERT INTO outbox (aggregate_id, event_type, payload)
       SELECT (1000 + (t * $TXN + g) % 10000)::text, 'OrderCreated',
-             jsonb_build_object('order_id', 1000 + t * $TXN + g, 'amount', 19.99)
-      FROM generate_series(1, $TXN) g;
-    COMMIT;
-  END LOOP;
-END \$\$"
+             jsonb_build_object('order_id', 1000 + t * $TXN + g, 'amount', 19.99)"
 END_LSN=$(sql -c "SELECT pg_current_wal_lsn()")
 log "warming the page cache (untimed pg_recvlogical)"
-"$PG_BIN/pg_recvlogical" -d "$DBURL" --slot "bench_schema_warm_$RUN" --start --endpos "$END_LSN" \
-  --no-loop -o proto_version=1 -o publication_names=outbox_pub -f /dev/null
+recvlogical "bench_schema_warm_$RUN" "$END_LSN"
 
 # drain MODE SLOT: prints the seconds from "streaming from" to the slot confirmed at the end,
 # and the relay's CPU seconds (user + system, all threads).
 drain() {
-  local mode=$1 slot=$2 logf=$WORK/relay-$2.log pid t0 t1 cpu
-  local -a env=(OUTBOX_RELAY_NAME="bench-schema-$slot" OUTBOX_RELAY_POSTGRES_CONNINFO="$DBURL"
-    OUTBOX_RELAY_POSTGRES_SLOT="$slot" OUTBOX_RELAY_KAFKA_BROKERS="$KAFKA_BROKERS"
-    OUTBOX_RELAY_OUTBOX_TOPIC="bench.schema.$RUN" OUTBOX_RELAY_POSTGRES_STATUS_INTERVAL_MS=200)
+  local mode=$1 slot=$2 logf=$WORK/relay-$2.log t0 t1 cpu
+  local -a env=()
   [[ $mode == on ]] && env+=(OUTBOX_RELAY_SCHEMAS_DIR="$ROOT/etc/schemas"
     OUTBOX_RELAY_SCHEMAS_APPLIES_TO=value OUTBOX_RELAY_SCHEMAS_ON_INVALID=stop)
-: >"$logf" # exists before the relay opens it, for the grep below
-  env "${env[@]}" build/outbox-relay run -c etc/seed.conf 2>"$logf" &
-  pid=$!
+  relay_start etc/seed.conf "$logf" "bench-schema-$slot" "$slot" "bench.schema.$RUN" "${env[@]}"
   until grep -q 'streaming from' "$logf"; do
-    kill -0 "$pid" 2>/dev/null || { cat "$logf" >&2; exit 1; }
+    relay_alive "$logf"
     sleep 0.01
   done
   t0=$(now)
-  while [[ $(sql -c "SELECT confirmed_flush_lsn >= '$END_LSN' FROM pg_replication_slots WHERE slot_name = '$slot'") != t ]]; do
-    kill -0 "$pid" 2>/dev/null || { cat "$logf" >&2; exit 1; }
-    sleep 0.02
-  done
+  wait_slot "$slot" "$END_LSN" "$logf"
   t1=$(now)
-  cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$pid/stat")
-  kill -TERM "$pid"
-  wait "$pid" || { cat "$logf" >&2; exit 1; }
+  cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$RELAY_PID/stat")
+  kill -TERM "$RELAY_PID"
+  wait "$RELAY_PID" || { cat "$logf" >&2; exit 1; }
   grep -q "published $ROWS events" "$logf" || { log "$mode: not all $ROWS events published"; tail -3 "$logf" >&2; exit 1; }
   if [[ $mode == on ]]; then
     grep -q 'schemas: 3 from' "$logf" || { log "schemas were not on"; exit 1; }

@@ -1,0 +1,158 @@
+# shellcheck shell=bash
+# Helpers for the server tests (tests/integration, tests/fault): each test gets its own
+# database, slot, relay name and topics on the shared Postgres and Kafka
+# (deploy/local/up.sh), so tests never see each other's data. The relay is configured by
+# etc/outbox-relay.conf plus environment overrides, as an operator would do.
+set -euo pipefail
+
+: "${PGURL:?run under tests/run.sh (or eval \"\$(deploy/local/up.sh)\")}"
+: "${KAFKA_BROKERS:?run under tests/run.sh}"
+ROOT=${RELAY_SOURCE_DIR:-$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)}
+RELAY_BIN=${RELAY_BIN:-$ROOT/build/outbox-relay}
+TEST_NAME=${TEST_NAME:-$(basename "$0" .sh)}
+TEST_NAME=${TEST_NAME#t_}
+ID=$(tr "[:upper:]" "[:lower:]" <<<"${TEST_NAME}_$$_$RANDOM") # Postgres folds unquoted names
+WORK=$(mktemp -d "/tmp/relay-it-$TEST_NAME.XXXXXX")
+DB=it_$ID
+DBURL=${PGURL%/*}/$DB
+SLOT=it_$ID
+RELAY_PID=
+
+log() { printf '[%s %s] %s\n' "$TEST_NAME" "$(date +%H:%M:%S)" "$*" >&2; }
+fail() {
+  log "FAIL: $*"
+  [[ -f $WORK/relay.log ]] && { echo "--- relay log (last 40 lines)"; tail -n 40 "$WORK/relay.log"; } >&2
+  exit 1
+}
+sql() { psql -X -q -v ON_ERROR_STOP=1 -At "$DBURL" "$@"; }
+
+cleanup() {
+  local rc=$?
+  [[ -n $RELAY_PID ]] && kill -9 "$RELAY_PID" 2>/dev/null || true
+  wait 2>/dev/null || true
+  psql -X -q "$PGURL" -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '$SLOT'" >/dev/null 2>&1 || true
+  psql -X -q "$PGURL" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+  if ((rc == 0)); then rm -rf "$WORK"; else log "kept $WORK"; fi
+}
+trap cleanup EXIT
+
+# A database with the outbox, its publication (sql/ as a user applies it), another
+# table, and the relay's slot. Exports the relay's environment.
+setup_db() {
+  psql -X -q -v ON_ERROR_STOP=1 "$PGURL" -c "CREATE DATABASE $DB" >/dev/null
+  sql -f "$ROOT/sql/01_outbox.sql" -f "$ROOT/sql/02_publication.sql" >/dev/null
+  sql -c "CREATE TABLE other (id bigserial PRIMARY KEY, note text)"
+  sql -c "SELECT pg_create_logical_replication_slot('$SLOT', 'pgoutput')" >/dev/null
+  export OUTBOX_RELAY_NAME=relay-$ID
+  export OUTBOX_RELAY_POSTGRES_CONNINFO=$DBURL
+  export OUTBOX_RELAY_POSTGRES_SLOT=$SLOT
+  export OUTBOX_RELAY_POSTGRES_STATUS_INTERVAL_MS=1000
+  export OUTBOX_RELAY_KAFKA_BROKERS=$KAFKA_BROKERS
+  export OUTBOX_RELAY_KAFKA_CHECKPOINT_TOPIC=it.$ID.checkpoints
+  export OUTBOX_RELAY_OUTBOX_TOPIC="it.$ID.\${aggregate_type}"
+  export OUTBOX_RELAY_LOG_LEVEL=debug
+}
+
+relay_start() { # relay_start [extra args]: background, log appended to $WORK/relay.log
+  "$RELAY_BIN" run -c "$ROOT/etc/outbox-relay.conf" "$@" >>"$WORK/relay.log" 2>&1 &
+  RELAY_PID=$!
+}
+
+relay_stop() { # SIGTERM; fails unless the relay exits 0 in time
+  local rc=0
+  kill -TERM "$RELAY_PID"
+  wait "$RELAY_PID" || rc=$?
+  RELAY_PID=
+  ((rc == 0)) || fail "relay exited $rc after SIGTERM"
+}
+
+current_lsn() { sql -c "SELECT pg_current_wal_lsn()"; }
+
+# checkpoint_end: end_lsn of this relay's newest committed checkpoint ("" when none).
+checkpoint_end() {
+  kcat -b "$KAFKA_BROKERS" -C -t "$OUTBOX_RELAY_KAFKA_CHECKPOINT_TOPIC" -o beginning -e -q \
+    -X isolation.level=read_committed -f '%k\t%s\n' 2>/dev/null |
+    awk -F'\t' -v k="$OUTBOX_RELAY_NAME" '$1 == k { v = $2 } END { print v }' |
+    sed -n 's/.*"end_lsn":"\([0-9A-F]*\/[0-9A-F]*\)".*/\1/p'
+}
+
+# The invariant of DESIGN §5: the slot is never ahead of the checkpoint. The slot is
+# read first; the checkpoint only grows, so reading it second cannot hide a violation.
+check_slot_not_ahead() {
+  local slot ckpt
+  slot=$(sql -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '$SLOT'")
+  ckpt=$(checkpoint_end)
+  [[ -z $ckpt ]] && ckpt=0/0
+  [[ $(sql -c "SELECT '$slot'::pg_lsn <= '$ckpt'::pg_lsn") == t ]] ||
+    fail "slot at $slot is ahead of the checkpoint at $ckpt"
+}
+
+# wait_confirmed LSN [SECONDS]: until the slot's confirmed_flush_lsn reaches LSN.
+wait_confirmed() {
+  local target=$1 deadline=$((SECONDS + ${2:-60})) at
+  while ((SECONDS < deadline)); do
+    at=$(sql -c "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name = '$SLOT'")
+    [[ $at == t ]] && return 0
+    [[ -n $RELAY_PID ]] && ! kill -0 "$RELAY_PID" 2>/dev/null && fail "relay died"
+    sleep 0.2
+  done
+  fail "slot $SLOT did not reach $target (at $(sql -c "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '$SLOT'"))"
+}
+
+# consume TOPIC: every committed record, one per line: key TAB headers TAB value.
+consume() {
+  kcat -b "$KAFKA_BROKERS" -C -t "$1" -o beginning -e -q -X isolation.level=read_committed \
+    -f '%k\t%h\t%s\n'
+}
+
+# event_ids FILE: the event_id header of each consumed line, in order.
+event_ids() {
+  awk -F'\t' '{ n = split($2, hs, ","); for (i = 1; i <= n; i++) if (hs[i] ~ /^event_id=/) print substr(hs[i], 10) }' "$1"
+}
+
+# verdict RECORDS EXPECTED [--per-key-order]: the records consumed from Kafka (consume's
+# lines) against the event ids that should be there exactly once (a file, one id a line,
+# any order). Sets
+#   LOST        expected ids no record carries
+#   DUPLICATED  records carrying an id an earlier record carried
+#   UNEXPECTED  records carrying an id not expected, or no event_id at all
+#   MISORDERED  with --per-key-order: records whose id is not above the one before of their key
+# and writes up to 5 examples of each to $WORK/verdict.problems.
+verdict() {
+  local out
+  : >"$WORK/verdict.problems"
+  out=$(awk -F'\t' -v order="${3:-}" -v problems="$WORK/verdict.problems" '
+    function problem(kind, what) { if (++shown[kind] <= 5) print kind " " what >problems }
+    FILENAME == ARGV[1] { expected[$1] = 1; next }
+    { id = ""
+      n = split($2, hs, ",")
+      for (i = 1; i <= n; i++) if (hs[i] ~ /^event_id=/) id = substr(hs[i], 10)
+      if (id == "") { unexpected++; problem("unexpected", "record " FNR " without event_id"); next }
+      if (id in seen) { duplicated++; problem("duplicated", id) }
+      else if (!(id in expected)) { unexpected++; problem("unexpected", id) }
+      seen[id] = 1
+      if (order == "--per-key-order" && ($1 in last) && id + 0 <= last[$1]) {
+        misordered++; problem("misordered", "in " $1 ": " id " after " last[$1])
+      }
+      last[$1] = id + 0
+    }
+    END {
+      for (id in expected) if (!(id in seen)) { lost++; problem("lost", id) }
+      print lost + 0, duplicated + 0, unexpected + 0, misordered + 0
+    }' "$2" "$1")
+  read -r LOST DUPLICATED UNEXPECTED MISORDERED <<<"$out"
+}
+
+# verdict_ok WHAT: fails, naming WHAT and the examples, unless the last verdict found nothing.
+verdict_ok() {
+  ((LOST + DUPLICATED + UNEXPECTED + MISORDERED == 0)) ||
+    fail "$1: lost=$LOST duplicated=$DUPLICATED unexpected=$UNEXPECTED misordered=$MISORDERED: $(sort -s -k1,1 "$WORK/verdict.problems" | tr '\n' ' ')"
+}
+
+# exactly_once WHAT RECORDS EXPECTED [--per-key-order]: verdict, then verdict_ok WHAT.
+exactly_once() {
+  local what=$1
+  shift
+  verdict "$@"
+  verdict_ok "$what"
+}
