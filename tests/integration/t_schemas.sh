@@ -75,9 +75,7 @@ SELECT id, CASE WHEN aggregate_type = 'bad type' THEN 'bad_row'
                 ELSE 'published' END,
        aggregate_id, payload::text
 FROM outbox ORDER BY id" | sort >"$WORK/expected"
-consume_json() {
-  kcat -b "$KAFKA_BROKERS" -C -t "$1" -o beginning -e -q -X isolation.level=read_committed -J
-}
+consume_json() { read_committed "$1" -J; }
 consume_json "it.$ID.order" >"$WORK/published.json"
 consume_json "$DLQ" >"$WORK/dead.json"
 # Header values by name (the last of a name wins), from kcat's ["k","v",...] array.

@@ -39,7 +39,7 @@ relay_start
 wait_confirmed "$(current_lsn)" 60
 relay_stop
 check "producer limit" "a1 a3 a4 " "a2 "
-kcat -b "$KAFKA_BROKERS" -C -t "$DLQ" -o beginning -e -q -X isolation.level=read_committed -J >"$WORK/dead.json"
+read_committed "$DLQ" -J >"$WORK/dead.json"
 H='(.headers // []) as $h | [range(0; $h | length; 2) | {key: $h[.], value: $h[. + 1]}] | from_entries'
 jq -e "($H) as \$hd | .payload == null and \$hd.dead_letter_reason == \"too_large\" and
        (\$hd.dead_letter_value_omitted | tonumber) > 50000 and \$hd.dead_letter_original_topic == \"$TOPIC\" and
