@@ -313,8 +313,7 @@ int backfill_parse_args(int argc, char **argv, int64_t now_us, backfill_args *ou
         case OPT_AGGREGATE_ID:
             if (!value_ok(optarg)) {
                 snprintf(errbuf, errbuf_size, "%s: expected 1-%d bytes of UTF-8 text",
-                         c == OPT_EVENT_TYPE ? "--event-type" : "--aggregate-id",
-                         RECORD_VALUE_MAX);
+                         c == OPT_EVENT_TYPE ? "--event-type" : "--aggregate-id", RECORD_VALUE_MAX);
                 return -1;
             }
             if (c == OPT_EVENT_TYPE) {
@@ -408,9 +407,9 @@ typedef struct backfill {
     event_value *values;
     int ncols;
     int id_col;
-    record_job job;       /* as it stands, with the open Kafka transaction */
-    record_job committed; /* as of the last Kafka commit */
-    uint32_t batch_events;  /* of the open Kafka transaction */
+    record_job job;        /* as it stands, with the open Kafka transaction */
+    record_job committed;  /* as of the last Kafka commit */
+    uint32_t batch_events; /* of the open Kafka transaction */
     size_t batch_bytes;
     int64_t batch_started_ms;
     int exit_code;         /* after PUBLISH_EXIT */
@@ -474,9 +473,12 @@ static void progress(backfill *b, bool final)
 static int pg_connect_failed(backfill *b)
 {
     switch (pgconn_connect_failed(b->pg, false, b->err, sizeof b->err)) {
-    case PGCONN_AUTH: return EXIT_AUTH;
-    case PGCONN_CONFIG: return EXIT_CONFIG;
-    default: return EXIT_UNAVAILABLE;
+    case PGCONN_AUTH:
+        return EXIT_AUTH;
+    case PGCONN_CONFIG:
+        return EXIT_CONFIG;
+    default:
+        return EXIT_UNAVAILABLE;
     }
 }
 
@@ -696,8 +698,6 @@ static void reset_batch(backfill *b)
  * KAFKA_ATTEMPTS transactions in a row ends the run. */
 static publish_step after_publish(backfill *b, publish_step ps)
 {
-    int64_t pause_ms;
-
     if (ps == PUBLISH_OK)
         return ps;
     snprintf(b->err, sizeof b->err, "%s", publish_error(b->pub));
@@ -729,8 +729,7 @@ static publish_step after_publish(backfill *b, publish_step ps)
     b->run_done -= b->job.published - b->committed.published;
     b->job = b->committed;
     reset_batch(b);
-    pause_ms = 500LL << b->kafka_failures;
-    clock_sleep_ms(pause_ms);
+    clock_sleep_ms(500LL << b->kafka_failures);
     return PUBLISH_REWIND;
 }
 
@@ -804,8 +803,8 @@ static publish_step publish_row(backfill *b, const PGresult *res, int r)
         return PUBLISH_EXIT;
     }
     /* SQL knows no commit LSN: the row's ordinal in the job tells it apart (event.h). */
-    mapped = event_map(b->mapper, &row, 0, (uint32_t)(b->job.published + 1), &ev, b->err,
-                       sizeof b->err);
+    mapped =
+        event_map(b->mapper, &row, 0, (uint32_t)(b->job.published + 1), &ev, b->err, sizeof b->err);
     if (mapped < 0) {
         size_t n = strlen(b->err);
         snprintf(b->err + n, sizeof b->err - n, " (backfill job %s, row id %s)", b->name, id);

@@ -1217,6 +1217,7 @@ void config_table_parts(const relay_config *cfg, char *schema, char *name)
 {
     const char *table = cfg->outbox.table, *dot = strchr(table, '.');
 
-    snprintf(schema, CONFIG_NAME_SIZE, "%.*s", dot ? (int)(dot - table) : 6, dot ? table : "public");
+    snprintf(schema, CONFIG_NAME_SIZE, "%.*s", dot ? (int)(dot - table) : 6,
+             dot ? table : "public");
     snprintf(name, CONFIG_NAME_SIZE, "%s", dot ? dot + 1 : table);
 }

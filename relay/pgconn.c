@@ -12,8 +12,7 @@ const char *pgconn_first_line(const char *msg, char *buf, size_t size)
     return buf;
 }
 
-pgconn_class pgconn_connect_failed(PGconn *conn, bool replication, char *errbuf,
-                                   size_t errbuf_size)
+pgconn_class pgconn_connect_failed(PGconn *conn, bool replication, char *errbuf, size_t errbuf_size)
 {
     const char *msg = PQerrorMessage(conn);
     const char *host = PQhost(conn), *port = PQport(conn), *user = PQuser(conn);

@@ -53,7 +53,7 @@ typedef struct pipeline {
     pgrepl_slot slot;    /* the slot, as of the last connect */
     record_checkpoint cp; /* system_id and slot stamped on every checkpoint */
     bool have_position;  /* the producer is ready and the ledger knows where we are */
-    int64_t txn_commit_time_us; /* µs since 1970 */ /* commit time of the Postgres transaction being received */
+    int64_t txn_commit_time_us; /* of the Postgres transaction being received, µs since 1970 */
     int64_t last_status_ms, last_idle_ms, last_stats_ms;
     stats st;
     char err[1024];
@@ -96,8 +96,8 @@ static step send_status(pipeline *p, bool reply)
 {
     if (p->pg == NULL)
         return STEP_OK;
-    if (pgrepl_send_status(p->pg, ledger_seen_lsn(&p->ledger), ledger_committed_lsn(&p->ledger), reply, p->err,
-                           sizeof p->err) != PGREPL_OK) {
+    if (pgrepl_send_status(p->pg, ledger_seen_lsn(&p->ledger), ledger_committed_lsn(&p->ledger),
+                           reply, p->err, sizeof p->err) != PGREPL_OK) {
         log_warn(p->lg, "%s", p->err);
         return STEP_REWIND;
     }
@@ -361,7 +361,8 @@ static int open_stream(pipeline *p)
      * never ahead of the checkpoint (checked in become_producer); the ledger skips what
      * the checkpoint covers. */
     st = pgrepl_start(p->pg, cfg->postgres.slot, cfg->postgres.publication,
-                      p->have_position ? ledger_committed_lsn(&p->ledger) : 0, p->err, sizeof p->err);
+                      p->have_position ? ledger_committed_lsn(&p->ledger) : 0, p->err,
+                      sizeof p->err);
     if (st != PGREPL_OK)
         return exit_for_pg(st);
     p->last_status_ms = clock_mono_ms();
@@ -499,7 +500,8 @@ static int run(pipeline *p)
         if (rc == EXIT_OK && !p->have_position)
             rc = become_producer(p);
         else if (rc == EXIT_OK)
-            log_info(p->lg, "streaming again from " LSN_FMT, LSN_ARGS(ledger_committed_lsn(&p->ledger)));
+            log_info(p->lg, "streaming again from " LSN_FMT,
+                     LSN_ARGS(ledger_committed_lsn(&p->ledger)));
         if (rc == EXIT_OK) {
             if (standby_logged)
                 log_info(p->lg, "slot %s is free: taking over", p->cfg->postgres.slot);

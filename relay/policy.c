@@ -54,9 +54,9 @@ policy *policy_new(const relay_config *cfg, char *errbuf, size_t errbuf_size)
     r->dead_letter_topic = cfg->dead_letter.topic;
     if (r->dir[0] == '\0')
         return r;
-    r->reg = schema_registry_new(cfg->schemas.draft == CONFIG_DRAFT_7 ? SCHEMA_DRAFT7
-                                                                      : SCHEMA_DRAFT2020,
-                                 cfg->schemas.format_assert);
+    r->reg =
+        schema_registry_new(cfg->schemas.draft == CONFIG_DRAFT_7 ? SCHEMA_DRAFT7 : SCHEMA_DRAFT2020,
+                            cfg->schemas.format_assert);
     r->reader = jsonread_new();
     if (r->reg == NULL || r->reader == NULL) {
         snprintf(errbuf, errbuf_size, "out of memory");
@@ -116,7 +116,7 @@ static policy_action act(rule p)
 {
     return p == RULE_STOP          ? POLICY_STOP
            : p == RULE_DEAD_LETTER ? POLICY_DEAD_LETTER
-                                     : POLICY_PUBLISH;
+                                   : POLICY_PUBLISH;
 }
 
 void policy_refused(policy *r, policy_reason reason, const char *error, policy_verdict *v)
@@ -200,9 +200,9 @@ void policy_event(policy *r, const event *ev, policy_verdict *v)
     v->schema[0] = v->error[0] = '\0';
     if (r->nmarks > 0 && marked(r, ev)) {
         policy_refused(r, POLICY_TOO_LARGE,
-                      "the Kafka broker refused the record as too large (its message.max.bytes "
-                      "or the topic's max.message.bytes is below the producer's)",
-                      v);
+                       "the Kafka broker refused the record as too large (its message.max.bytes "
+                       "or the topic's max.message.bytes is below the producer's)",
+                       v);
         return;
     }
     if (r->reg == NULL)
@@ -253,7 +253,7 @@ void policy_event(policy *r, const event *ev, policy_verdict *v)
 }
 
 void policy_dead_letter(policy *r, const event *ev, const policy_verdict *v, bool omit_value,
-                       event *out)
+                        event *out)
 {
     int n = 0;
 
@@ -291,7 +291,7 @@ void policy_dead_letter(policy *r, const event *ev, const policy_verdict *v, boo
 }
 
 void policy_describe(const policy *r, const event *ev, const policy_verdict *v, const char *resume,
-                    char *buf, size_t size)
+                     char *buf, size_t size)
 {
     const char *fix;
     char used[300] = "";
@@ -323,8 +323,7 @@ void policy_describe(const policy *r, const event *ev, const policy_verdict *v, 
               "restart";
         break;
     }
-    snprintf(buf, size,
-             "%s: %s (event %s of type %s at " LSN_FMT ":%u%s); %s: %s",
+    snprintf(buf, size, "%s: %s (event %s of type %s at " LSN_FMT ":%u%s); %s: %s",
              policy_reason_name(v->reason), v->error, ev->id[0] ? ev->id : "?",
              ev->type[0] ? ev->type : "?", LSN_ARGS(ev->commit_lsn), ev->index, used, fix, resume);
 }

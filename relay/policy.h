@@ -92,7 +92,7 @@ bool policy_mark_too_large(policy *r, relay_lsn commit_lsn, uint32_t index);
  * points into ev, v and r: valid while they are and until the next call.
  */
 void policy_dead_letter(policy *r, const event *ev, const policy_verdict *v, bool omit_value,
-                       event *out);
+                        event *out);
 
 /* "valid", "invalid", "unknown_type", "bad_row", "too_large": the dead_letter_reason header. */
 const char *policy_reason_name(policy_reason reason);
@@ -102,6 +102,6 @@ const char *policy_reason_name(policy_reason reason);
  * setting decided it, and then resume: where the caller picks up after the fix.
  */
 void policy_describe(const policy *r, const event *ev, const policy_verdict *v, const char *resume,
-                    char *buf, size_t size);
+                     char *buf, size_t size);
 
 #endif

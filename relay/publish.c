@@ -24,7 +24,7 @@ struct publisher {
     const log_ctx *lg;
     policy *policy; /* verdicts: publish, dead-letter or stop */
     bool txn_open;
-    produced *tags; /* events of the open transaction */
+    produced *tags; /* events of the open transaction: batch.max_events at most */
     size_t ntags, cap;
     uint64_t records; /* produced, for polling */
     publish_counts counts;
@@ -42,9 +42,16 @@ publisher *publish_new(const relay_config *cfg, kafka_client *kc, const publish_
         return NULL;
     }
     *p = (publisher){.cfg = cfg, .kafka = kc, .opts = *opts, .lg = lg};
+    p->cap = (size_t)cfg->batch.max_events;
+    p->tags = calloc(p->cap, sizeof(*p->tags));
+    if (p->tags == NULL) {
+        snprintf(errbuf, errbuf_size, "out of memory");
+        free(p);
+        return NULL;
+    }
     p->policy = policy_new(cfg, errbuf, errbuf_size);
     if (p->policy == NULL) {
-        free(p);
+        publish_free(p);
         return NULL;
     }
     return p;
@@ -167,22 +174,13 @@ static publish_step kafka_failed(publisher *p, kafka_status st)
 }
 
 /* Produces one record into the open transaction; an event's position is kept under its
- * tag (tagged false: a dead letter, whose event is already in the list). */
+ * tag (tagged false: a dead letter, whose event is already in the list). The drivers close
+ * a batch at batch.max_events records, so every event finds a tag. */
 static kafka_status produce(publisher *p, const event *rec, bool tagged)
 {
     uint64_t tag = 0;
 
-    if (tagged) {
-        if (p->ntags == p->cap) {
-            size_t cap = p->cap ? p->cap * 2 : 1024;
-            produced *grown = realloc(p->tags, cap * sizeof(*grown));
-            if (grown == NULL) {
-                snprintf(p->err, sizeof p->err, "out of memory");
-                return KAFKA_FATAL;
-            }
-            p->tags = grown;
-            p->cap = cap;
-        }
+    if (tagged && p->ntags < p->cap) {
         p->tags[p->ntags++] = (produced){rec->commit_lsn, rec->index};
         tag = p->ntags;
     }

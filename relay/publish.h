@@ -32,10 +32,10 @@
 typedef enum { PUBLISH_OK, PUBLISH_REWIND, PUBLISH_EXIT } publish_step;
 
 typedef struct publish_opts {
-    const char *state_key; /* key of the state record in kafka.checkpoint_topic */
-    const char *resume;    /* where a stopped run resumes, for the stop line */
-    bool dry_run;          /* decide and count, produce nothing (backfill --dry-run) */
-    failpoint *failpoint;  /* crash points of test builds; may be NULL */
+    const char *state_key;       /* key of the state record in kafka.checkpoint_topic */
+    const char *resume;          /* where a stopped run resumes, for the stop line */
+    bool dry_run;                /* decide and count, produce nothing (backfill --dry-run) */
+    failpoint *failpoint;        /* crash points of test builds; may be NULL */
     volatile sig_atomic_t *stop; /* once set, a commit the broker keeps refusing is given up */
 } publish_opts;
 

@@ -31,7 +31,7 @@ int record_checkpoint_format(const char *relay, const record_checkpoint *cp, cha
 }
 
 int record_checkpoint_parse(const char *json, size_t len, record_checkpoint *out, char *errbuf,
-                           size_t errbuf_size)
+                            size_t errbuf_size)
 {
     json_error_t jerr;
     json_t *doc = json_loadb(json, len, 0, &jerr);
@@ -64,7 +64,7 @@ out:
 }
 
 int record_job_format(const char *relay, const char *job, const record_job *j, char *buf,
-                        size_t size)
+                      size_t size)
 {
     const record_selection *s = &j->sel;
     char started[40], t[40];
@@ -125,7 +125,7 @@ static bool copy_member(json_t *o, const char *key, char *dst, size_t size, bool
 }
 
 int record_job_parse(const char *json, size_t len, record_job *out, char *errbuf,
-                       size_t errbuf_size)
+                     size_t errbuf_size)
 {
     json_error_t jerr;
     json_t *doc = json_loadb(json, len, 0, &jerr);
@@ -178,4 +178,3 @@ out:
     json_decref(doc);
     return rc;
 }
-

@@ -41,10 +41,10 @@ typedef struct record_job {
     char topic[RECORD_TOPIC_MAX]; /* "" = outbox.topic */
     char max_id[RECORD_ID_MAX];   /* highest id of the selection when the job began; "" none */
     char cursor[RECORD_ID_MAX];   /* id of the last row published; "" none yet */
-    uint64_t published;             /* rows done by the job, all runs together ... */
-    uint64_t dead_lettered;         /* ... of which dead-lettered (schemas.on_invalid, …) */
-    int64_t started_us;             /* when the job began, µs since 1970 UTC */
-    bool done;                      /* every row of the selection is published */
+    uint64_t published;           /* rows done by the job, all runs together ... */
+    uint64_t dead_lettered;       /* ... of which dead-lettered (schemas.on_invalid, …) */
+    int64_t started_us;           /* when the job began, µs since 1970 UTC */
+    bool done;                    /* every row of the selection is published */
 } record_job;
 
 /* "2026-11-27 07:51:30.250000+00": how times are sent to Postgres and stored in a job. */
@@ -59,8 +59,8 @@ int record_checkpoint_parse(const char *json, size_t len, record_checkpoint *out
 /* The job record (JSON) and its parser. format returns the length written, or -1 when it
  * does not fit in size. */
 int record_job_format(const char *relay, const char *job, const record_job *j, char *buf,
-                        size_t size);
+                      size_t size);
 int record_job_parse(const char *json, size_t len, record_job *out, char *errbuf,
-                       size_t errbuf_size);
+                     size_t errbuf_size);
 
 #endif
