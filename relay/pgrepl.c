@@ -142,14 +142,44 @@ pgrepl_status pgrepl_identify(pgrepl_conn *c, pgrepl_system *out, char *errbuf, 
 
     if (res == NULL)
         return st;
-    if (PQntuples(res) != 1 || PQnfields(res) < 4) {
+    if (PQntuples(res) != 1 || PQnfields(res) < 4 ||
+        !lsn_parse(PQgetvalue(res, 0, 2), &out->xlogpos)) {
         snprintf(errbuf, errbuf_size, "IDENTIFY_SYSTEM: got %d rows and %d columns, expected 1 and 4",
                  PQntuples(res), PQnfields(res));
         PQclear(res);
         return PGREPL_ERR_PROTOCOL;
     }
     snprintf(out->system_id, sizeof out->system_id, "%s", PQgetvalue(res, 0, 0));
+    out->timeline = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
     snprintf(out->dbname, sizeof out->dbname, "%s", PQgetvalue(res, 0, 3));
+    PQclear(res);
+    return PGREPL_OK;
+}
+
+pgrepl_status pgrepl_timeline_end(pgrepl_conn *c, uint32_t current, uint32_t timeline,
+                                  relay_lsn *ended, bool *found, char *errbuf, size_t errbuf_size)
+{
+    char sql[64];
+    const char *line;
+    pgrepl_status st;
+    PGresult *res;
+
+    *found = false;
+    snprintf(sql, sizeof sql, "TIMELINE_HISTORY %u", current);
+    res = exec(c, sql, PGRES_TUPLES_OK, sql, &st, errbuf, errbuf_size);
+    if (res == NULL)
+        return st;
+    /* The history file: one line per ancestor, "parentTLI <tab> switchpoint <tab> reason". */
+    line = PQntuples(res) == 1 && PQnfields(res) >= 2 ? PQgetvalue(res, 0, 1) : "";
+    for (; *line != '\0'; line += strcspn(line, "\n"), line += *line == '\n') {
+        unsigned long tli;
+        char lsn[32];
+
+        if (sscanf(line, "%lu %31s", &tli, lsn) == 2 && tli == timeline && lsn_parse(lsn, ended)) {
+            *found = true;
+            break;
+        }
+    }
     PQclear(res);
     return PGREPL_OK;
 }

@@ -38,6 +38,8 @@ typedef struct pgrepl_slot {
 
 typedef struct pgrepl_system {
     char system_id[32];
+    uint32_t timeline; /* the server's current timeline */
+    relay_lsn xlogpos; /* its WAL flush position when identified: the end of its history */
     char dbname[64];
 } pgrepl_system;
 
@@ -51,6 +53,14 @@ void pgrepl_close(pgrepl_conn *c);
 const char *pgrepl_describe(const pgrepl_conn *c);
 
 pgrepl_status pgrepl_identify(pgrepl_conn *c, pgrepl_system *out, char *errbuf, size_t errbuf_size);
+
+/*
+ * Where timeline `timeline` ended in the history of the server's current timeline `current`
+ * (TIMELINE_HISTORY): *ended is the LSN where the server switched from it to its successor.
+ * *found is false when `timeline` is not an ancestor of `current` (another history).
+ */
+pgrepl_status pgrepl_timeline_end(pgrepl_conn *c, uint32_t current, uint32_t timeline,
+                                  relay_lsn *ended, bool *found, char *errbuf, size_t errbuf_size);
 
 /* Looks up slot_name in pg_replication_slots; out->exists is false when there is none. */
 pgrepl_status pgrepl_slot_info(pgrepl_conn *c, const char *slot_name, pgrepl_slot *out,

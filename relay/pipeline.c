@@ -56,7 +56,7 @@ typedef struct pipeline {
     int64_t txn_commit_time_us; /* of the Postgres transaction being received, µs since 1970 */
     int64_t last_status_ms, last_idle_ms, last_stats_ms;
     stats st;
-    char err[1024];
+    char err[2048];
 } pipeline;
 
 /* What the loop does after a step. */
@@ -283,14 +283,79 @@ static int read_timeout(const pipeline *p)
     return until > now ? (int)(until - now) : 0;
 }
 
-/* The message for a slot that disagrees with the checkpoint, and what the override does. */
+/* The message for a slot or server that disagrees with the checkpoint, and the fixes. */
 static int refuse_position(pipeline *p, const char *what)
 {
     snprintf(p->err, sizeof p->err,
-             "%s: events in between may never have reached Kafka; refusing to guess (run with "
-             "--accept-slot-position to continue from the slot's position anyway)",
+             "%s: events in between may be missing from Kafka or in it twice; refusing to guess "
+             "(point postgres.conninfo at the server that holds the relay's slot and history, "
+             "or run with --accept-slot-position to continue from the slot's position anyway)",
              what);
     return EXIT_POSITION;
+}
+
+/* Reads this relay's newest committed checkpoint into p->cp; *found is false when there is
+ * none (a relay that never committed). */
+static int read_checkpoint(pipeline *p, bool *found)
+{
+    char value[1024];
+    size_t len = 0;
+    kafka_status kst;
+
+    if ((kst = kafka_ensure_checkpoint_topic(p->kafka, p->err, sizeof p->err)) != KAFKA_OK ||
+        (kst = kafka_read_latest(p->kafka, p->cfg->name, value, sizeof value, &len, found, p->err,
+                                 sizeof p->err)) != KAFKA_OK)
+        return kst == KAFKA_FATAL ? EXIT_CONFIG : EXIT_UNAVAILABLE;
+    if (*found && record_checkpoint_parse(value, len, &p->cp, p->err, sizeof p->err) != 0)
+        return EXIT_CONFIG;
+    return EXIT_OK;
+}
+
+/*
+ * Whether the server's history can hold a checkpoint at end_lsn written on `timeline` (0:
+ * unknown): its WAL reaches that far, and it did not leave that timeline at or before it.
+ * A promoted standby that lagged, a point-in-time restore or a server whose WAL went back
+ * fail one of the two, and the slot on it (recreated or not) is behind the checkpoint:
+ * skipping "published" transactions below the checkpoint there would lose events. EXIT_OK
+ * with *what set when it cannot, EXIT_OK with *what "" when it can, else an exit code.
+ */
+static int check_history(pipeline *p, relay_lsn end_lsn, uint32_t timeline, char *what,
+                         size_t size)
+{
+    relay_lsn ended = 0;
+    bool ancestor = false;
+    pgrepl_status st;
+
+    what[0] = '\0';
+    if (end_lsn > p->sys.xlogpos) {
+        snprintf(what, size,
+                 "relay \"%s\"'s checkpoint at " LSN_FMT " (timeline %u) is beyond the end of "
+                 "the WAL of %s at " LSN_FMT " (timeline %u): that server's history cannot hold "
+                 "it (a failover to a lagging standby, a restore to an earlier point?)",
+                 p->cfg->name, LSN_ARGS(end_lsn), timeline, pgrepl_describe(p->pg),
+                 LSN_ARGS(p->sys.xlogpos), p->sys.timeline);
+        return EXIT_OK;
+    }
+    if (timeline == 0 || timeline == p->sys.timeline)
+        return EXIT_OK;
+    if (timeline < p->sys.timeline &&
+        (st = pgrepl_timeline_end(p->pg, p->sys.timeline, timeline, &ended, &ancestor, p->err,
+                                  sizeof p->err)) != PGREPL_OK)
+        return exit_for_pg(st);
+    if (!ancestor)
+        snprintf(what, size,
+                 "relay \"%s\"'s checkpoint at " LSN_FMT " was written on timeline %u, which is "
+                 "not in the history of %s (timeline %u at " LSN_FMT ")",
+                 p->cfg->name, LSN_ARGS(end_lsn), timeline, pgrepl_describe(p->pg),
+                 p->sys.timeline, LSN_ARGS(p->sys.xlogpos));
+    else if (ended <= end_lsn)
+        snprintf(what, size,
+                 "%s left timeline %u for a new one at " LSN_FMT ", at or before relay \"%s\"'s "
+                 "checkpoint at " LSN_FMT " (timeline %u; the server is now on timeline %u at "
+                 LSN_FMT "): what the checkpoint covers after that point is not in its history",
+                 pgrepl_describe(p->pg), timeline, LSN_ARGS(ended), p->cfg->name,
+                 LSN_ARGS(end_lsn), timeline, p->sys.timeline, LSN_ARGS(p->sys.xlogpos));
+    return EXIT_OK;
 }
 
 /* Connects, checks the publication and the slot and starts streaming: at the committed
@@ -302,7 +367,7 @@ static int open_stream(pipeline *p)
     pgrepl_status st;
     pgrepl_slot *slot = &p->slot;
     const relay_config *cfg = p->cfg;
-    char what[512], nsp[CONFIG_NAME_SIZE], rel[CONFIG_NAME_SIZE];
+    char what[1024], nsp[CONFIG_NAME_SIZE], rel[CONFIG_NAME_SIZE];
 
     config_table_parts(cfg, nsp, rel);
     p->pg = pgrepl_connect(cfg->postgres.conninfo, cfg->postgres.connect_timeout_s, &st, p->err,
@@ -316,10 +381,24 @@ static int open_stream(pipeline *p)
             PGREPL_OK)
         return exit_for_pg(st);
     if (!slot->exists) {
-        if (p->have_position && !p->opts->accept_slot_position) {
+        bool found = p->have_position;
+        int rc;
+
+        /* A slot may be created only where the relay has no history yet: a checkpoint means
+         * the slot was lost (a failover, a restore, dropped by hand), and a new one would
+         * start past events that never reached Kafka. The checkpoint is read unfenced here,
+         * which is enough to tell whether one was ever committed. */
+        if (!p->have_position && (rc = read_checkpoint(p, &found)) != EXIT_OK)
+            return rc;
+        if (found && !p->opts->accept_slot_position) {
             snprintf(what, sizeof what,
-                     "replication slot \"%s\" disappeared while relay \"%s\" was at " LSN_FMT,
-                     cfg->postgres.slot, cfg->name, LSN_ARGS(ledger_committed_lsn(&p->ledger)));
+                     "replication slot \"%s\" does not exist on %s (timeline %u at " LSN_FMT
+                     "), but relay \"%s\" has a checkpoint at " LSN_FMT " (timeline %u)",
+                     cfg->postgres.slot, pgrepl_describe(p->pg), p->sys.timeline,
+                     LSN_ARGS(p->sys.xlogpos), cfg->name,
+                     LSN_ARGS(p->have_position ? ledger_committed_lsn(&p->ledger)
+                                               : p->cp.pos.end_lsn),
+                     p->cp.timeline);
             return refuse_position(p, what);
         }
         if (!cfg->postgres.create_slot) {
@@ -350,6 +429,24 @@ static int open_stream(pipeline *p)
                  cfg->postgres.slot, slot->active_pid);
         return EXIT_SLOT_BUSY;
     }
+    if (p->have_position) {
+        int rc = check_history(p, ledger_committed_lsn(&p->ledger), p->cp.timeline, what,
+                               sizeof what);
+        if (rc != EXIT_OK)
+            return rc;
+        if (what[0] != '\0' && !p->opts->accept_slot_position)
+            return refuse_position(p, what);
+        if (what[0] != '\0') {
+            log_warn(p->lg,
+                     "--accept-slot-position: %s; continuing from the slot at " LSN_FMT
+                     ": events between " LSN_FMT " and " LSN_FMT " may be MISSING from Kafka or "
+                     "in it twice",
+                     what, LSN_ARGS(slot->confirmed_flush), LSN_ARGS(slot->confirmed_flush),
+                     LSN_ARGS(ledger_committed_lsn(&p->ledger)));
+            ledger_init(&p->ledger, p->ledger.limits, (ledger_pos){slot->confirmed_flush, 0, 0});
+        }
+        p->cp.timeline = p->sys.timeline;
+    }
     if (p->have_position && slot->confirmed_flush > ledger_committed_lsn(&p->ledger)) {
         snprintf(what, sizeof what,
                  "replication slot \"%s\" moved to " LSN_FMT ", ahead of the checkpoint at " LSN_FMT,
@@ -378,24 +475,25 @@ static int become_producer(pipeline *p)
     kafka_status kst;
     bool found = false;
     ledger_pos start = {p->slot.confirmed_flush, 0, 0};
-    char what[512], value[1024];
-    size_t len = 0;
+    relay_lsn from, to;
+    char what[1024];
+    int rc;
 
     kst = kafka_init_transactions(p->kafka, INIT_TIMEOUT_MS, p->err, sizeof p->err);
     if (kst != KAFKA_OK)
         return kst == KAFKA_FATAL ? EXIT_KAFKA : EXIT_UNAVAILABLE;
-    if ((kst = kafka_ensure_checkpoint_topic(p->kafka, p->err, sizeof p->err)) != KAFKA_OK ||
-        (kst = kafka_read_latest(p->kafka, cfg->name, value, sizeof value, &len, &found, p->err,
-                                 sizeof p->err)) != KAFKA_OK)
-        return kst == KAFKA_FATAL ? EXIT_CONFIG : EXIT_UNAVAILABLE;
-    if (found && record_checkpoint_parse(value, len, &p->cp, p->err, sizeof p->err) != 0)
-        return EXIT_CONFIG;
+    if ((rc = read_checkpoint(p, &found)) != EXIT_OK)
+        return rc;
     what[0] = '\0';
     if (found && p->cp.system_id[0] && strcmp(p->cp.system_id, p->sys.system_id) != 0)
         snprintf(what, sizeof what,
                  "the checkpoint of relay \"%s\" belongs to Postgres system %s, but %s is system %s",
                  cfg->name, p->cp.system_id, pgrepl_describe(p->pg), p->sys.system_id);
-    else if (found && p->slot.confirmed_flush > p->cp.pos.end_lsn)
+    else if (found &&
+             (rc = check_history(p, p->cp.pos.end_lsn, p->cp.timeline, what, sizeof what)) !=
+                 EXIT_OK)
+        return rc;
+    if (what[0] == '\0' && found && p->slot.confirmed_flush > p->cp.pos.end_lsn)
         snprintf(what, sizeof what,
                  "replication slot \"%s\" is at " LSN_FMT ", ahead of relay \"%s\"'s checkpoint "
                  "at " LSN_FMT " (was the slot dropped and created again, or advanced by hand?)",
@@ -403,13 +501,17 @@ static int become_producer(pipeline *p)
                  LSN_ARGS(p->cp.pos.end_lsn));
     if (what[0] != '\0' && !p->opts->accept_slot_position)
         return refuse_position(p, what);
+    from = p->slot.confirmed_flush < p->cp.pos.end_lsn ? p->slot.confirmed_flush : p->cp.pos.end_lsn;
+    to = p->slot.confirmed_flush < p->cp.pos.end_lsn ? p->cp.pos.end_lsn : p->slot.confirmed_flush;
     if (what[0] != '\0')
         log_warn(p->lg,
                  "--accept-slot-position: %s; continuing from the slot at " LSN_FMT
-                 ": events between the checkpoint and the slot may be MISSING from Kafka",
-                 what, LSN_ARGS(p->slot.confirmed_flush));
+                 ": events between " LSN_FMT " and " LSN_FMT " may be MISSING from Kafka or in "
+                 "it twice",
+                 what, LSN_ARGS(p->slot.confirmed_flush), LSN_ARGS(from), LSN_ARGS(to));
     else if (found)
         start = p->cp.pos;
+    p->cp.timeline = p->sys.timeline;
     snprintf(p->cp.system_id, sizeof p->cp.system_id, "%s", p->sys.system_id);
     snprintf(p->cp.slot, sizeof p->cp.slot, "%s", cfg->postgres.slot);
     ledger_init(&p->ledger, p->ledger.limits, start);

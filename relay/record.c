@@ -25,9 +25,10 @@ int record_checkpoint_format(const char *relay, const record_checkpoint *cp, cha
 {
     return snprintf(buf, size,
                     "{\"relay\":\"%s\",\"end_lsn\":\"" LSN_FMT "\",\"commit_lsn\":\"" LSN_FMT
-                    "\",\"index\":%" PRIu32 ",\"system_id\":\"%s\",\"slot\":\"%s\"}",
+                    "\",\"index\":%" PRIu32 ",\"system_id\":\"%s\",\"timeline\":%" PRIu32
+                    ",\"slot\":\"%s\"}",
                     relay, LSN_ARGS(cp->pos.end_lsn), LSN_ARGS(cp->pos.commit_lsn), cp->pos.index,
-                    cp->system_id, cp->slot);
+                    cp->system_id, cp->timeline, cp->slot);
 }
 
 int record_checkpoint_parse(const char *json, size_t len, record_checkpoint *out, char *errbuf,
@@ -36,7 +37,7 @@ int record_checkpoint_parse(const char *json, size_t len, record_checkpoint *out
     json_error_t jerr;
     json_t *doc = json_loadb(json, len, 0, &jerr);
     const char *end = NULL, *commit = NULL, *sysid = "", *slot = "";
-    json_int_t index = -1;
+    json_int_t index = -1, timeline = 0;
     int rc = -1;
 
     memset(out, 0, sizeof(*out));
@@ -44,17 +45,20 @@ int record_checkpoint_parse(const char *json, size_t len, record_checkpoint *out
         snprintf(errbuf, errbuf_size, "checkpoint record is not JSON: %s", jerr.text);
         return -1;
     }
-    if (json_unpack_ex(doc, &jerr, 0, "{s:s, s:s, s:I, s?s, s?s}", "end_lsn", &end, "commit_lsn",
-                       &commit, "index", &index, "system_id", &sysid, "slot", &slot) != 0) {
+    if (json_unpack_ex(doc, &jerr, 0, "{s:s, s:s, s:I, s?s, s?s, s?I}", "end_lsn", &end,
+                       "commit_lsn", &commit, "index", &index, "system_id", &sysid, "slot", &slot,
+                       "timeline", &timeline) != 0) {
         snprintf(errbuf, errbuf_size, "checkpoint record: %s", jerr.text);
         goto out;
     }
     if (!lsn_parse(end, &out->pos.end_lsn) || !lsn_parse(commit, &out->pos.commit_lsn) ||
-        index < 0 || index > UINT32_MAX) {
-        snprintf(errbuf, errbuf_size, "checkpoint record: bad end_lsn, commit_lsn or index");
+        index < 0 || index > UINT32_MAX || timeline < 0 || timeline > UINT32_MAX) {
+        snprintf(errbuf, errbuf_size,
+                 "checkpoint record: bad end_lsn, commit_lsn, index or timeline");
         goto out;
     }
     out->pos.index = (uint32_t)index;
+    out->timeline = (uint32_t)timeline;
     snprintf(out->system_id, sizeof out->system_id, "%s", sysid);
     snprintf(out->slot, sizeof out->slot, "%s", slot);
     rc = 0;

@@ -24,6 +24,7 @@ typedef struct record_checkpoint {
     ledger_pos pos;
     char system_id[32]; /* Postgres system identifier the positions belong to ("" unknown) */
     char slot[64];      /* slot name the positions belong to */
+    uint32_t timeline;  /* the server's timeline when it was written (0: unknown, older records) */
 } record_checkpoint;
 
 /* Which rows a job publishes. Every bound that is set must hold. */

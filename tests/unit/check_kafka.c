@@ -18,19 +18,28 @@ enum { API_PRODUCE = 0, API_INIT_PRODUCER_ID = 22, API_ADD_PARTITIONS_TO_TXN = 2
 
 START_TEST(checkpoint_round_trip)
 {
-    record_checkpoint in = {{0x1600000010ULL, 0x1600000000ULL, 7}, "7312345678901234567", "slot_a"};
+    record_checkpoint in = {{0x1600000010ULL, 0x1600000000ULL, 7}, "7312345678901234567", "slot_a",
+                            2};
     record_checkpoint out;
     char buf[512], err[256];
     int n = record_checkpoint_format("relay-1", &in, buf, sizeof buf);
 
     ck_assert_str_eq(buf, "{\"relay\":\"relay-1\",\"end_lsn\":\"16/10\",\"commit_lsn\":\"16/0\","
-                          "\"index\":7,\"system_id\":\"7312345678901234567\",\"slot\":\"slot_a\"}");
+                          "\"index\":7,\"system_id\":\"7312345678901234567\",\"timeline\":2,"
+                          "\"slot\":\"slot_a\"}");
     ck_assert_int_eq(record_checkpoint_parse(buf, (size_t)n, &out, err, sizeof err), 0);
     ck_assert_uint_eq(out.pos.end_lsn, in.pos.end_lsn);
     ck_assert_uint_eq(out.pos.commit_lsn, in.pos.commit_lsn);
     ck_assert_uint_eq(out.pos.index, 7);
     ck_assert_str_eq(out.system_id, in.system_id);
     ck_assert_str_eq(out.slot, "slot_a");
+    ck_assert_uint_eq(out.timeline, 2);
+    /* A checkpoint written before timelines were kept reads as timeline 0 (unknown). */
+    ck_assert_int_eq(record_checkpoint_parse("{\"end_lsn\":\"0/10\",\"commit_lsn\":\"0/0\","
+                                             "\"index\":0}",
+                                             47, &out, err, sizeof err),
+                     0);
+    ck_assert_uint_eq(out.timeline, 0);
 }
 END_TEST
 
@@ -134,7 +143,7 @@ static kafka_status read_checkpoint(kafka_client *kc, record_checkpoint *cp, boo
 /* Opens a transaction with one event and the checkpoint for pos. */
 static void produce_batch(kafka_client *kc, ledger_pos pos)
 {
-    record_checkpoint cp = {pos, "42", "slot"};
+    record_checkpoint cp = {pos, "42", "slot", 1};
     event ev = sample_event();
     char err[512];
 
@@ -307,7 +316,7 @@ START_TEST(too_large_record_is_named_by_its_position)
     mock m;
     kafka_client *kc;
     event ev = sample_event(), big = sample_event();
-    record_checkpoint cp = {{100, 0, 0}, "42", "slot"};
+    record_checkpoint cp = {{100, 0, 0}, "42", "slot", 1};
     size_t size = 0;
     char err[512] = "", value[5000];
     kafka_status st;
