@@ -134,6 +134,51 @@ static PGresult *exec(pgrepl_conn *c, const char *sql, ExecStatusType expect, co
     return NULL;
 }
 
+/* Reads the history file of the current timeline into out->history (the last
+ * PGREPL_MAX_HISTORY switches when there are more). */
+static pgrepl_status read_history(pgrepl_conn *c, pgrepl_system *out, char *errbuf,
+                                  size_t errbuf_size)
+{
+    char sql[64];
+    const char *line;
+    pgrepl_status st;
+    PGresult *res;
+
+    snprintf(sql, sizeof sql, "TIMELINE_HISTORY %u", out->timeline);
+    res = exec(c, sql, PGRES_TUPLES_OK, sql, &st, errbuf, errbuf_size);
+    if (res == NULL)
+        return st;
+    /* One line per ancestor: "parentTLI <tab> switchpoint <tab> reason". */
+    line = PQntuples(res) == 1 && PQnfields(res) >= 2 ? PQgetvalue(res, 0, 1) : "";
+    for (; *line != '\0'; line += strcspn(line, "\n"), line += *line == '\n') {
+        unsigned long tli;
+        char lsn[32];
+        relay_lsn ended;
+
+        if (sscanf(line, "%lu %31s", &tli, lsn) != 2 || !lsn_parse(lsn, &ended))
+            continue;
+        if (out->nhistory == PGREPL_MAX_HISTORY) {
+            memmove(out->history, out->history + 1,
+                    sizeof out->history[0] * (PGREPL_MAX_HISTORY - 1));
+            out->nhistory--;
+        }
+        out->history[out->nhistory].timeline = (uint32_t)tli;
+        out->history[out->nhistory++].ended = ended;
+    }
+    PQclear(res);
+    return PGREPL_OK;
+}
+
+bool pgrepl_timeline_end(const pgrepl_system *sys, uint32_t timeline, relay_lsn *ended)
+{
+    for (int i = 0; i < sys->nhistory; i++)
+        if (sys->history[i].timeline == timeline) {
+            *ended = sys->history[i].ended;
+            return true;
+        }
+    return false;
+}
+
 pgrepl_status pgrepl_identify(pgrepl_conn *c, pgrepl_system *out, char *errbuf, size_t errbuf_size)
 {
     pgrepl_status st;
@@ -153,35 +198,8 @@ pgrepl_status pgrepl_identify(pgrepl_conn *c, pgrepl_system *out, char *errbuf, 
     out->timeline = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
     snprintf(out->dbname, sizeof out->dbname, "%s", PQgetvalue(res, 0, 3));
     PQclear(res);
-    return PGREPL_OK;
-}
-
-pgrepl_status pgrepl_timeline_end(pgrepl_conn *c, uint32_t current, uint32_t timeline,
-                                  relay_lsn *ended, bool *found, char *errbuf, size_t errbuf_size)
-{
-    char sql[64];
-    const char *line;
-    pgrepl_status st;
-    PGresult *res;
-
-    *found = false;
-    snprintf(sql, sizeof sql, "TIMELINE_HISTORY %u", current);
-    res = exec(c, sql, PGRES_TUPLES_OK, sql, &st, errbuf, errbuf_size);
-    if (res == NULL)
-        return st;
-    /* The history file: one line per ancestor, "parentTLI <tab> switchpoint <tab> reason". */
-    line = PQntuples(res) == 1 && PQnfields(res) >= 2 ? PQgetvalue(res, 0, 1) : "";
-    for (; *line != '\0'; line += strcspn(line, "\n"), line += *line == '\n') {
-        unsigned long tli;
-        char lsn[32];
-
-        if (sscanf(line, "%lu %31s", &tli, lsn) == 2 && tli == timeline && lsn_parse(lsn, ended)) {
-            *found = true;
-            break;
-        }
-    }
-    PQclear(res);
-    return PGREPL_OK;
+    out->nhistory = 0;
+    return out->timeline > 1 ? read_history(c, out, errbuf, errbuf_size) : PGREPL_OK;
 }
 
 pgrepl_status pgrepl_slot_info(pgrepl_conn *c, const char *slot_name, pgrepl_slot *out,

@@ -36,11 +36,20 @@ typedef struct pgrepl_slot {
     relay_lsn confirmed_flush;
 } pgrepl_slot;
 
+#define PGREPL_MAX_HISTORY 64 /* timeline switches remembered (the most recent) */
+
 typedef struct pgrepl_system {
     char system_id[32];
     uint32_t timeline; /* the server's current timeline */
     relay_lsn xlogpos; /* its WAL flush position when identified: the end of its history */
     char dbname[64];
+    /* Its timeline history (TIMELINE_HISTORY): each ancestor timeline and the LSN where the
+     * server switched from it to the next one. Empty on timeline 1. */
+    struct {
+        uint32_t timeline;
+        relay_lsn ended;
+    } history[PGREPL_MAX_HISTORY];
+    int nhistory;
 } pgrepl_system;
 
 /* Opens a replication connection (replication=database). conninfo is the user's libpq
@@ -52,15 +61,12 @@ void pgrepl_close(pgrepl_conn *c);
 /* "host:port/db as user", for logs (never the password). */
 const char *pgrepl_describe(const pgrepl_conn *c);
 
+/* IDENTIFY_SYSTEM, and TIMELINE_HISTORY of the current timeline past the first. */
 pgrepl_status pgrepl_identify(pgrepl_conn *c, pgrepl_system *out, char *errbuf, size_t errbuf_size);
 
-/*
- * Where timeline `timeline` ended in the history of the server's current timeline `current`
- * (TIMELINE_HISTORY): *ended is the LSN where the server switched from it to its successor.
- * *found is false when `timeline` is not an ancestor of `current` (another history).
- */
-pgrepl_status pgrepl_timeline_end(pgrepl_conn *c, uint32_t current, uint32_t timeline,
-                                  relay_lsn *ended, bool *found, char *errbuf, size_t errbuf_size);
+/* Where the server left its ancestor timeline `timeline` (*ended); false when `timeline`
+ * is not in its history (another history, or a timeline it has not reached). */
+bool pgrepl_timeline_end(const pgrepl_system *sys, uint32_t timeline, relay_lsn *ended);
 
 /* Looks up slot_name in pg_replication_slots; out->exists is false when there is none. */
 pgrepl_status pgrepl_slot_info(pgrepl_conn *c, const char *slot_name, pgrepl_slot *out,

@@ -316,15 +316,13 @@ static int read_checkpoint(pipeline *p, bool *found)
  * unknown): its WAL reaches that far, and it did not leave that timeline at or before it.
  * A promoted standby that lagged, a point-in-time restore or a server whose WAL went back
  * fail one of the two, and the slot on it (recreated or not) is behind the checkpoint:
- * skipping "published" transactions below the checkpoint there would lose events. EXIT_OK
- * with *what set when it cannot, EXIT_OK with *what "" when it can, else an exit code.
+ * skipping "published" transactions below the checkpoint there would lose events. True,
+ * with why in what, when it cannot.
  */
-static int check_history(pipeline *p, relay_lsn end_lsn, uint32_t timeline, char *what,
-                         size_t size)
+static bool history_lacks(pipeline *p, relay_lsn end_lsn, uint32_t timeline, char *what,
+                          size_t size)
 {
     relay_lsn ended = 0;
-    bool ancestor = false;
-    pgrepl_status st;
 
     what[0] = '\0';
     if (end_lsn > p->sys.xlogpos) {
@@ -334,15 +332,11 @@ static int check_history(pipeline *p, relay_lsn end_lsn, uint32_t timeline, char
                  "it (a failover to a lagging standby, a restore to an earlier point?)",
                  p->cfg->name, LSN_ARGS(end_lsn), timeline, pgrepl_describe(p->pg),
                  LSN_ARGS(p->sys.xlogpos), p->sys.timeline);
-        return EXIT_OK;
+        return true;
     }
     if (timeline == 0 || timeline == p->sys.timeline)
-        return EXIT_OK;
-    if (timeline < p->sys.timeline &&
-        (st = pgrepl_timeline_end(p->pg, p->sys.timeline, timeline, &ended, &ancestor, p->err,
-                                  sizeof p->err)) != PGREPL_OK)
-        return exit_for_pg(st);
-    if (!ancestor)
+        return false;
+    if (!pgrepl_timeline_end(&p->sys, timeline, &ended))
         snprintf(what, size,
                  "relay \"%s\"'s checkpoint at " LSN_FMT " was written on timeline %u, which is "
                  "not in the history of %s (timeline %u at " LSN_FMT ")",
@@ -355,7 +349,7 @@ static int check_history(pipeline *p, relay_lsn end_lsn, uint32_t timeline, char
                  LSN_FMT "): what the checkpoint covers after that point is not in its history",
                  pgrepl_describe(p->pg), timeline, LSN_ARGS(ended), p->cfg->name,
                  LSN_ARGS(end_lsn), timeline, p->sys.timeline, LSN_ARGS(p->sys.xlogpos));
-    return EXIT_OK;
+    return what[0] != '\0';
 }
 
 /* Connects, checks the publication and the slot and starts streaming: at the committed
@@ -430,13 +424,11 @@ static int open_stream(pipeline *p)
         return EXIT_SLOT_BUSY;
     }
     if (p->have_position) {
-        int rc = check_history(p, ledger_committed_lsn(&p->ledger), p->cp.timeline, what,
-                               sizeof what);
-        if (rc != EXIT_OK)
-            return rc;
-        if (what[0] != '\0' && !p->opts->accept_slot_position)
+        bool lacks = history_lacks(p, ledger_committed_lsn(&p->ledger), p->cp.timeline, what,
+                                   sizeof what);
+        if (lacks && !p->opts->accept_slot_position)
             return refuse_position(p, what);
-        if (what[0] != '\0') {
+        if (lacks) {
             log_warn(p->lg,
                      "--accept-slot-position: %s; continuing from the slot at " LSN_FMT
                      ": events between " LSN_FMT " and " LSN_FMT " may be MISSING from Kafka or "
@@ -489,10 +481,8 @@ static int become_producer(pipeline *p)
         snprintf(what, sizeof what,
                  "the checkpoint of relay \"%s\" belongs to Postgres system %s, but %s is system %s",
                  cfg->name, p->cp.system_id, pgrepl_describe(p->pg), p->sys.system_id);
-    else if (found &&
-             (rc = check_history(p, p->cp.pos.end_lsn, p->cp.timeline, what, sizeof what)) !=
-                 EXIT_OK)
-        return rc;
+    else if (found)
+        history_lacks(p, p->cp.pos.end_lsn, p->cp.timeline, what, sizeof what);
     if (what[0] == '\0' && found && p->slot.confirmed_flush > p->cp.pos.end_lsn)
         snprintf(what, sizeof what,
                  "replication slot \"%s\" is at " LSN_FMT ", ahead of relay \"%s\"'s checkpoint "
