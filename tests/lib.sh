@@ -30,6 +30,7 @@ cleanup() {
   local rc=$?
   [[ -n $RELAY_PID ]] && kill -9 "$RELAY_PID" 2>/dev/null || true
   wait 2>/dev/null || true
+  standby_remove
   psql -X -q "$PGURL" -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '$SLOT'" >/dev/null 2>&1 || true
   psql -X -q "$PGURL" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
   if ((rc == 0)); then rm -rf "$WORK"; else log "kept $WORK"; fi
@@ -174,4 +175,49 @@ exactly_once() {
   shift
   verdict "$@"
   verdict_ok "$what"
+}
+
+# A physical standby of the test server (pg_basebackup -R, streaming), for failover tests:
+# standby_create starts it and sets SURL (this test's database on it) and ssql; cleanup
+# removes it. Its port is the server's + 17.
+STANDBY_DIR=
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+as_pg() { (cd / && runuser -u postgres -- "$@"); }
+ssql() { psql -X -q -v ON_ERROR_STOP=1 -At "$SURL" "$@"; }
+standby_ctl() { as_pg "$PG_BIN/pg_ctl" -D "$STANDBY_DIR" -l "$STANDBY_DIR/log" -w -t 60 "$@" >/dev/null; }
+standby_start() { # standby_start [SERVER OPTIONS]
+  local opts="-c port=$STANDBY_PORT -c listen_addresses=127.0.0.1"
+  opts+=" -c unix_socket_directories='$STANDBY_DIR' -c wal_level=logical"
+  opts+=" -c max_replication_slots=20 -c max_wal_senders=20 ${1:-}"
+  standby_ctl -o "$opts" start
+}
+standby_create() {
+  local port lsn deadline
+  port=$(sed -E 's#.*:([0-9]+)/[^/]*$#\1#' <<<"$PGURL")
+  STANDBY_PORT=$((port + 17))
+  STANDBY_DIR=$(mktemp -d /tmp/relay-standby.XXXXXX)
+  SURL=${DBURL/:$port\//:$STANDBY_PORT/}
+  chown postgres: "$STANDBY_DIR" && chmod 700 "$STANDBY_DIR"
+  as_pg env PGPASSWORD=postgres "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$port" -U postgres \
+    -D "$STANDBY_DIR" -R -X stream -c fast || fail "pg_basebackup failed"
+  standby_start
+  lsn=$(current_lsn)
+  deadline=$((SECONDS + 60))
+  until [[ $(ssql -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'" 2>/dev/null) == t ]]; do
+    ((SECONDS < deadline)) || fail "the standby did not catch up to $lsn"
+    sleep 0.2
+  done
+}
+standby_stop() { standby_ctl -m fast stop; }
+# standby_promote: start it cut off from the server (so it cannot catch up now) and promote.
+standby_promote() {
+  standby_start "-c primary_conninfo=''"
+  standby_ctl promote
+  [[ $(ssql -c "SELECT pg_is_in_recovery()") == f ]] || fail "the standby was not promoted"
+}
+standby_remove() {
+  [[ -n $STANDBY_DIR ]] || return 0
+  standby_ctl -m immediate stop 2>/dev/null || true
+  rm -rf "$STANDBY_DIR"
+  STANDBY_DIR=
 }

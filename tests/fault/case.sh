@@ -224,6 +224,30 @@ run_case() {
     grep -q 'accept-slot-position: .*MISSING' "$WORK/relay.log" || fail "the override was not logged loudly"
     NOTES+=("refused=79 override=yes")
     ;;
+  F11) # failover to a lagging real standby while relays are killed at random: refused
+    supervisor_start
+    standby_create
+    writer $((10 * SCALE)) &
+    local w=$! rc
+    pause 1 3
+    standby_stop # the standby lags from here on; the primary writes on
+    while kill -0 "$w" 2>/dev/null; do
+      pause 0.5 2
+      kill9_relay
+    done
+    wait_confirmed "$(current_lsn)" 60
+    supervisor_stop
+    standby_promote
+    for attempt in slot-missing slot-by-hand; do
+      [[ $attempt == slot-by-hand ]] && ssql -c "SELECT pg_create_logical_replication_slot('$SLOT', 'pgoutput')" >/dev/null
+      rc=0
+      OUTBOX_RELAY_POSTGRES_CONNINFO=$SURL OUTBOX_RELAY_POSTGRES_CREATE_SLOT=true timeout 60 \
+        "$RELAY_BIN" run -c "$ROOT/etc/outbox-relay.conf" >>"$WORK/refused.log" 2>&1 || rc=$?
+      ((rc == 79)) || fail "$attempt: expected exit 79 on the promoted standby, got $rc: $(tail -2 "$WORK/refused.log")"
+    done
+    (($(grep -c 'refusing to guess' "$WORK/refused.log") == 2)) || fail "no refusal message"
+    NOTES+=("refused=79,79")
+    ;;
   *) fail "unknown case $CASE" ;;
   esac
 }

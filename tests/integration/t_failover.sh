@@ -10,24 +10,10 @@
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 setup_db
-PG_PORT=$(sed -E 's#.*:([0-9]+)/[^/]*$#\1#' <<<"$PGURL")
-SPORT=$((PG_PORT + 17))
-SDIR=$(mktemp -d /tmp/relay-standby.XXXXXX)
-SURL=${DBURL/:$PG_PORT\//:$SPORT/}
-PG_BIN=/usr/lib/postgresql/15/bin
-as_pg() { (cd / && runuser -u postgres -- "$@"); }
-ssql() { psql -X -q -v ON_ERROR_STOP=1 -At "$SURL" "$@"; }
 insert() { # insert N KEY: N outbox rows with aggregate id KEY
   sql -c "INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload)
           SELECT 'order', '$2', 'OrderCreated', jsonb_build_object('n', g) FROM generate_series(1, $1) g"
 }
-standby_ctl() { as_pg "$PG_BIN/pg_ctl" -D "$SDIR" -l "$SDIR/log" -w -t 60 "$@" >/dev/null; }
-standby_start() { # standby_start [OPTIONS]
-  local opts="-c port=$SPORT -c listen_addresses=127.0.0.1 -c unix_socket_directories='$SDIR'"
-  opts+=" -c wal_level=logical -c max_replication_slots=20 -c max_wal_senders=20 ${1:-}"
-  standby_ctl -o "$opts" start
-}
-trap 'rc=$?; standby_ctl -m immediate stop 2>/dev/null; rm -rf "$SDIR"; (exit $rc); cleanup' EXIT
 
 # expect_refused LABEL PATTERN [args]: the relay, pointed at the promoted standby, exits 79
 # with one error line matching PATTERN and naming the fix.
@@ -49,17 +35,9 @@ insert 100 before
 wait_confirmed "$(current_lsn)" 60
 
 log "a physical standby of the primary, caught up, then stopped: it lags from here on"
-chown postgres: "$SDIR" && chmod 700 "$SDIR"
-as_pg env PGPASSWORD=postgres "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PG_PORT" -U postgres \
-  -D "$SDIR" -R -X stream -c fast || fail "pg_basebackup failed"
-standby_start
+standby_create
 lsn=$(current_lsn)
-deadline=$((SECONDS + 60))
-until [[ $(ssql -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'") == t ]]; do
-  ((SECONDS < deadline)) || fail "the standby did not catch up to $lsn"
-  sleep 0.2
-done
-standby_ctl -m fast stop
+standby_stop
 
 # Enough WAL after the standby's end (other tables write too) that the promoted server's
 # own first records stay behind the checkpoint.
@@ -70,10 +48,7 @@ wait_confirmed "$(current_lsn)" 60
 relay_stop
 checkpoint=$(checkpoint_end)
 log "the relay's checkpoint is at $checkpoint; the standby stopped at $lsn; promoting it"
-standby_start "-c primary_conninfo=''" # cut off from the primary: it must not catch up now
-standby_ctl promote
-[[ $(ssql -c "SELECT timeline_id FROM pg_control_checkpoint()") -ge 2 ]] ||
-  [[ $(ssql -c "SELECT pg_is_in_recovery()") == f ]] || fail "the standby was not promoted"
+standby_promote
 
 expect_refused slot-missing "replication slot \"$SLOT\" does not exist on .*timeline 2.* has a checkpoint at $checkpoint \(timeline 1\)"
 OUTBOX_RELAY_POSTGRES_CREATE_SLOT=true expect_refused slot-missing-create "does not exist on .* has a checkpoint at $checkpoint"
