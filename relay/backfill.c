@@ -510,17 +510,50 @@ static int pg_failed(backfill *b, const PGresult *res, const char *what)
     }
 }
 
+/* The zone a created_at without one is read in, as `run` reads it: outbox.timestamp_zone,
+ * or the database's TimeZone. The session then uses it too, so --since and --until (absolute
+ * instants) select on such a column as its writers meant it. */
+static int set_zone(backfill *b)
+{
+    const char *zone = b->cfg->outbox.timestamp_zone;
+    PGresult *res = NULL;
+    char *lit, sql[200];
+    int rc = EXIT_OK;
+
+    if (zone[0] == '\0') {
+        res = PQexec(b->pg, "SHOW TimeZone");
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+            rc = pg_failed(b, res, "reading the database's TimeZone");
+            PQclear(res);
+            return rc;
+        }
+        zone = PQgetvalue(res, 0, 0);
+    }
+    if (event_mapper_set_zone(b->mapper, zone, b->err, sizeof b->err) != 0) {
+        PQclear(res);
+        return EXIT_CONFIG;
+    }
+    lit = PQescapeLiteral(b->pg, zone, strlen(zone));
+    snprintf(sql, sizeof sql, "SET timezone = %s", lit ? lit : "'UTC'");
+    PQfreemem(lit);
+    PQclear(res);
+    res = PQexec(b->pg, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = pg_failed(b, res, "setting the session's TimeZone");
+    PQclear(res);
+    return rc;
+}
+
 /* Connects with plain SQL (no replication: the slot is `run`'s alone) and opens the
  * snapshot every page is read in. */
 static int open_pg(backfill *b)
 {
     /* The snapshot must outlive Kafka waits and rate pauses, which leave the session idle
-     * in its transaction; times come out as ISO in UTC, as event_map reads them (and as
-     * the replication connection delivers them). */
+     * in its transaction; times come out as ISO text, as event_map reads them (and as the
+     * replication connection delivers them). */
     static const char *const begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
                                      "SET LOCAL idle_in_transaction_session_timeout = 0; "
-                                     "SET LOCAL datestyle = 'ISO, YMD'; "
-                                     "SET LOCAL timezone = 'UTC'";
+                                     "SET LOCAL datestyle = 'ISO, YMD'";
     const relay_config *cfg = b->cfg;
     char timeout[16];
     const char *keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
@@ -537,6 +570,8 @@ static int open_pg(backfill *b)
     }
     if (PQstatus(b->pg) != CONNECTION_OK)
         return pg_connect_failed(b);
+    if ((rc = set_zone(b)) != EXIT_OK)
+        return rc;
     res = PQexec(b->pg, begin);
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         rc = pg_failed(b, res, "starting the snapshot");

@@ -65,6 +65,7 @@ static bool check_column(const char *v, char *why, size_t why_size);
 static bool check_opt_column(const char *v, char *why, size_t why_size);
 static bool check_topic(const char *v, char *why, size_t why_size);
 static bool check_template(const char *v, char *why, size_t why_size);
+static bool check_zone(const char *v, char *why, size_t why_size);
 static bool check_brokers(const char *v, char *why, size_t why_size);
 
 /* An enum setting is stored as an int; its names are listed in value order. */
@@ -122,6 +123,10 @@ static const opt_def opts[] = {
     OPT_E("outbox.value", outbox.value, CONFIG_VALUE_PAYLOAD, value_formats,
           "Record value: the payload column as is, or an envelope "
           "{\"event_id\", \"type\", \"payload\"}."),
+    OPT_S("outbox.timestamp_zone", outbox.timestamp_zone, "", check_zone,
+          "\"\", or a time zone name such as \"UTC\" or \"Asia/Tokyo\"",
+          "Time zone of a created_at column of type timestamp (without time zone), as its "
+          "writers meant it; \"\" reads the database's TimeZone setting at connect."),
     OPT_S("outbox.columns.id", outbox.columns.id, "id", check_column, COLUMN,
           "Event id column (a header; consumers deduplicate on it)."),
     OPT_S("outbox.columns.aggregate_type", outbox.columns.aggregate_type, "aggregate_type",
@@ -523,6 +528,15 @@ static bool check_table(const char *v, char *why, size_t why_size)
         return false;
     }
     return dot > v && dot - v <= 63 && check_ident(dot + 1, why, why_size);
+}
+
+/* An IANA name ("America/Argentina/Buenos_Aires", "Etc/GMT+3", "UTC"); whether the zone
+ * exists is known only where it is used (event_mapper_set_zone). */
+static bool check_zone(const char *v, char *why, size_t why_size)
+{
+    (void)why, (void)why_size;
+    return v[0] == '\0' || (only_chars(v, 1, 64, "/_+-", true) && v[0] != '/' &&
+                            strstr(v, "..") == NULL);
 }
 
 static bool check_column(const char *v, char *why, size_t why_size)

@@ -50,6 +50,7 @@ typedef struct relay_config {
         char *table;    /* [schema.]name; schema defaults to public */
         char *topic;    /* fixed name or template with ${column} */
         config_value value; /* "payload" | "envelope" */
+        char *timestamp_zone; /* zone of a zone-less created_at; "" = the database's TimeZone */
         struct {
             char *id;
             char *aggregate_type; /* "" when the table has no such column */

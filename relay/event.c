@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -34,6 +35,7 @@ struct event_mapper {
     /* Binding of column roles to the indexes of the row shape last seen. */
     bool bound;
     uint64_t bound_shape;
+    bool local_zone; /* zone-less created_at values are in the process's TZ, not UTC */
     int col[NCOLS]; /* -1 when the role has no column */
     scratch sb;
 };
@@ -283,38 +285,47 @@ static int days_in_month(int y, int m)
     return m == 2 && leap ? 29 : days[m - 1];
 }
 
-bool event_parse_time(const char *text, size_t len, int64_t *out_us)
+/* A time as written: its fields, and its UTC offset when it has one. */
+typedef struct civil {
+    int year, mon, day, hour, min, sec;
+    int64_t frac_us;
+    bool zoned;
+    int offset_s; /* east of UTC */
+} civil;
+
+static bool parse_civil(const char *text, size_t len, civil *c)
 {
     const char *p = text, *end = text + len;
-    int year, mon, day, hour = 0, min = 0, sec = 0, zh = 0, zm = 0, zs = 0, zsign = 0;
-    int64_t frac_us = 0;
+    int zh = 0, zm = 0, zs = 0, zsign = 0;
 
-    if (!read_digits(&p, end, 4, &year) || p == end || *p++ != '-' ||
-        !read_digits(&p, end, 2, &mon) || p == end || *p++ != '-' ||
-        !read_digits(&p, end, 2, &day))
+    memset(c, 0, sizeof(*c));
+    if (!read_digits(&p, end, 4, &c->year) || p == end || *p++ != '-' ||
+        !read_digits(&p, end, 2, &c->mon) || p == end || *p++ != '-' ||
+        !read_digits(&p, end, 2, &c->day))
         return false;
     if (p < end && (*p == 'T' || *p == 't' || *p == ' ')) {
         p++;
-        if (!read_digits(&p, end, 2, &hour) || p == end || *p++ != ':' ||
-            !read_digits(&p, end, 2, &min))
+        if (!read_digits(&p, end, 2, &c->hour) || p == end || *p++ != ':' ||
+            !read_digits(&p, end, 2, &c->min))
             return false;
         if (p < end && *p == ':') {
             p++;
-            if (!read_digits(&p, end, 2, &sec))
+            if (!read_digits(&p, end, 2, &c->sec))
                 return false;
             if (p < end && *p == '.') {
                 int digits = 0;
                 for (p++; p < end && isdigit((unsigned char)*p); p++, digits++)
                     if (digits < 6)
-                        frac_us = frac_us * 10 + (*p - '0');
+                        c->frac_us = c->frac_us * 10 + (*p - '0');
                 if (digits == 0)
                     return false;
                 for (; digits < 6; digits++)
-                    frac_us *= 10;
+                    c->frac_us *= 10;
             }
         }
         if (p < end && (*p == 'Z' || *p == 'z')) {
             p++;
+            c->zoned = true;
         } else if (p < end && (*p == '+' || *p == '-')) {
             /* Postgres prints +hh, +hh:mm and, for historical zones, +hh:mm:ss. */
             zsign = *p++ == '-' ? -1 : 1;
@@ -326,17 +337,84 @@ bool event_parse_time(const char *text, size_t len, int64_t *out_us)
                 return false;
             if (p < end && *p == ':' && (++p, !read_digits(&p, end, 2, &zs)))
                 return false;
+            c->zoned = true;
         }
     }
-    if (p != end || year < 1 || mon < 1 || mon > 12 || day < 1 ||
-        day > days_in_month(year, mon) || hour > 23 || min > 59 || sec > 59 || zh > 23 ||
-        zm > 59 || zs > 59)
+    c->offset_s = zsign * (zh * 3600 + zm * 60 + zs);
+    return p == end && c->year >= 1 && c->mon >= 1 && c->mon <= 12 && c->day >= 1 &&
+           c->day <= days_in_month(c->year, c->mon) && c->hour <= 23 && c->min <= 59 &&
+           c->sec <= 59 && zh <= 23 && zm <= 59 && zs <= 59;
+}
+
+/* µs since 1970 of a time at its offset (none: UTC). */
+static int64_t civil_utc_us(const civil *c)
+{
+    return ((days_from_civil(c->year, c->mon, c->day) * 86400 + c->hour * 3600 + c->min * 60 +
+             c->sec) -
+            c->offset_s) *
+               1000000LL +
+           c->frac_us;
+}
+
+bool event_parse_time(const char *text, size_t len, int64_t *out_us)
+{
+    civil c;
+
+    if (!parse_civil(text, len, &c))
         return false;
-    *out_us = ((days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec) -
-               zsign * (zh * 3600 + zm * 60 + zs)) *
-                  1000000LL +
-              frac_us;
+    *out_us = civil_utc_us(&c);
     return true;
+}
+
+/* µs since 1970 of a zone-less time meant in the mapper's zone (the process's TZ, set by
+ * event_mapper_set_zone). A time that does not exist there (a spring-forward gap) is read as
+ * mktime reads it: shifted by the gap. */
+static bool local_utc_us(const civil *c, int64_t *out_us)
+{
+    struct tm tm = {.tm_sec = c->sec,
+                    .tm_min = c->min,
+                    .tm_hour = c->hour,
+                    .tm_mday = c->day,
+                    .tm_mon = c->mon - 1,
+                    .tm_year = c->year - 1900,
+                    .tm_isdst = -1};
+    time_t t = mktime(&tm);
+
+    if (t == (time_t)-1 && !(tm.tm_year == 69 && tm.tm_mon == 11 && tm.tm_mday == 31))
+        return false;
+    *out_us = (int64_t)t * 1000000 + c->frac_us;
+    return true;
+}
+
+int event_mapper_set_zone(event_mapper *m, const char *zone, char *errbuf, size_t errbuf_size)
+{
+    static const char *const utc[] = {"UTC", "Etc/UTC", "GMT", "Etc/GMT", "UCT", "Etc/UCT",
+                                      "Universal", "Etc/Universal", "Zulu", "Etc/Zulu",
+                                      "Etc/GMT0", "Etc/GMT+0", "Etc/GMT-0", "GMT0", "Z"};
+    const char *dir = getenv("TZDIR");
+    char path[512];
+
+    m->local_zone = false;
+    for (size_t i = 0; i < sizeof utc / sizeof utc[0]; i++)
+        if (strcmp(zone, utc[i]) == 0)
+            return 0;
+    snprintf(path, sizeof path, "%s/%s", dir && dir[0] ? dir : "/usr/share/zoneinfo", zone);
+    if (zone[0] == '\0' || zone[0] == '/' || strstr(zone, "..") || access(path, R_OK) != 0) {
+        snprintf(errbuf, errbuf_size,
+                 "time zone \"%s\" for created_at is not in %s (install tzdata, or set "
+                 "outbox.timestamp_zone to a zone name such as \"Europe/Berlin\" or \"UTC\")",
+                 zone, dir && dir[0] ? dir : "/usr/share/zoneinfo");
+        return -1;
+    }
+    /* The C library converts local times in the process's zone: set once, before any
+     * event is mapped, and only ever to this one zone. */
+    if (setenv("TZ", zone, 1) != 0) {
+        snprintf(errbuf, errbuf_size, "out of memory");
+        return -1;
+    }
+    tzset();
+    m->local_zone = true;
+    return 0;
 }
 
 /* The text of a required column, or an error naming it. */
@@ -583,8 +661,15 @@ int event_map(event_mapper *m, const event_row *row, relay_lsn commit_lsn, uint3
 
     if (m->col[COL_CREATED_AT] >= 0) {
         const event_value *v = &row->values[m->col[COL_CREATED_AT]];
-        int64_t us;
-        if (v->data == NULL || !event_parse_time(v->data, v->len, &us)) {
+        int64_t us = 0;
+        civil c;
+        bool ok = v->data != NULL && parse_civil(v->data, v->len, &c);
+
+        if (ok && (c.zoned || !m->local_zone))
+            us = civil_utc_us(&c);
+        else if (ok)
+            ok = local_utc_us(&c, &us);
+        if (!ok) {
             snprintf(errbuf, errbuf_size, "event %.*s: column \"%s\" is not a timestamp",
                      (int)id->len, id->data, m->cfg->outbox.columns.created_at);
             return salvage(m, row, commit_lsn, index, true, topic_off, out, errbuf, errbuf_size);

@@ -85,6 +85,14 @@ event_mapper *event_mapper_new(const relay_config *cfg, const char *replay_job, 
                                size_t errbuf_size);
 void event_mapper_free(event_mapper *m);
 
+/*
+ * The zone of created_at values written without one (a `timestamp` column): "UTC" (the
+ * default) or a zone name of the system's time zone database, typically the database's
+ * TimeZone setting or outbox.timestamp_zone. Call before mapping: another zone than UTC
+ * becomes the process's TZ. Returns -1 with a message for a zone not in the database.
+ */
+int event_mapper_set_zone(event_mapper *m, const char *zone, char *errbuf, size_t errbuf_size);
+
 /* Whether nspname.relname is the configured outbox table (compared exactly). */
 bool event_is_outbox(const event_mapper *m, const char *nspname, const char *relname);
 

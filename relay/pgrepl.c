@@ -11,8 +11,10 @@
 #include "clock.h"
 #include "pgconn.h"
 
-/* Session settings the stream relies on: timestamps are parsed as ISO in UTC. */
-#define STREAM_OPTIONS "-c datestyle=ISO -c timezone=UTC -c intervalstyle=postgres"
+/* Session settings the stream relies on: timestamps come as ISO text (event.c reads them;
+ * a timestamptz carries its offset). TimeZone stays the database's: a zone-less created_at
+ * is read in it (SHOW TimeZone), unless outbox.timestamp_zone says otherwise. */
+#define STREAM_OPTIONS "-c datestyle=ISO -c intervalstyle=postgres"
 
 struct pgrepl_conn {
     PGconn *conn;

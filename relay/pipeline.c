@@ -283,6 +283,26 @@ static int read_timeout(const pipeline *p)
     return until > now ? (int)(until - now) : 0;
 }
 
+/* The zone a created_at without one is read in: outbox.timestamp_zone, or the database's
+ * TimeZone (the stream's session keeps it). */
+static int set_zone(pipeline *p)
+{
+    char zone[128];
+    pgrepl_status st;
+
+    snprintf(zone, sizeof zone, "%s", p->cfg->outbox.timestamp_zone);
+    if (zone[0] == '\0' &&
+        (st = pgrepl_query_value(p->pg, "SHOW TimeZone", zone, sizeof zone, p->err,
+                                 sizeof p->err)) != PGREPL_OK)
+        return exit_for_pg(st);
+    if (event_mapper_set_zone(p->mapper, zone, p->err, sizeof p->err) != 0)
+        return EXIT_CONFIG;
+    if (p->cfg->outbox.columns.created_at[0] != '\0')
+        log_info(p->lg, "a created_at without a time zone is read in %s%s", zone,
+                 p->cfg->outbox.timestamp_zone[0] ? "" : " (the database's TimeZone)");
+    return EXIT_OK;
+}
+
 /* The message for a slot or server that disagrees with the checkpoint, and the fixes. */
 static int refuse_position(pipeline *p, const char *what)
 {
@@ -362,6 +382,7 @@ static int open_stream(pipeline *p)
     pgrepl_slot *slot = &p->slot;
     const relay_config *cfg = p->cfg;
     char what[1024], nsp[CONFIG_NAME_SIZE], rel[CONFIG_NAME_SIZE];
+    int rc;
 
     config_table_parts(cfg, nsp, rel);
     p->pg = pgrepl_connect(cfg->postgres.conninfo, cfg->postgres.connect_timeout_s, &st, p->err,
@@ -376,7 +397,6 @@ static int open_stream(pipeline *p)
         return exit_for_pg(st);
     if (!slot->exists) {
         bool found = p->have_position;
-        int rc;
 
         /* A slot may be created only where the relay has no history yet: a checkpoint means
          * the slot was lost (a failover, a restore, dropped by hand), and a new one would
@@ -446,6 +466,8 @@ static int open_stream(pipeline *p)
                  LSN_ARGS(ledger_committed_lsn(&p->ledger)));
         return refuse_position(p, what);
     }
+    if (!p->have_position && (rc = set_zone(p)) != EXIT_OK)
+        return rc;
     /* 0/0 before the checkpoint is known: the server starts at confirmed_flush, which is
      * never ahead of the checkpoint (checked in become_producer); the ledger skips what
      * the checkpoint covers. */

@@ -198,6 +198,37 @@ START_TEST(replayed_row_names_its_job_not_a_position)
 }
 END_TEST
 
+/* A created_at of type timestamp (no zone) is read in the mapper's zone; one that carries
+ * its offset is not affected. */
+START_TEST(zone_less_created_at_is_read_in_the_zone)
+{
+    relay_config cfg = default_config();
+    char err[256] = "";
+    event_mapper *m = event_mapper_new(&cfg, NULL, err, sizeof err);
+    event_value tokyo[] = {T("1"), T("x"), T("k"), T("T"), T("{}"), NUL, T("2026-11-27 16:51:30.5")};
+    event_value zoned[] = {T("2"), T("x"), T("k"), T("T"), T("{}"), NUL,
+                           T("2026-11-27 07:51:30.5+00")};
+    event_value summer[] = {T("3"), T("x"), T("k"), T("T"), T("{}"), NUL, T("2026-07-01 05:00:00")};
+    event ev;
+
+    ck_assert_int_eq(event_mapper_set_zone(m, "Asia/Tokyo", err, sizeof err), 0);
+    ck_assert_int_eq(map(m, &outbox, tokyo, 1, 1, 0, &ev, err, sizeof err), 0);
+    ck_assert_int_eq(ev.timestamp_ms, 1795765890500LL); /* 07:51:30.5 UTC */
+    ck_assert_int_eq(map(m, &outbox, zoned, 1, 2, 0, &ev, err, sizeof err), 0);
+    ck_assert_int_eq(ev.timestamp_ms, 1795765890500LL);
+    ck_assert_int_eq(event_mapper_set_zone(m, "America/Los_Angeles", err, sizeof err), 0);
+    ck_assert_int_eq(map(m, &outbox, summer, 1, 3, 0, &ev, err, sizeof err), 0);
+    ck_assert_int_eq(ev.timestamp_ms, 1782907200000LL); /* 12:00 UTC: PDT is UTC-7 */
+    ck_assert_int_eq(event_mapper_set_zone(m, "UTC", err, sizeof err), 0);
+    ck_assert_int_eq(map(m, &outbox, tokyo, 1, 1, 0, &ev, err, sizeof err), 0);
+    ck_assert_int_eq(ev.timestamp_ms, 1795765890500LL + 9 * 3600 * 1000);
+    ck_assert_int_eq(event_mapper_set_zone(m, "Mars/Olympus_Mons", err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "time zone \"Mars/Olympus_Mons\" for created_at is not in") != NULL,
+                  "%s", err);
+    event_mapper_free(m);
+}
+END_TEST
+
 START_TEST(no_created_at_uses_commit_time)
 {
     relay_config cfg = default_config();
@@ -350,6 +381,7 @@ Suite *suite_event(void)
     tcase_add_test(tc, seed_table_with_fixed_topic_and_envelope);
     tcase_add_test(tc, envelope_escapes_strings);
     tcase_add_test(tc, replayed_row_names_its_job_not_a_position);
+    tcase_add_test(tc, zone_less_created_at_is_read_in_the_zone);
     tcase_add_test(tc, no_created_at_uses_commit_time);
     tcase_add_loop_test(tc, bad_rows_are_refused_with_a_reason, 0,
                         (int)(sizeof bad_rows / sizeof bad_rows[0]));
