@@ -61,6 +61,16 @@ supervisor_stop() {
 }
 relay_pid() { cat "$WORK/relay.pid"; }
 kill9_relay() { kill -9 "$(relay_pid)" 2>/dev/null || true; }
+# kill9_until_done PID MIN MAX: kill -9 the relay every MIN-MAX s while PID (the writer) runs.
+kill9_until_done() {
+  local kills=0
+  while kill -0 "$1" 2>/dev/null; do
+    pause "$2" "$3"
+    kill9_relay
+    kills=$((kills + 1))
+  done
+  NOTES+=("kills=$kills")
+}
 pause() { sleep "$(awk -v a="$1" -v b="$2" -v r=$RANDOM 'BEGIN { printf "%.2f", a + (b - a) * r / 32767 }')"; }
 
 # writer SECONDS: mixed transaction sizes, every fifth rolled back, for about SECONDS.
@@ -95,13 +105,7 @@ run_case() {
   F1) # kill -9 the relay at random moments
     supervisor_start
     writer $((12 * SCALE)) &
-    local w=$! kills=0
-    while kill -0 "$w" 2>/dev/null; do
-      pause 0.3 1.5
-      kill9_relay
-      kills=$((kills + 1))
-    done
-    NOTES+=("kills=$kills")
+    kill9_until_done $! 0.3 1.5
     ;;
   F2) # kill -9 between the Kafka commit and the status update
     echo "RELAY_FAILPOINT=after_commit_before_status:$((RANDOM % 5 + 1))" >"$WORK/next.env"
@@ -229,16 +233,11 @@ run_case() {
     export OUTBOX_RELAY_DEAD_LETTER_TOPIC=it.$ID.dead
     supervisor_start
     writer $((12 * SCALE)) &
-    local w=$! kills=0
+    local w=$!
     pause 1.5 3
     sql -c "INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload, created_at)
             VALUES ('order', 'agg-refused', 'Refused', '{}', now() + interval '9 hours')" >/dev/null
-    while kill -0 "$w" 2>/dev/null; do
-      pause 0.2 1.5
-      kill9_relay
-      kills=$((kills + 1))
-    done
-    NOTES+=("kills=$kills")
+    kill9_until_done "$w" 0.2 1.5
     ;;
   *) fail "unknown case $CASE" ;;
   esac
