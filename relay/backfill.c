@@ -736,7 +736,9 @@ static publish_step after_publish(backfill *b, publish_step ps)
     if (ps == PUBLISH_OK)
         return ps;
     snprintf(b->err, sizeof b->err, "%s", publish_error(b->pub));
-    if (ps == PUBLISH_REWIND && ++b->kafka_failures >= KAFKA_ATTEMPTS) {
+    /* A rewind that set a refused event aside is progress: each one isolates another. */
+    if (ps == PUBLISH_REWIND && !publish_set_aside(b->pub) &&
+        ++b->kafka_failures >= KAFKA_ATTEMPTS) {
         size_t n = strlen(b->err);
         snprintf(b->err + n, sizeof b->err - n, " (%d transactions in a row failed)",
                  b->kafka_failures);

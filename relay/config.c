@@ -180,7 +180,8 @@ static const opt_def opts[] = {
     OPT_E("schemas.on_invalid", schemas.on_invalid, CONFIG_ON_INVALID_DEAD_LETTER,
           on_invalid_policies,
           "An event that fails its schema, a row that cannot become a record or a record "
-          "Kafka refuses as too large: to the dead-letter topic, or stop the relay."),
+          "Kafka refuses (too large, or rejected by the broker): to the dead-letter topic, or "
+          "stop the relay."),
     OPT_E("schemas.on_unknown_type", schemas.on_unknown_type, CONFIG_ON_UNKNOWN_ALLOW,
           on_unknown_policies,
           "An event type (or version) without a schema: publish it, dead-letter it, or stop."),

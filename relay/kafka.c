@@ -23,10 +23,13 @@ struct kafka_client {
      * cause is permanent (record too large, no such topic) retrying cannot help. */
     rd_kafka_resp_err_t delivery_err;
     char delivery_msg[256];
-    /* The largest tagged record the broker refused as too large in the open transaction,
-     * so that the replay can dead-letter just that one. */
+    /* The tagged record the broker refused for good in the open transaction that is the
+     * likely cause (see note_rejected), so that the replay can dead-letter just that one. */
     uint64_t rejected_tag; /* 0: none */
-    size_t rejected_size;
+    uint64_t rejected_score;
+    kafka_refusal refusal;
+    int64_t *stamps; /* timestamp of each tagged record of the open transaction, by tag - 1 */
+    size_t nstamps, stamps_cap;
     kafka_wait_fn wait_fn;
     void *wait_arg;
 };
@@ -63,17 +66,76 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     }
 }
 
-/* A broker refuses a whole produce batch when it is too large, so every record of it fails
- * alike; the largest is the likely cause (see kafka_rejected_record). */
+/* The delivery errors by which the broker refuses a record for good: librdkafka reports
+ * them without retrying, and replaying the same record gets the same answer. Authorization
+ * is one of them, though the fix is not the record's. */
+static bool refuses_record(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+    case RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool refused_size(rd_kafka_resp_err_t err)
+{
+    return err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+           err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE ||
+           err == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A broker refuses a whole produce batch, so every record of it fails alike; the one to set
+ * aside is the likely cause: the largest for a size refusal, the one whose timestamp is
+ * farthest from now for a timestamp refusal, else the first reported (records of the
+ * open transaction are reported in the order produced per partition).
+ */
 static void note_rejected(kafka_client *kc, const rd_kafka_message_t *msg)
 {
-    uint64_t tag = (uint64_t)(uintptr_t)msg->_private;
-    size_t size = msg->len + msg->key_len;
+    uint64_t tag = (uint64_t)(uintptr_t)msg->_private, score = 0;
+    kafka_refusal *r = &kc->refusal;
+    int64_t off;
 
-    if (tag == 0 || (kc->rejected_tag != 0 && size <= kc->rejected_size))
+    if (msg->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+        if (!r->unauthorized)
+            snprintf(r->topic, sizeof r->topic, "%s", rd_kafka_topic_name(msg->rkt));
+        r->unauthorized = true;
+        return;
+    }
+    if (refused_size(msg->err)) {
+        score = msg->len + msg->key_len;
+    } else if (msg->err == RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP) {
+        /* A delivery report carries no timestamp: the one produced is kept by tag. */
+        off = tag > 0 && tag <= kc->nstamps && kc->stamps[tag - 1] != 0
+                  ? kc->stamps[tag - 1] - wall_ms()
+                  : 0;
+        score = (uint64_t)(off < 0 ? -off : off);
+    }
+    if (tag == 0 || (kc->rejected_tag != 0 && score <= kc->rejected_score))
         return;
     kc->rejected_tag = tag;
-    kc->rejected_size = size;
+    kc->rejected_score = score;
+    r->size = msg->len + msg->key_len;
+    r->too_large = refused_size(msg->err);
+    snprintf(r->topic, sizeof r->topic, "%s", rd_kafka_topic_name(msg->rkt));
+    snprintf(r->error, sizeof r->error, "%s (%s)", rd_kafka_err2str(msg->err),
+             rd_kafka_err2name(msg->err));
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
@@ -81,7 +143,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
     kafka_client *kc = opaque;
 
     (void)rk;
-    if (msg->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+    if (refuses_record(msg->err))
         note_rejected(kc, msg);
     /* Purged messages are the echo of our own abort, reported after it. */
     if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR || msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
@@ -198,6 +260,7 @@ void kafka_free(kafka_client *kc)
     for (size_t i = 0; i < kc->ntopics; i++)
         free(kc->topics[i]);
     free(kc->topics);
+    free(kc->stamps);
     free(kc);
 }
 
@@ -534,7 +597,9 @@ kafka_status kafka_begin(kafka_client *kc, char *errbuf, size_t errbuf_size)
     kc->delivery_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     kc->delivery_msg[0] = '\0';
     kc->rejected_tag = 0;
-    kc->rejected_size = 0;
+    kc->rejected_score = 0;
+    memset(&kc->refusal, 0, sizeof kc->refusal);
+    kc->nstamps = 0;
     return classify(kc, rd_kafka_begin_transaction(kc->rk), "begin_transaction", errbuf,
                     errbuf_size);
 }
@@ -579,6 +644,28 @@ static kafka_status produce(kafka_client *kc, const char *topic, int32_t partiti
     return rd_kafka_fatal_error(kc->rk, NULL, 0) ? KAFKA_FATAL : KAFKA_ABORT;
 }
 
+/* Keeps a tagged record's timestamp for note_rejected (tags count from 1 in a transaction). A
+ * failed allocation only makes a timestamp refusal fall back to the first record reported. */
+static void remember_stamp(kafka_client *kc, uint64_t tag, int64_t timestamp_ms)
+{
+    if (tag == 0)
+        return;
+    if (tag > kc->stamps_cap) {
+        size_t cap = kc->stamps_cap ? kc->stamps_cap * 2 : 1024;
+        int64_t *grown;
+
+        while (cap < tag)
+            cap *= 2;
+        if ((grown = realloc(kc->stamps, cap * sizeof(*grown))) == NULL)
+            return;
+        kc->stamps = grown;
+        kc->stamps_cap = cap;
+    }
+    kc->stamps[tag - 1] = timestamp_ms;
+    if (tag > kc->nstamps)
+        kc->nstamps = tag;
+}
+
 kafka_status kafka_produce(kafka_client *kc, const event *ev, uint64_t tag, char *errbuf,
                            size_t errbuf_size)
 {
@@ -588,6 +675,7 @@ kafka_status kafka_produce(kafka_client *kc, const event *ev, uint64_t tag, char
 
     if (st != KAFKA_OK)
         return st == KAFKA_RETRY ? KAFKA_ABORT : st;
+    remember_stamp(kc, tag, ev->timestamp_ms);
     hdrs = rd_kafka_headers_new((size_t)ev->nheaders);
     for (int i = 0; i < ev->nheaders; i++)
         rd_kafka_header_add(hdrs, ev->headers[i].name, -1, ev->headers[i].value,
@@ -599,12 +687,8 @@ kafka_status kafka_produce(kafka_client *kc, const event *ev, uint64_t tag, char
 kafka_status kafka_produce_state(kafka_client *kc, const char *key, const char *value, size_t len,
                                  char *errbuf, size_t errbuf_size)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
     return produce(kc, kc->cfg->kafka.checkpoint_topic, CHECKPOINT_PARTITION, key, strlen(key),
-                   value, len, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, NULL, 0, errbuf,
-                   errbuf_size);
+                   value, len, wall_ms(), NULL, 0, errbuf, errbuf_size);
 }
 
 kafka_status kafka_commit(kafka_client *kc, char *errbuf, size_t errbuf_size)
@@ -615,9 +699,7 @@ kafka_status kafka_commit(kafka_client *kc, char *errbuf, size_t errbuf_size)
     if (st == KAFKA_ABORT && kc->delivery_err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         /* Say why the transaction failed, and stop when retrying cannot help. */
         snprintf(errbuf, errbuf_size, "commit_transaction: %s", kc->delivery_msg);
-        if (kc->delivery_err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
-            kc->delivery_err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
-            kc->delivery_err == RD_KAFKA_RESP_ERR_INVALID_RECORD)
+        if (refuses_record(kc->delivery_err))
             st = KAFKA_REJECTED;
     }
     return st;
@@ -650,8 +732,12 @@ int kafka_broker_count(kafka_client *kc, int timeout_ms, char *errbuf, size_t er
     return n;
 }
 
-uint64_t kafka_rejected_record(const kafka_client *kc, size_t *size)
+uint64_t kafka_rejected_record(const kafka_client *kc, kafka_refusal *why)
 {
-    *size = kc->rejected_size;
+    *why = kc->refusal;
+    /* Local errors (a timeout while the broker is away, a purge) may pass; a broker's
+     * answer to the same records is the same the next time. */
+    why->broker = kc->delivery_err > RD_KAFKA_RESP_ERR_NO_ERROR;
+    why->code = rd_kafka_err2name(kc->delivery_err);
     return kc->rejected_tag;
 }

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "event.h"
@@ -25,7 +26,7 @@ typedef enum {
     KAFKA_FATAL, /* unrecoverable (fenced by a newer instance, missing topic): exit */
     KAFKA_REJECTED, /* refused for good, retrying cannot help: a record too large (at
                        produce or at commit), or at commit a record the broker would not
-                       take (no write right on its topic, an invalid record) */
+                       take (kafka_rejected_record says which and why) */
 } kafka_status;
 
 typedef struct kafka_client kafka_client;
@@ -81,14 +82,29 @@ kafka_status kafka_produce_state(kafka_client *kc, const char *key, const char *
  * kafka.commit_timeout_ms before KAFKA_RETRY is returned. */
 kafka_status kafka_commit(kafka_client *kc, char *errbuf, size_t errbuf_size);
 
+/* A record the broker refused for good in the open transaction (kafka_rejected_record). */
+typedef struct kafka_refusal {
+    size_t size;       /* key and value of the tagged record set aside, bytes */
+    bool too_large;    /* refused for its size: its value cannot go to the dead letter either */
+    bool unauthorized; /* no WRITE right on topic: not the record's fault, nothing to set aside */
+    bool broker;       /* the first failed delivery is a broker's answer (not a timeout, not a
+                          purge): replaying the same records gets the same answer */
+    const char *code;  /* name of the first failed delivery's error, "INVALID_TIMESTAMP" */
+    char topic[256];   /* topic of the refused record */
+    char error[160];   /* the broker's answer, "Broker: Invalid timestamp (INVALID_TIMESTAMP)" */
+} kafka_refusal;
+
 /*
- * After the broker refused records of the open transaction as too large (a limit below the
- * producer's message.max.bytes; it surfaces at the next produce or the commit): the tag and
- * size of the largest refused tagged record, or 0 when none had a tag. The broker refuses a
- * produce batch as a whole, so smaller records of the same batch fail alike; the largest is
- * the one to set aside. Complete once the transaction is aborted and kafka_poll served.
+ * After the broker refused records of the open transaction for good (too large, a timestamp
+ * outside the topic's message.timestamp.*.max.ms, an invalid record, no write right; it
+ * surfaces at the next produce or the commit): the tag of the tagged record to set aside, 0
+ * when none had a tag, and in *why what was refused and how. The broker refuses a produce
+ * batch as a whole, so other records of the same batch fail alike; the one set aside is the
+ * largest for a size refusal, the one whose timestamp is farthest from now for a timestamp
+ * refusal, else the first reported. Complete once the transaction is aborted and kafka_poll
+ * served.
  */
-uint64_t kafka_rejected_record(const kafka_client *kc, size_t *size);
+uint64_t kafka_rejected_record(const kafka_client *kc, kafka_refusal *why);
 
 /* Aborts the open transaction (after KAFKA_ABORT). */
 kafka_status kafka_abort(kafka_client *kc, char *errbuf, size_t errbuf_size);

@@ -4,17 +4,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "jsonread.h"
 #include "schema.h"
 
-#define MAX_MARKS 32 /* too-large positions remembered; a ring, oldest replaced */
+#define MIN_MARKS 32 /* refused positions remembered at least; a ring, oldest replaced */
 
 typedef enum { RULE_ALLOW, RULE_DEAD_LETTER, RULE_STOP } rule;
 
 typedef struct mark {
     relay_lsn commit_lsn;
     uint32_t index;
+    policy_reason reason;
+    char error[160]; /* the broker's answer */
 } mark;
 
 /* Keeps pointers into the config's strings (dir, version_header, dead_letter.topic). */
@@ -27,8 +30,8 @@ struct policy {
     bool check_value;           /* schemas.applies_to = "value" */
     const char *version_header; /* NULL when the version comes from a column, or nowhere */
     const char *dead_letter_topic;
-    mark marks[MAX_MARKS];
-    int nmarks, next_mark;
+    mark *marks; /* grown on demand up to max_marks */
+    int nmarks, next_mark, max_marks;
     char omitted[24]; /* POLICY_HDR_OMITTED's value of the last dead-letter record */
 };
 
@@ -52,6 +55,7 @@ policy *policy_new(const relay_config *cfg, char *errbuf, size_t errbuf_size)
     r->check_value = cfg->schemas.applies_to == CONFIG_APPLIES_TO_VALUE;
     r->version_header = cfg->schemas.version_header[0] ? cfg->schemas.version_header : NULL;
     r->dead_letter_topic = cfg->dead_letter.topic;
+    r->max_marks = cfg->batch.max_events > MIN_MARKS ? cfg->batch.max_events : MIN_MARKS;
     if (r->dir[0] == '\0')
         return r;
     r->reg =
@@ -88,6 +92,7 @@ void policy_free(policy *r)
         return;
     jsonread_free(r->reader);
     schema_registry_free(r->reg);
+    free(r->marks);
     free(r);
 }
 
@@ -107,6 +112,8 @@ const char *policy_reason_name(policy_reason reason)
         return "unknown_type";
     case POLICY_BAD_ROW:
         return "bad_row";
+    case POLICY_REJECTED:
+        return "rejected";
     default:
         return "too_large";
     }
@@ -127,24 +134,56 @@ void policy_refused(policy *r, policy_reason reason, const char *error, policy_v
     snprintf(v->error, sizeof v->error, "%s", error);
 }
 
-bool policy_mark_too_large(policy *r, relay_lsn commit_lsn, uint32_t index)
+static const mark *marked(const policy *r, relay_lsn commit_lsn, uint32_t index)
 {
     for (int i = 0; i < r->nmarks; i++)
         if (r->marks[i].commit_lsn == commit_lsn && r->marks[i].index == index)
-            return false;
-    r->marks[r->next_mark] = (mark){commit_lsn, index};
-    r->next_mark = (r->next_mark + 1) % MAX_MARKS;
-    if (r->nmarks < MAX_MARKS)
+            return &r->marks[i];
+    return NULL;
+}
+
+bool policy_mark(policy *r, relay_lsn commit_lsn, uint32_t index, policy_reason reason,
+                 const char *error)
+{
+    mark *m;
+
+    if (marked(r, commit_lsn, index) != NULL)
+        return false;
+    if (r->next_mark == r->nmarks && r->nmarks < r->max_marks) {
+        /* Grown one at a time: marks are rare, and a batch needs at most one per event. */
+        mark *grown = realloc(r->marks, sizeof(*grown) * (size_t)(r->nmarks + 1));
+        if (grown == NULL)
+            return false; /* the caller stops rather than loops */
+        r->marks = grown;
         r->nmarks++;
+    }
+    m = &r->marks[r->next_mark];
+    *m = (mark){.commit_lsn = commit_lsn, .index = index, .reason = reason};
+    snprintf(m->error, sizeof m->error, "%s", error);
+    r->next_mark = (r->next_mark + 1) % r->max_marks;
     return true;
 }
 
-static bool marked(const policy *r, const event *ev)
+/* The verdict on an event the broker refused at an earlier commit (policy_mark). */
+static void refused_before(policy *r, const event *ev, const mark *m, policy_verdict *v)
 {
-    for (int i = 0; i < r->nmarks; i++)
-        if (r->marks[i].commit_lsn == ev->commit_lsn && r->marks[i].index == ev->index)
-            return true;
-    return false;
+    char error[sizeof v->error], when[48] = "";
+    time_t secs = (time_t)(ev->timestamp_ms / 1000);
+    struct tm tm;
+
+    if (m->reason == POLICY_TOO_LARGE) {
+        policy_refused(r, POLICY_TOO_LARGE,
+                       "the Kafka broker refused the record as too large (its message.max.bytes "
+                       "or the topic's max.message.bytes is below the producer's)",
+                       v);
+        return;
+    }
+    /* The record's timestamp in UTC: a created_at without time zone written by a session
+     * in another one is read as UTC, hours off, and that is what the broker saw. */
+    if (ev->timestamp_ms != 0 && gmtime_r(&secs, &tm) != NULL)
+        strftime(when, sizeof when, " (record timestamp %Y-%m-%dT%H:%M:%SZ)", &tm);
+    snprintf(error, sizeof error, "the Kafka broker refused the record: %s%s", m->error, when);
+    policy_refused(r, m->reason, error, v);
 }
 
 /*
@@ -189,6 +228,7 @@ static void unknown(policy *r, policy_verdict *v)
 void policy_event(policy *r, const event *ev, policy_verdict *v)
 {
     const schema *s;
+    const mark *m;
     const char *vtext;
     size_t vlen;
     int version, found = 0, rc;
@@ -198,11 +238,8 @@ void policy_event(policy *r, const event *ev, policy_verdict *v)
     v->action = POLICY_PUBLISH;
     v->reason = POLICY_VALID;
     v->schema[0] = v->error[0] = '\0';
-    if (r->nmarks > 0 && marked(r, ev)) {
-        policy_refused(r, POLICY_TOO_LARGE,
-                       "the Kafka broker refused the record as too large (its message.max.bytes "
-                       "or the topic's max.message.bytes is below the producer's)",
-                       v);
+    if (r->nmarks > 0 && (m = marked(r, ev->commit_lsn, ev->index)) != NULL) {
+        refused_before(r, ev, m, v);
         return;
     }
     if (r->reg == NULL)
@@ -270,7 +307,7 @@ void policy_dead_letter(policy *r, const event *ev, const policy_verdict *v, boo
     out->version_len = ev->version_len;
     out->id = ev->id;
     out->type = ev->type;
-    out->timestamp_ms = ev->timestamp_ms;
+    out->timestamp_ms = v->reason == POLICY_REJECTED ? 0 : ev->timestamp_ms;
     out->commit_lsn = ev->commit_lsn;
     out->index = ev->index;
     out->headers[n++] = (event_header){POLICY_HDR_REASON, policy_reason_name(v->reason),
@@ -316,6 +353,12 @@ void policy_describe(const policy *r, const event *ev, const policy_verdict *v, 
     case POLICY_BAD_ROW:
         fix = "schemas.on_invalid is \"stop\": fix the mapping (outbox.topic, outbox.columns) "
               "or set schemas.on_invalid = \"dead_letter\", and restart";
+        break;
+    case POLICY_REJECTED:
+        fix = "schemas.on_invalid is \"stop\": make the record acceptable to the broker (an "
+              "INVALID_TIMESTAMP is a created_at outside the topic's "
+              "message.timestamp.before.max.ms/after.max.ms: store it as timestamptz, or widen "
+              "those), or set schemas.on_invalid = \"dead_letter\", and restart";
         break;
     default:
         fix = "schemas.on_invalid is \"stop\": raise kafka.properties.message_max_bytes and the "

@@ -14,6 +14,8 @@
  *   policy_event(r, &ev, &v);                 after event_map returned 0
  *   policy_refused(r, POLICY_BAD_ROW, err, &v); after event_map returned EVENT_BAD_ROW
  *   policy_refused(r, POLICY_TOO_LARGE, …)     after the producer refused the record's size
+ *   policy_mark(r, …)                          after the broker refused it at commit, before
+ *                                              the replay
  *   then by v.action: produce ev / produce policy_dead_letter(r, &ev, &v, …) / stop (EXIT_DATA)
  *   with the one line of policy_describe().
  */
@@ -47,6 +49,8 @@ typedef enum {
     POLICY_UNKNOWN_TYPE, /* no schema for its type (or version) */
     POLICY_BAD_ROW,      /* the row cannot become a record (NULL key, illegal topic name, …) */
     POLICY_TOO_LARGE,    /* larger than Kafka accepts */
+    POLICY_REJECTED,     /* refused by the broker for another reason (a timestamp out of the
+                            topic's bounds, an invalid record): the broker's error says which */
 } policy_reason;
 
 typedef struct policy_verdict {
@@ -77,24 +81,31 @@ void policy_event(policy *r, const event *ev, policy_verdict *v);
 void policy_refused(policy *r, policy_reason reason, const char *error, policy_verdict *v);
 
 /*
- * Kafka refused the record at (commit_lsn, index) only when the transaction was committed
- * (a broker limit below the producer's message.max.bytes), which dooms the whole Kafka
- * transaction. The caller aborts and replays; policy_event then refuses that event as
- * POLICY_TOO_LARGE, and the rest of the batch goes through. Returns false when the position
- * was marked already (the replay did not help: the caller must stop, not loop).
+ * The broker refused the record at (commit_lsn, index) (a broker limit below the producer's
+ * message.max.bytes, a timestamp out of the topic's bounds, an invalid record): it surfaces
+ * only at the commit and dooms the whole Kafka transaction. The caller aborts and replays;
+ * policy_event then refuses that event for reason (POLICY_TOO_LARGE or POLICY_REJECTED, with
+ * error, the broker's answer, in the verdict), and the rest of the batch goes through. Up to
+ * max(32, batch.max_events) positions are kept, the oldest replaced, so one batch's marks are
+ * never lost to its own. Returns false when the position was marked already (the replay did
+ * not help: the caller must stop, not loop).
  */
-bool policy_mark_too_large(policy *r, relay_lsn commit_lsn, uint32_t index);
+bool policy_mark(policy *r, relay_lsn commit_lsn, uint32_t index, policy_reason reason,
+                 const char *error);
 
 /*
  * The dead-letter record of ev for verdict v in *out: topic dead_letter.topic, ev's key,
- * value (none when omit_value; always none for POLICY_TOO_LARGE), timestamp and position, the
+ * value (none when omit_value; always none for POLICY_TOO_LARGE), timestamp (none, so Kafka's
+ * time of the dead letter, for POLICY_REJECTED: the broker may have refused ev's timestamp,
+ * and the dead-letter topic would refuse it alike; the error header names it) and position, the
  * POLICY_HDR_* headers and then ev's own headers (as many as fit in EVENT_MAX_HEADERS). out
  * points into ev, v and r: valid while they are and until the next call.
  */
 void policy_dead_letter(policy *r, const event *ev, const policy_verdict *v, bool omit_value,
                         event *out);
 
-/* "valid", "invalid", "unknown_type", "bad_row", "too_large": the dead_letter_reason header. */
+/* "valid", "invalid", "unknown_type", "bad_row", "too_large", "rejected": the
+ * dead_letter_reason header. */
 const char *policy_reason_name(policy_reason reason);
 
 /*

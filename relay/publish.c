@@ -1,6 +1,7 @@
 #include "publish.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "policy.h"
 
 #define POLL_EVERY 1000 /* serve librdkafka's delivery reports every N produced records */
+#define SAME_FAILURES_MAX 3 /* transactions in a row failing alike at the broker before giving up */
 
 /* An event produced into the open Kafka transaction, by its tag (index + 1): what the
  * replay must recognise when the broker refuses it as too large. */
@@ -29,6 +31,10 @@ struct publisher {
     uint64_t records; /* produced, for polling */
     publish_counts counts;
     int exit_code;
+    bool set_aside;         /* the last rewind set a refused event aside: progress */
+    int same_failures;      /* transactions in a row the broker failed alike, since a commit */
+    char last_failure[256]; /* how the last one failed, and where it began */
+    char last_where[64];    /* where it began: its first event */
     char err[2048];
 };
 
@@ -91,6 +97,11 @@ int publish_exit_code(const publisher *p)
     return p->exit_code;
 }
 
+bool publish_set_aside(const publisher *p)
+{
+    return p->set_aside;
+}
+
 static publish_step stop_with(publisher *p, int exit_code)
 {
     p->exit_code = exit_code;
@@ -130,46 +141,105 @@ publish_step publish_abort(publisher *p)
     return PUBLISH_OK;
 }
 
+/* "event at 0/16B3748:7" (run) or "event of row 7 of the job" (backfill). */
+static void position(const produced *ev, char *buf, size_t size)
+{
+    if (ev->commit_lsn != 0)
+        snprintf(buf, size, "event at " LSN_FMT ":%u", LSN_ARGS(ev->commit_lsn), ev->index);
+    else
+        snprintf(buf, size, "event of row %u of the job", ev->index);
+}
+
+/* Appends to p->err. */
+static void say_more(publisher *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say_more(publisher *p, const char *fmt, ...)
+{
+    size_t n = strlen(p->err);
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(p->err + n, sizeof p->err - n, fmt, ap);
+    va_end(ap);
+}
+
+/* Counts the transactions in a row that failed alike (same delivery error, same first event;
+ * which topic's report came first varies): the
+ * broker answering the same records the same way is not going to change its mind. */
+static int failed_alike(publisher *p, const char *code)
+{
+    char now[sizeof p->last_failure], where[sizeof p->last_where] = "state record alone";
+
+    if (p->ntags > 0)
+        position(&p->tags[0], where, sizeof where);
+    snprintf(now, sizeof now, "%s|%s", where, code);
+    if (strcmp(now, p->last_failure) != 0) {
+        snprintf(p->last_failure, sizeof p->last_failure, "%s", now);
+        snprintf(p->last_where, sizeof p->last_where, "%s", where);
+        p->same_failures = 0;
+    }
+    return ++p->same_failures;
+}
+
 /*
  * After a failed Kafka call (p->err says which): the next step. A record the broker refuses
- * as too large dooms the whole transaction, and it surfaces at whichever call comes next (a
- * produce, the commit). Once the transaction is aborted every delivery report is in: the
- * largest refused event is set aside and the caller replays; the replay routes it as
- * too_large and publishes the rest. A second refusal of the same event stops.
+ * for good (too large, a timestamp out of the topic's bounds, an invalid record) dooms the
+ * whole transaction, and it surfaces at whichever call comes next (a produce, the commit).
+ * Once the transaction is aborted every delivery report is in: the refused event is set aside
+ * and the caller replays; the replay routes it as too_large or rejected (schemas.on_invalid)
+ * and publishes the rest. A second refusal of the same event stops, as does missing write
+ * authorization, and the same broker failure SAME_FAILURES_MAX times in a row.
  */
 static publish_step kafka_failed(publisher *p, kafka_status st)
 {
+    bool doomed = st == KAFKA_ABORT || st == KAFKA_REJECTED;
     const produced *ev = NULL;
+    kafka_refusal why;
     uint64_t tag;
-    size_t size, n;
     char where[64];
 
-    if ((st == KAFKA_ABORT || st == KAFKA_REJECTED) && p->txn_open) {
-        char why[512];
+    p->set_aside = false;
+    if (doomed && p->txn_open) {
+        char abort_why[512];
 
-        if (kafka_abort(p->kafka, why, sizeof why) == KAFKA_OK)
+        if (kafka_abort(p->kafka, abort_why, sizeof abort_why) == KAFKA_OK)
             p->txn_open = false;
         kafka_poll(p->kafka);
     }
-    tag = kafka_rejected_record(p->kafka, &size);
+    tag = kafka_rejected_record(p->kafka, &why);
+    if (doomed && why.unauthorized) {
+        say_more(p,
+                 "; Kafka refused the relay's writes to topic %s: grant WRITE on topic %s to the "
+                 "relay's principal (kafka-acls.sh --add --allow-principal User:<relay> "
+                 "--operation Write --topic %s) and restart",
+                 why.topic, why.topic, why.topic);
+        return stop_with(p, EXIT_KAFKA);
+    }
     if (tag > 0 && tag <= p->ntags)
         ev = &p->tags[tag - 1];
-    if ((st == KAFKA_ABORT || st == KAFKA_REJECTED) && ev != NULL &&
-        policy_mark_too_large(p->policy, ev->commit_lsn, ev->index)) {
-        if (ev->commit_lsn != 0)
-            snprintf(where, sizeof where, "event at " LSN_FMT ":%u", LSN_ARGS(ev->commit_lsn),
-                     ev->index);
+    if (doomed && ev != NULL) {
+        position(ev, where, sizeof where);
+        if (!policy_mark(p->policy, ev->commit_lsn, ev->index,
+                         why.too_large ? POLICY_TOO_LARGE : POLICY_REJECTED, why.error)) {
+            say_more(p, "; the broker refused the %s again after the replay set it aside", where);
+            return stop_with(p, EXIT_DATA);
+        }
+        if (why.too_large)
+            say_more(p, "; the broker refused the %s (%zu bytes) as too large", where, why.size);
         else
-            snprintf(where, sizeof where, "event of row %u of the job", ev->index);
-        n = strlen(p->err);
-        snprintf(p->err + n, sizeof p->err - n,
-                 "; the broker refused the %s (%zu bytes) as too large: aborted, replaying to "
-                 "dead-letter it",
-                 where, size);
+            say_more(p, "; the broker refused the %s: %s", where, why.error);
+        say_more(p, ": aborted, replaying to dead-letter it");
+        p->set_aside = true;
         return PUBLISH_REWIND;
     }
     if (st == KAFKA_FATAL || st == KAFKA_REJECTED)
         return stop_with(p, st == KAFKA_REJECTED ? EXIT_DATA : EXIT_KAFKA);
+    if (doomed && why.broker && failed_alike(p, why.code) >= SAME_FAILURES_MAX) {
+        say_more(p,
+                 " (%d Kafka transactions in a row from the %s failed alike): stopping rather "
+                 "than replaying forever; the broker's log says why it refuses them",
+                 p->same_failures, p->last_where);
+        return stop_with(p, EXIT_KAFKA);
+    }
     return PUBLISH_REWIND;
 }
 
@@ -280,6 +350,8 @@ publish_step publish_commit(publisher *p, const char *value, size_t len)
         return kafka_failed(p, st);
     p->txn_open = false;
     p->ntags = 0;
+    p->same_failures = 0;
+    p->last_failure[0] = '\0';
     p->counts.kafka_txns++;
     return PUBLISH_OK;
 }

@@ -3,9 +3,9 @@
  *
  * Owns: the verdict on each mapped event (policy.h: publish, dead-letter or stop),
  * producing the event or its dead-letter record into the open Kafka transaction (begun on
- * the first record), the records Kafka refuses as too large (over the producer's limit:
- * routed at once; over the broker's: the transaction is aborted and the replay routes just
- * that event), committing a transaction together with its state record (run's checkpoint,
+ * the first record), the records Kafka refuses (too large for the producer: routed at once;
+ * refused by the broker — too large, a timestamp out of bounds, an invalid record: the
+ * transaction is aborted and the replay routes just that event; no write right: stop), committing a transaction together with its state record (run's checkpoint,
  * a backfill job's cursor), and what each Kafka failure means for the caller.
  *
  * The drivers (pipeline.c, backfill.c) read rows, map them (event.h), feed the events here
@@ -87,5 +87,9 @@ const publish_counts *publish_get_counts(const publisher *p);
  * PUBLISH_EXIT the exit code. */
 const char *publish_error(const publisher *p);
 int publish_exit_code(const publisher *p);
+
+/* After PUBLISH_REWIND: true when it set an event the broker refused aside for the replay to
+ * dead-letter (progress, not a failure to count against retries). */
+bool publish_set_aside(const publisher *p);
 
 #endif

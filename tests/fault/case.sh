@@ -61,6 +61,16 @@ supervisor_stop() {
 }
 relay_pid() { cat "$WORK/relay.pid"; }
 kill9_relay() { kill -9 "$(relay_pid)" 2>/dev/null || true; }
+# kill9_until_done PID MIN MAX: kill -9 the relay every MIN-MAX s while PID (the writer) runs.
+kill9_until_done() {
+  local kills=0
+  while kill -0 "$1" 2>/dev/null; do
+    pause "$2" "$3"
+    kill9_relay
+    kills=$((kills + 1))
+  done
+  NOTES+=("kills=$kills")
+}
 pause() { sleep "$(awk -v a="$1" -v b="$2" -v r=$RANDOM 'BEGIN { printf "%.2f", a + (b - a) * r / 32767 }')"; }
 
 # writer SECONDS: mixed transaction sizes, every fifth rolled back, for about SECONDS.
@@ -95,13 +105,7 @@ run_case() {
   F1) # kill -9 the relay at random moments
     supervisor_start
     writer $((12 * SCALE)) &
-    local w=$! kills=0
-    while kill -0 "$w" 2>/dev/null; do
-      pause 0.3 1.5
-      kill9_relay
-      kills=$((kills + 1))
-    done
-    NOTES+=("kills=$kills")
+    kill9_until_done $! 0.3 1.5
     ;;
   F2) # kill -9 between the Kafka commit and the status update
     echo "RELAY_FAILPOINT=after_commit_before_status:$((RANDOM % 5 + 1))" >"$WORK/next.env"
@@ -231,10 +235,7 @@ run_case() {
     local w=$! rc
     pause 1 3
     standby_stop # the standby lags from here on; the primary writes on
-    while kill -0 "$w" 2>/dev/null; do
-      pause 0.5 2
-      kill9_relay
-    done
+    kill9_until_done "$w" 0.5 2
     wait_confirmed "$(current_lsn)" 60
     supervisor_stop
     standby_promote
@@ -247,6 +248,17 @@ run_case() {
     done
     (($(grep -c 'refusing to guess' "$WORK/refused.log") == 2)) || fail "no refusal message"
     NOTES+=("refused=79,79")
+    ;;
+  F13) # a record the broker refuses for good mid-stream (a created_at 9 hours ahead: past
+    # message.timestamp.after.max.ms, INVALID_TIMESTAMP), with kill -9s around it
+    export OUTBOX_RELAY_DEAD_LETTER_TOPIC=it.$ID.dead
+    supervisor_start
+    writer $((12 * SCALE)) &
+    local w=$!
+    pause 1.5 3
+    sql -c "INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload, created_at)
+            VALUES ('order', 'agg-refused', 'Refused', '{}', now() + interval '9 hours')" >/dev/null
+    kill9_until_done "$w" 0.2 1.5
     ;;
   *) fail "unknown case $CASE" ;;
   esac
@@ -261,9 +273,16 @@ check_slot_not_ahead
 supervisor_stop
 
 consume "it.$ID.order" >"$WORK/records"
-sql -c "SELECT id FROM outbox ORDER BY id" >"$WORK/expected"
+# (F13's refused row goes to the dead-letter topic instead, checked below.)
+sql -c "SELECT id FROM outbox WHERE event_type <> 'Refused' ORDER BY id" >"$WORK/expected"
 rows=$(wc -l <"$WORK/expected")
 verdict "$WORK/records" "$WORK/expected" --per-key-order
+if [[ $CASE == F13 ]]; then
+  refused=$(sql -c "SELECT id FROM outbox WHERE event_type = 'Refused'")
+  dead=$(consume "it.$ID.dead" | event_ids /dev/stdin | tr '\n' ' ')
+  [[ $dead == "$refused " ]] || fail "F13: dead-lettered event ids '$dead', expected '$refused ' once"
+  NOTES+=("dead_lettered=1 aborts=$(grep -c 'the broker refused the event at' "$WORK/relay.log" || true)")
+fi
 # How relays ended (the last one by the final SIGTERM): "exits=0" is one clean run.
 exits=$(awk '{ print $2 }' "$WORK/exits" 2>/dev/null | sort | uniq -c | awk '{ printf "%s%sx%s", sep, $2, $1; sep = "," }')
 echo "$CASE rows=$rows lost=$LOST duplicated=$DUPLICATED misordered=$MISORDERED unexpected=$UNEXPECTED exits=$exits ${NOTES[*]}"

@@ -4,6 +4,7 @@
  * acts on. (The real broker is exercised by tests/integration.)
  */
 #include <string.h>
+#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -317,7 +318,7 @@ START_TEST(too_large_record_is_named_by_its_position)
     kafka_client *kc;
     event ev = sample_event(), big = sample_event();
     record_checkpoint cp = {{100, 0, 0}, "42", "slot", 1};
-    size_t size = 0;
+    kafka_refusal why;
     char err[512] = "", value[5000];
     kafka_status st;
 
@@ -328,7 +329,7 @@ START_TEST(too_large_record_is_named_by_its_position)
     big.value = value;
     big.value_len = sizeof value;
     ck_assert_int_eq(kafka_begin(kc, err, sizeof err), KAFKA_OK);
-    ck_assert_uint_eq(kafka_rejected_record(kc, &size), 0);
+    ck_assert_uint_eq(kafka_rejected_record(kc, &why), 0);
     /* Every produce request of the transaction is refused (the events' and the checkpoint's,
      * in whatever order and batching they go); the largest record is named. */
     rd_kafka_mock_push_request_errors(m.cluster, API_PRODUCE, 3,
@@ -343,11 +344,12 @@ START_TEST(too_large_record_is_named_by_its_position)
     ck_assert_msg(st == KAFKA_ABORT || st == KAFKA_REJECTED, "%d: %s", st, err);
     ck_assert_int_eq(kafka_abort(kc, err, sizeof err), KAFKA_OK);
     kafka_poll(kc);
-    ck_assert_uint_eq(kafka_rejected_record(kc, &size), 7);
-    ck_assert_uint_eq(size, sizeof value + 7);
+    ck_assert_uint_eq(kafka_rejected_record(kc, &why), 7);
+    ck_assert_uint_eq(why.size, sizeof value + 7);
+    ck_assert(why.too_large && why.broker && !why.unauthorized);
     /* The next transaction starts clean. */
     ck_assert_int_eq(kafka_begin(kc, err, sizeof err), KAFKA_OK);
-    ck_assert_uint_eq(kafka_rejected_record(kc, &size), 0);
+    ck_assert_uint_eq(kafka_rejected_record(kc, &why), 0);
     ck_assert_int_eq(kafka_abort(kc, err, sizeof err), KAFKA_OK);
     kafka_free(kc);
     mock_stop(&m);
@@ -408,6 +410,155 @@ START_TEST(publisher_dead_letters_an_event_the_broker_refused)
 }
 END_TEST
 
+/* A publisher over the mock cluster with a dead-letter topic, and two events of one
+ * transaction at 0/16B3748:6 and :7. */
+typedef struct pub_fixture {
+    mock m;
+    kafka_client *kc;
+    publisher *p;
+    volatile sig_atomic_t stop;
+    publish_opts o;
+    event ev, bad;
+} pub_fixture;
+
+static void pub_start(pub_fixture *f)
+{
+    char err[512] = "";
+
+    memset(f, 0, sizeof *f);
+    mock_start(&f->m);
+    rd_kafka_mock_topic_create(f->m.cluster, "dlt", 1, 1);
+    f->m.cfg.dead_letter.topic = "dlt";
+    f->kc = kafka_new(&f->m.cfg, f->m.cfg.name, &f->m.lg, err, sizeof err);
+    ck_assert_int_eq(kafka_init_transactions(f->kc, 10000, err, sizeof err), KAFKA_OK);
+    f->o = (publish_opts){.state_key = "relay-test", .resume = "resumes", .stop = &f->stop};
+    f->p = publish_new(&f->m.cfg, f->kc, &f->o, &f->m.lg, err, sizeof err);
+    ck_assert_msg(f->p != NULL, "%s", err);
+    f->ev = f->bad = sample_event();
+    f->ev.commit_lsn = f->bad.commit_lsn = 0x16B3748;
+    f->ev.index = 6;
+    f->bad.index = 7;
+}
+
+static void pub_stop(pub_fixture *f)
+{
+    publish_free(f->p);
+    kafka_free(f->kc);
+    mock_stop(&f->m);
+}
+
+/* The issue's case: a created_at without time zone written in Asia/Tokyo is 9 hours ahead as
+ * UTC, past the topic's message.timestamp.after.max.ms; the broker answers INVALID_TIMESTAMP
+ * on every try. That event is set aside (the one farthest from now, not the first of the
+ * batch) and the replay dead-letters it, reason rejected, with its value; no endless loop. */
+START_TEST(publisher_dead_letters_a_refused_timestamp)
+{
+    pub_fixture f;
+    struct timespec now;
+
+    pub_start(&f);
+    clock_gettime(CLOCK_REALTIME, &now);
+    f.ev.timestamp_ms = (int64_t)now.tv_sec * 1000;
+    f.bad.timestamp_ms = f.ev.timestamp_ms + 9 * 3600 * 1000;
+    rd_kafka_mock_push_request_errors(f.m.cluster, API_PRODUCE, 3,
+                                      RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP,
+                                      RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP,
+                                      RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP);
+    ck_assert_int_eq(publish_event(f.p, &f.ev, NULL, NULL), PUBLISH_OK);
+    ck_assert_int_eq(publish_event(f.p, &f.bad, NULL, NULL), PUBLISH_OK);
+    ck_assert_int_eq(publish_commit(f.p, "{}", 2), PUBLISH_REWIND);
+    ck_assert_msg(strstr(publish_error(f.p), "the broker refused the event at 0/16B3748:7: Broker: "
+                                             "Invalid timestamp (INVALID_TIMESTAMP): aborted, "
+                                             "replaying to dead-letter it") != NULL,
+                  "%s", publish_error(f.p));
+    ck_assert(publish_set_aside(f.p));
+    rd_kafka_mock_clear_request_errors(f.m.cluster, API_PRODUCE);
+
+    ck_assert_int_eq(publish_event(f.p, &f.ev, NULL, NULL), PUBLISH_OK);
+    ck_assert_int_eq(publish_event(f.p, &f.bad, NULL, NULL), PUBLISH_OK);
+    ck_assert_int_eq(publish_get_counts(f.p)->dead_letters, 1);
+    ck_assert_int_eq(publish_get_counts(f.p)->events, 3);
+    ck_assert_int_eq(publish_abort(f.p), PUBLISH_OK);
+    pub_stop(&f);
+}
+END_TEST
+
+/* With schemas.on_invalid = stop the replay stops at the refused event: exit 65. */
+START_TEST(refused_record_stops_with_on_invalid_stop)
+{
+    pub_fixture f;
+
+    pub_start(&f);
+    f.m.cfg.schemas.on_invalid = CONFIG_ON_INVALID_STOP;
+    publish_free(f.p);
+    f.p = publish_new(&f.m.cfg, f.kc, &f.o, &f.m.lg, (char[256]){0}, 256);
+    rd_kafka_mock_push_request_errors(f.m.cluster, API_PRODUCE, 2,
+                                      RD_KAFKA_RESP_ERR_INVALID_RECORD,
+                                      RD_KAFKA_RESP_ERR_INVALID_RECORD);
+    ck_assert_int_eq(publish_event(f.p, &f.bad, NULL, NULL), PUBLISH_OK);
+    ck_assert_int_eq(publish_commit(f.p, "{}", 2), PUBLISH_REWIND);
+    rd_kafka_mock_clear_request_errors(f.m.cluster, API_PRODUCE);
+    ck_assert_int_eq(publish_event(f.p, &f.bad, NULL, NULL), PUBLISH_EXIT);
+    ck_assert_int_eq(publish_exit_code(f.p), 65);
+    ck_assert_msg(strncmp(publish_error(f.p), "rejected: the Kafka broker refused the record: "
+                                              "Broker: Broker failed to validate record",
+                          87) == 0,
+                  "%s", publish_error(f.p));
+    pub_stop(&f);
+}
+END_TEST
+
+/* No write right on the topic: not the record's fault; exit 80 naming the ACL to grant. */
+START_TEST(unauthorized_topic_exits_naming_the_acl)
+{
+    pub_fixture f;
+
+    pub_start(&f);
+    rd_kafka_mock_push_request_errors(f.m.cluster, API_PRODUCE, 2,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+    ck_assert_int_eq(publish_event(f.p, &f.ev, NULL, NULL), PUBLISH_OK);
+    ck_assert_int_eq(publish_commit(f.p, "{}", 2), PUBLISH_EXIT);
+    ck_assert_int_eq(publish_exit_code(f.p), 80);
+    ck_assert_msg(strstr(publish_error(f.p), "grant WRITE on topic events to the relay's "
+                                             "principal") != NULL,
+                  "%s", publish_error(f.p));
+    pub_stop(&f);
+}
+END_TEST
+
+/* A broker failure the relay cannot pin on one record, the same on every replay: after
+ * SAME_FAILURES_MAX transactions in a row the publisher stops, naming where and why. */
+START_TEST(same_broker_failure_does_not_replay_forever)
+{
+    pub_fixture f;
+    publish_step ps = PUBLISH_REWIND;
+    int tries = 0;
+
+    pub_start(&f);
+    for (; ps == PUBLISH_REWIND && tries < 10; tries++) {
+        rd_kafka_mock_push_request_errors(f.m.cluster, API_PRODUCE, 2,
+                                          RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS,
+                                          RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS);
+        ps = publish_event(f.p, &f.ev, NULL, NULL);
+        if (ps == PUBLISH_OK)
+            ps = publish_commit(f.p, "{}", 2);
+        ck_assert(ps == PUBLISH_EXIT || !publish_set_aside(f.p));
+        if (ps == PUBLISH_REWIND)
+            ck_assert_int_eq(publish_abort(f.p), PUBLISH_OK);
+        rd_kafka_mock_clear_request_errors(f.m.cluster, API_PRODUCE);
+    }
+    ck_assert_int_eq(ps, PUBLISH_EXIT);
+    ck_assert_int_eq(tries, 3);
+    ck_assert_int_eq(publish_exit_code(f.p), 80);
+    ck_assert_msg(strstr(publish_error(f.p), "(3 Kafka transactions in a row from the event at "
+                                             "0/16B3748:6 failed alike): stopping rather than "
+                                             "replaying forever") != NULL,
+                  "%s", publish_error(f.p));
+    pub_stop(&f);
+}
+END_TEST
+
 Suite *suite_kafka(void)
 {
     Suite *s = suite_create("kafka");
@@ -424,6 +575,10 @@ Suite *suite_kafka(void)
     tcase_add_loop_test(mocked, error_classes, 0, (int)(sizeof injected / sizeof injected[0]));
     tcase_add_test(mocked, too_large_record_is_named_by_its_position);
     tcase_add_test(mocked, publisher_dead_letters_an_event_the_broker_refused);
+    tcase_add_test(mocked, publisher_dead_letters_a_refused_timestamp);
+    tcase_add_test(mocked, refused_record_stops_with_on_invalid_stop);
+    tcase_add_test(mocked, unauthorized_topic_exits_naming_the_acl);
+    tcase_add_test(mocked, same_broker_failure_does_not_replay_forever);
     tcase_set_timeout(mocked, 60);
     suite_add_tcase(s, pure);
     suite_add_tcase(s, mocked);

@@ -357,10 +357,11 @@ START_TEST(too_large_marks)
     char line[2048];
 
     cfg.schemas.dir = "";
+    cfg.batch.max_events = 1; /* the ring's least size, 32 */
     r = new_policy(&cfg);
     other.index = 4;
-    ck_assert(policy_mark_too_large(r, ev.commit_lsn, ev.index));
-    ck_assert(!policy_mark_too_large(r, ev.commit_lsn, ev.index)); /* replay did not help */
+    ck_assert(policy_mark(r, ev.commit_lsn, ev.index, POLICY_TOO_LARGE, ""));
+    ck_assert(!policy_mark(r, ev.commit_lsn, ev.index, POLICY_TOO_LARGE, "")); /* replay did not help */
     policy_event(r, &ev, &v);
     ck_assert_int_eq(v.action, POLICY_DEAD_LETTER);
     ck_assert_int_eq(v.reason, POLICY_TOO_LARGE);
@@ -368,14 +369,14 @@ START_TEST(too_large_marks)
     ck_assert_int_eq(v.action, POLICY_PUBLISH);
     /* The ring keeps the newest marks. */
     for (uint32_t i = 100; i < 200; i++)
-        ck_assert(policy_mark_too_large(r, 1, i));
+        ck_assert(policy_mark(r, 1, i, POLICY_TOO_LARGE, ""));
     policy_event(r, &ev, &v);
     ck_assert_int_eq(v.action, POLICY_PUBLISH);
     policy_free(r);
 
     cfg.schemas.on_invalid = CONFIG_ON_INVALID_STOP;
     r = new_policy(&cfg);
-    policy_mark_too_large(r, ev.commit_lsn, ev.index);
+    policy_mark(r, ev.commit_lsn, ev.index, POLICY_TOO_LARGE, "");
     policy_event(r, &ev, &v);
     ck_assert_int_eq(v.action, POLICY_STOP);
     policy_describe(r, &ev, &v, "the relay resumes there", line, sizeof line);
