@@ -31,4 +31,4 @@ sql -c "SELECT id FROM outbox ORDER BY id" >"$WORK/expected"
 exactly_once "restart behind an open transaction" "$WORK/records" "$WORK/expected" --per-key-order
 grep -q 'waiting for an open transaction' "$WORK/relay.log" ||
   fail "the restart did not wait for the open transaction"
-log "ok: resumed from the newest checkpoint behind another producer's open transaction"
+log "ok: resumed from the newest checkpoint after $(grep -o 'waiting for an open transaction.*' "$WORK/relay.log" | head -1)"
