@@ -247,6 +247,7 @@ run_case() {
       kills=$((kills + 1))
       wait_streaming $((kills + 1))
     done
+    ! grep -q '^exit 79' "$WORK/exits" || fail "a restart refused (exit 79) behind the open transaction"
     NOTES+=("kills=$kills waits=$(grep -c 'waiting for an open transaction' "$WORK/relay.log" || true)")
     ;;
   *) fail "unknown case $CASE" ;;
