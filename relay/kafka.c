@@ -427,8 +427,8 @@ kafka_status kafka_ensure_checkpoint_topic(kafka_client *kc, char *errbuf, size_
     return ensure_topic(kc, kc->cfg->kafka.checkpoint_topic, 1, true, true, errbuf, errbuf_size);
 }
 
-/* The watermarks of the checkpoint partition; the high one is the end of what was written, committed
- * or not. A read_committed client's ListOffsets answers the last stable offset instead,
+/* The watermarks of the checkpoint partition; the high one is the end of what was written,
+ * committed or not. A read_committed client's ListOffsets answers the last stable offset instead,
  * which stops before the first record of any open transaction, so it is asked through a
  * read_uncommitted handle. */
 static kafka_status checkpoint_watermarks(kafka_client *kc, int64_t *low, int64_t *high,
@@ -468,7 +468,8 @@ static int64_t broker_txn_max_timeout_ms(kafka_client *kc)
     int64_t max_ms = 900000;
     char id[16];
 
-    if (rd_kafka_metadata(kc->rk, 0, NULL, &md, METADATA_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+    if (rd_kafka_metadata(kc->rk, 0, NULL, &md, METADATA_TIMEOUT_MS) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
         md->broker_cnt < 1)
         goto out;
     snprintf(id, sizeof id, "%d", md->brokers[0].id);
@@ -529,7 +530,8 @@ kafka_status kafka_read_latest(kafka_client *kc, const char *key, char *buf, siz
      * stable offset is not enough: another producer's open transaction on this partition
      * (another relay, a backfill job, one killed mid transaction) holds it back, before
      * our newer checkpoints, until that transaction ends. */
-    if ((st = checkpoint_watermarks(kc, &low, &high, errbuf, errbuf_size)) != KAFKA_OK || high <= low)
+    st = checkpoint_watermarks(kc, &low, &high, errbuf, errbuf_size);
+    if (st != KAFKA_OK || high <= low)
         return st;
     snprintf(group, sizeof group, "%s.checkpoint-reader", name);
     conf = make_conf(kc, reader, errbuf, errbuf_size);
@@ -602,7 +604,8 @@ kafka_status kafka_read_latest(kafka_client *kc, const char *key, char *buf, siz
                 snprintf(errbuf, errbuf_size,
                          "timed out reading the checkpoint topic %s: a transaction open since "
                          "offset %" PRId64 " did not end within the broker's "
-                         "transaction.max.timeout.ms; end that producer's transaction and start again",
+                         "transaction.max.timeout.ms; end that producer's transaction and "
+                         "start again",
                          topic, held_at);
             else
                 snprintf(errbuf, errbuf_size,

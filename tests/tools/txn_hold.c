@@ -36,12 +36,13 @@ int main(int argc, char **argv)
         return 2;
     }
     snprintf(txn_id, sizeof txn_id, "txn-hold-%s", argv[3]);
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", argv[1], why, sizeof why) != RD_KAFKA_CONF_OK ||
-        rd_kafka_conf_set(conf, "transactional.id", txn_id, why, sizeof why) != RD_KAFKA_CONF_OK ||
-        rd_kafka_conf_set(conf, "transaction.timeout.ms", argv[4], why, sizeof why) != RD_KAFKA_CONF_OK) {
-        fprintf(stderr, "txn_hold: %s\n", why);
-        return 2;
-    }
+    const char *const props[] = {"bootstrap.servers", argv[1], "transactional.id", txn_id,
+                                 "transaction.timeout.ms", argv[4], NULL};
+    for (int i = 0; props[i] != NULL; i += 2)
+        if (rd_kafka_conf_set(conf, props[i], props[i + 1], why, sizeof why) != RD_KAFKA_CONF_OK) {
+            fprintf(stderr, "txn_hold: %s\n", why);
+            return 2;
+        }
     if ((rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why)) == NULL) {
         fprintf(stderr, "txn_hold: %s\n", why);
         return 1;
