@@ -490,6 +490,82 @@ kafka_status kafka_ensure_checkpoint_topic(kafka_client *kc, char *errbuf, size_
     return ensure_topic(kc, kc->cfg->kafka.checkpoint_topic, 1, true, true, errbuf, errbuf_size);
 }
 
+/* The watermarks of the checkpoint partition; the high one is the end of what was written,
+ * committed or not. A read_committed client's ListOffsets answers the last stable offset instead,
+ * which stops before the first record of any open transaction, so it is asked through a
+ * read_uncommitted handle. */
+static kafka_status checkpoint_watermarks(kafka_client *kc, int64_t *low, int64_t *high,
+                                          char *errbuf, size_t errbuf_size)
+{
+    const char *const probe[] = {"isolation.level", "read_uncommitted", NULL};
+    rd_kafka_conf_t *conf = make_conf(kc, probe, errbuf, errbuf_size);
+    rd_kafka_t *c;
+    rd_kafka_resp_err_t err;
+    char why[512];
+
+    if (conf == NULL)
+        return KAFKA_FATAL;
+    if ((c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why)) == NULL) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(errbuf, errbuf_size, "cannot create the checkpoint reader: %s", why);
+        return KAFKA_FATAL;
+    }
+    err = rd_kafka_query_watermark_offsets(c, kc->cfg->kafka.checkpoint_topic, CHECKPOINT_PARTITION,
+                                           low, high, METADATA_TIMEOUT_MS);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        snprintf(errbuf, errbuf_size, "cannot read the checkpoint topic %s: %s",
+                 kc->cfg->kafka.checkpoint_topic, rd_kafka_err2str(err));
+    rd_kafka_destroy(c);
+    return err == RD_KAFKA_RESP_ERR_NO_ERROR ? KAFKA_OK : KAFKA_RETRY;
+}
+
+/* The broker's transaction.max.timeout.ms: no transaction stays open longer, so it bounds
+ * the wait behind one. Kafka's default (15 minutes) when the broker does not say (no
+ * DescribeConfigs right). */
+static int64_t broker_txn_max_timeout_ms(kafka_client *kc)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_ConfigResource_t *res = NULL;
+    rd_kafka_queue_t *q = NULL;
+    rd_kafka_event_t *ev = NULL;
+    int64_t max_ms = 900000;
+    char id[16];
+
+    if (rd_kafka_metadata(kc->rk, 0, NULL, &md, METADATA_TIMEOUT_MS) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        md->broker_cnt < 1)
+        goto out;
+    snprintf(id, sizeof id, "%d", md->brokers[0].id);
+    res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, id);
+    q = rd_kafka_queue_new(kc->rk);
+    rd_kafka_DescribeConfigs(kc->rk, &res, 1, NULL, q);
+    ev = rd_kafka_queue_poll(q, METADATA_TIMEOUT_MS);
+    if (ev == NULL || rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        goto out;
+    size_t nres = 0, n = 0;
+    const rd_kafka_ConfigResource_t **rs = rd_kafka_DescribeConfigs_result_resources(
+        rd_kafka_event_DescribeConfigs_result(ev), &nres);
+    if (nres != 1 || rd_kafka_ConfigResource_error(rs[0]) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        goto out;
+    const rd_kafka_ConfigEntry_t **entries = rd_kafka_ConfigResource_configs(rs[0], &n);
+    for (size_t i = 0; i < n; i++) {
+        const char *v = rd_kafka_ConfigEntry_value(entries[i]);
+        if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), "transaction.max.timeout.ms") == 0 &&
+            v != NULL && atoll(v) > 0)
+            max_ms = atoll(v);
+    }
+out:
+    if (ev != NULL)
+        rd_kafka_event_destroy(ev);
+    if (q != NULL)
+        rd_kafka_queue_destroy(q);
+    if (res != NULL)
+        rd_kafka_ConfigResource_destroy(res);
+    if (md != NULL)
+        rd_kafka_metadata_destroy(md);
+    return max_ms;
+}
+
 kafka_status kafka_read_latest(kafka_client *kc, const char *key, char *buf, size_t size,
                              size_t *len, bool *found, char *errbuf, size_t errbuf_size)
 {
@@ -506,12 +582,20 @@ kafka_status kafka_read_latest(kafka_client *kc, const char *key, char *buf, siz
     rd_kafka_conf_t *conf;
     rd_kafka_t *c = NULL;
     rd_kafka_topic_partition_list_t *parts = NULL;
-    int64_t low = 0, high = 0, deadline;
-    kafka_status st = KAFKA_RETRY;
+    int64_t low = 0, high = 0, held_at = -1, deadline, next_hook;
+    kafka_status st;
     char why[512];
     rd_kafka_resp_err_t err;
 
     *found = false;
+    /* The high watermark after init_transactions bounds what is ours: our own older
+     * transaction is aborted by then, so reading up to it sees our newest commit. The last
+     * stable offset is not enough: another producer's open transaction on this partition
+     * (another relay, a backfill job, one killed mid transaction) holds it back, before
+     * our newer checkpoints, until that transaction ends. */
+    st = checkpoint_watermarks(kc, &low, &high, errbuf, errbuf_size);
+    if (st != KAFKA_OK || high <= low)
+        return st;
     snprintf(group, sizeof group, "%s.checkpoint-reader", name);
     conf = make_conf(kc, reader, errbuf, errbuf_size);
     if (conf == NULL)
@@ -522,21 +606,7 @@ kafka_status kafka_read_latest(kafka_client *kc, const char *key, char *buf, siz
         snprintf(errbuf, errbuf_size, "cannot create the checkpoint reader: %s", why);
         return KAFKA_FATAL;
     }
-    /* The high watermark after init_transactions bounds what is ours: our own older
-     * transaction is aborted by then, so reading up to it sees our newest commit. (EOF
-     * alone is not enough: another relay's open transaction on this topic would hold a
-     * read_committed consumer before our newer records.) */
-    err = rd_kafka_query_watermark_offsets(c, topic, CHECKPOINT_PARTITION, &low, &high,
-                                           METADATA_TIMEOUT_MS);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        snprintf(errbuf, errbuf_size, "cannot read the checkpoint topic %s: %s", topic,
-                 rd_kafka_err2str(err));
-        goto out;
-    }
-    if (high <= low) {
-        st = KAFKA_OK;
-        goto out;
-    }
+    st = KAFKA_RETRY;
     parts = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(parts, topic, CHECKPOINT_PARTITION)->offset =
         RD_KAFKA_OFFSET_BEGINNING;
@@ -546,6 +616,7 @@ kafka_status kafka_read_latest(kafka_client *kc, const char *key, char *buf, siz
         goto out;
     }
     deadline = now_ms() + kc->cfg->kafka.transaction_timeout_ms + METADATA_TIMEOUT_MS;
+    next_hook = now_ms() + WAIT_SLICE_MS;
     for (;;) {
         rd_kafka_message_t *msg = rd_kafka_consumer_poll(c, 200);
 
@@ -566,6 +637,20 @@ kafka_status kafka_read_latest(kafka_client *kc, const char *key, char *buf, siz
                 st = KAFKA_FATAL;
                 goto out;
             }
+        } else if (msg != NULL && msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF &&
+                   msg->offset < high && held_at < 0) {
+            /* The end of what is stable, short of the high watermark: an open transaction
+             * starts there. It ends by commit, abort or the broker's timeout, at the latest
+             * transaction.max.timeout.ms after it began. */
+            int64_t max_ms = broker_txn_max_timeout_ms(kc);
+
+            held_at = msg->offset;
+            deadline = now_ms() + max_ms + METADATA_TIMEOUT_MS;
+            log_info(kc->lg,
+                     "checkpoint topic %s: waiting for an open transaction of another producer "
+                     "at offset %" PRId64 " to end before reading on to offset %" PRId64
+                     " (at most transaction.max.timeout.ms = %" PRId64 " ms)",
+                     topic, held_at, high, max_ms);
         } else if (msg != NULL && msg->err != RD_KAFKA_RESP_ERR_NO_ERROR &&
                    msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             log_warn(kc->lg, "reading checkpoints: %s", rd_kafka_message_errstr(msg));
@@ -578,10 +663,23 @@ kafka_status kafka_read_latest(kafka_client *kc, const char *key, char *buf, siz
             break;
         }
         if (now_ms() > deadline) {
-            snprintf(errbuf, errbuf_size,
-                     "timed out reading the checkpoint topic %s up to offset %" PRId64, topic,
-                     high);
+            if (held_at >= 0)
+                snprintf(errbuf, errbuf_size,
+                         "timed out reading the checkpoint topic %s: a transaction open since "
+                         "offset %" PRId64 " did not end within the broker's "
+                         "transaction.max.timeout.ms; end that producer's transaction and "
+                         "start again",
+                         topic, held_at);
+            else
+                snprintf(errbuf, errbuf_size,
+                         "timed out reading the checkpoint topic %s up to offset %" PRId64, topic,
+                         high);
             break;
+        }
+        /* Waiting may take minutes: keep the caller's other connections alive. */
+        if (now_ms() >= next_hook) {
+            waited(kc);
+            next_hook = now_ms() + WAIT_SLICE_MS;
         }
     }
 out:

@@ -58,7 +58,9 @@ void kafka_set_wait_hook(kafka_client *kc, kafka_wait_fn fn, void *arg);
 kafka_status kafka_ensure_checkpoint_topic(kafka_client *kc, char *errbuf, size_t errbuf_size);
 
 /* Reads the newest committed value of key in the checkpoint topic (read_committed, up to
- * the end as of the call) into buf (size bytes, NUL-terminated; *len without the NUL).
+ * the high watermark as of the call: another producer's open transaction there is waited
+ * out, at most the broker's transaction.max.timeout.ms, the wait hook running meanwhile)
+ * into buf (size bytes, NUL-terminated; *len without the NUL).
  * *found is false when there is none, or when the newest is a tombstone. Call after
  * kafka_init_transactions, so this client's own open transaction is aborted and what is
  * read is final. */

@@ -9,6 +9,7 @@ set -euo pipefail
 : "${KAFKA_BROKERS:?run under tests/run.sh}"
 ROOT=${RELAY_SOURCE_DIR:-$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)}
 RELAY_BIN=${RELAY_BIN:-$ROOT/build/outbox-relay}
+TXN_HOLD_BIN=${TXN_HOLD_BIN:-$(dirname -- "$RELAY_BIN")/txn_hold}
 TEST_NAME=${TEST_NAME:-$(basename "$0" .sh)}
 TEST_NAME=${TEST_NAME#t_}
 ID=$(tr "[:upper:]" "[:lower:]" <<<"${TEST_NAME}_$$_$RANDOM") # Postgres folds unquoted names
@@ -17,6 +18,7 @@ DB=it_$ID
 DBURL=${PGURL%/*}/$DB
 SLOT=it_$ID
 RELAY_PID=
+HOLD_PID=
 
 log() { printf '[%s %s] %s\n' "$TEST_NAME" "$(date +%H:%M:%S)" "$*" >&2; }
 fail() {
@@ -29,6 +31,7 @@ sql() { psql -X -q -v ON_ERROR_STOP=1 -At "$DBURL" "$@"; }
 cleanup() {
   local rc=$?
   [[ -n $RELAY_PID ]] && kill -9 "$RELAY_PID" 2>/dev/null || true
+  [[ -n $HOLD_PID ]] && kill -9 "$HOLD_PID" 2>/dev/null || true
   wait 2>/dev/null || true
   standby_remove
   psql -X -q "$PGURL" -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '$SLOT'" >/dev/null 2>&1 || true
@@ -65,6 +68,22 @@ relay_stop() { # SIGTERM; fails unless the relay exits 0 in time
   wait "$RELAY_PID" || rc=$?
   RELAY_PID=
   ((rc == 0)) || fail "relay exited $rc after SIGTERM"
+}
+
+# hold_foreign_txn TIMEOUT_MS: another transactional producer (a backfill job, another
+# relay on the same topic) writes into partition 0 of the checkpoint topic and never
+# commits (tests/tools/txn_hold.c); the broker aborts that transaction TIMEOUT_MS later.
+# Until then it holds the partition's last stable offset. Kill HOLD_PID when done.
+hold_foreign_txn() {
+  local deadline=$((SECONDS + 30))
+  "$TXN_HOLD_BIN" "$KAFKA_BROKERS" "$OUTBOX_RELAY_KAFKA_CHECKPOINT_TOPIC" "backfill-$ID" "$1" \
+    >"$WORK/hold.out" 2>>"$WORK/hold.log" &
+  HOLD_PID=$!
+  until grep -q holding "$WORK/hold.out"; do
+    kill -0 "$HOLD_PID" 2>/dev/null || fail "txn_hold failed: $(cat "$WORK/hold.log")"
+    ((SECONDS < deadline)) || fail "txn_hold did not open its transaction in 30 s"
+    sleep 0.1
+  done
 }
 
 current_lsn() { sql -c "SELECT pg_current_wal_lsn()"; }

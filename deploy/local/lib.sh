@@ -194,6 +194,9 @@ group.initial.rebalance.delay.ms=0
 # restarts while leaving room for GC/SIGSTOP hiccups (heartbeat 1 s).
 broker.session.timeout.ms=5000
 broker.heartbeat.interval.ms=1000
+# The coordinator aborts timed-out transactions at its next check (default every
+# 10 s); tests that leave one open (a producer killed mid transaction) wait for it.
+transaction.abort.timed.out.transaction.cleanup.interval.ms=1000
 # Keep every record: tests publish rows with created_at months in the past (the
 # record timestamp), which the default 7-day retention would delete at its next
 # check, racing the test's consumer (seen: t_backfill read 53 of 143 records).

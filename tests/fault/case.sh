@@ -60,6 +60,14 @@ supervisor_stop() {
   SUPERVISOR=
 }
 relay_pid() { cat "$WORK/relay.pid"; }
+# wait_streaming N: until relays have started streaming N times in all (30 s at most).
+wait_streaming() {
+  local deadline=$((SECONDS + 30))
+  until (($(grep -c 'streaming from' "$WORK/relay.log" 2>/dev/null || true) >= $1)); do
+    ((SECONDS < deadline)) || fail "no relay started streaming ($1) in 30 s"
+    sleep 0.2
+  done
+}
 kill9_relay() { kill -9 "$(relay_pid)" 2>/dev/null || true; }
 # kill9_until_done PID MIN MAX: kill -9 the relay every MIN-MAX s while PID (the writer) runs.
 kill9_until_done() {
@@ -259,6 +267,24 @@ run_case() {
     sql -c "INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload, created_at)
             VALUES ('order', 'agg-refused', 'Refused', '{}', now() + interval '9 hours')" >/dev/null
     kill9_until_done "$w" 0.2 1.5
+    ;;
+  F12) # another producer's transaction left open on the checkpoint partition (a backfill
+    # job killed mid transaction); the relay commits past it, is killed -9 and restarts
+    # behind it, again and again
+    supervisor_start
+    writer $((16 * SCALE)) &
+    local w=$! kills=0
+    wait_streaming 1
+    while kill -0 "$w" 2>/dev/null; do
+      [[ -z $HOLD_PID ]] || kill -9 "$HOLD_PID" 2>/dev/null || true
+      hold_foreign_txn 5000
+      pause 1 3
+      kill9_relay
+      kills=$((kills + 1))
+      wait_streaming $((kills + 1))
+    done
+    ! grep -q '^exit 79' "$WORK/exits" || fail "a restart refused (exit 79) behind the open transaction"
+    NOTES+=("kills=$kills waits=$(grep -c 'waiting for an open transaction' "$WORK/relay.log" || true)")
     ;;
   *) fail "unknown case $CASE" ;;
   esac

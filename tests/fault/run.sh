@@ -12,10 +12,10 @@ if [[ -z ${PGURL:-} || -z ${KAFKA_BROKERS:-} ]]; then
 fi
 
 if [[ ${1:-} == --full ]]; then
-  cases=(F1 F2 F3 F4 F5 F6 F7 F8 F9 F10 F11 F13) runs=3 scale=2
+  cases=(F1 F2 F3 F4 F5 F6 F7 F8 F9 F10 F11 F12 F13) runs=3 scale=2
 else
   # The reduced matrix leaves out the slow broker outages (F4, F5, F9).
-  cases=(F1 F2 F3 F6 F7 F8 F10 F11 F13) runs=1 scale=1
+  cases=(F1 F2 F3 F6 F7 F8 F10 F11 F12 F13) runs=1 scale=1
 fi
 
 total_runs=0 lost=0 duplicated=0 misordered=0 failed=0
