@@ -520,8 +520,12 @@ START_TEST(unauthorized_topic_exits_naming_the_acl)
     ck_assert_int_eq(publish_event(f.p, &f.ev, NULL, NULL), PUBLISH_OK);
     ck_assert_int_eq(publish_commit(f.p, "{}", 2), PUBLISH_EXIT);
     ck_assert_int_eq(publish_exit_code(f.p), 80);
+    /* The event and the checkpoint may share the refused produce request: either topic is
+     * the one named first. */
     ck_assert_msg(strstr(publish_error(f.p), "grant WRITE on topic events to the relay's "
-                                             "principal") != NULL,
+                                             "principal") != NULL ||
+                      strstr(publish_error(f.p), "grant WRITE on topic relay.checkpoints to the "
+                                                 "relay's principal") != NULL,
                   "%s", publish_error(f.p));
     pub_stop(&f);
 }
