@@ -523,10 +523,18 @@ static int open_pg(backfill *b)
                                      "SET LOCAL timezone = 'UTC'";
     const relay_config *cfg = b->cfg;
     char timeout[16];
-    const char *keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
-    const char *vals[] = {timeout, "outbox-relay backfill", cfg->postgres.conninfo, NULL};
+    const char *keys[] = {"connect_timeout", "fallback_application_name", "dbname",
+                          PGCONN_CLIENT_ENCODING_KEY, NULL};
+    const char *vals[] = {timeout, "outbox-relay backfill", cfg->postgres.conninfo,
+                          PGCONN_CLIENT_ENCODING, NULL};
+    PQconninfoOption *parsed = pgconn_parse(cfg->postgres.conninfo, b->err, sizeof b->err);
     PGresult *res;
     int rc = EXIT_OK;
+
+    /* A conninfo that does not parse fails here, before libpq's message quotes it. */
+    if (parsed == NULL)
+        return EXIT_CONFIG;
+    PQconninfoFree(parsed);
 
     /* The user's connect_timeout, in conninfo (expanded from dbname), wins over ours. */
     snprintf(timeout, sizeof timeout, "%d", cfg->postgres.connect_timeout_s);

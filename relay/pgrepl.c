@@ -50,19 +50,14 @@ pgrepl_conn *pgrepl_connect(const char *conninfo, int connect_timeout_s, pgrepl_
                             char *errbuf, size_t errbuf_size)
 {
     PQconninfoOption *parsed;
-    char *perr = NULL, timeout[16], options[1024];
+    char timeout[16], options[1024];
     const char *user_options = "", *user_timeout = NULL;
     pgrepl_conn *c;
 
     *status = PGREPL_ERR_SETUP;
-    parsed = PQconninfoParse(conninfo, &perr);
-    if (parsed == NULL) {
-        char line[256];
-        snprintf(errbuf, errbuf_size, "postgres.conninfo: %s",
-                 perr ? pgconn_first_line(perr, line, sizeof line) : "out of memory");
-        PQfreemem(perr);
+    parsed = pgconn_parse(conninfo, errbuf, errbuf_size);
+    if (parsed == NULL)
         return NULL;
-    }
     for (PQconninfoOption *o = parsed; o->keyword != NULL; o++) {
         if (strcmp(o->keyword, "options") == 0 && o->val != NULL)
             user_options = o->val;
@@ -75,9 +70,9 @@ pgrepl_conn *pgrepl_connect(const char *conninfo, int connect_timeout_s, pgrepl_
              STREAM_OPTIONS);
     snprintf(timeout, sizeof timeout, "%d", connect_timeout_s);
     const char *keys[] = {"connect_timeout", "fallback_application_name", "dbname", "replication",
-                          "options", NULL};
+                          "options", PGCONN_CLIENT_ENCODING_KEY, NULL};
     const char *vals[] = {user_timeout ? user_timeout : timeout, "outbox-relay", conninfo,
-                          "database", options, NULL};
+                          "database", options, PGCONN_CLIENT_ENCODING, NULL};
 
     c = calloc(1, sizeof(*c));
     if (c == NULL) {
