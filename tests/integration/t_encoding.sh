@@ -29,7 +29,7 @@ for mode in payload envelope; do
   wait_confirmed "$(current_lsn)" 60
   relay_stop
   grep -q ' error ' "$WORK/relay.log" && fail "run ($mode) logged an error"
-  read_committed "it.$ID.$mode" -f '%k\t%h\t%s\n' >"$WORK/run.$mode"
+  read_committed "it.$ID.$mode" -f '%k\t%h\t%s\n' >"$WORK/run.$mode"  || fail "run ($mode): nothing in it.$ID.$mode: $(tail -2 "$WORK/relay.log")"
   [[ $(wc -l <"$WORK/run.$mode") == 1 ]] || fail "run ($mode): $(cat "$WORK/run.$mode")"
   utf8_ok "run ($mode)" "$WORK/run.$mode"
   grep -q $'^Z\xc3\xbcrich-2\t' "$WORK/run.$mode" || fail "run ($mode): key not UTF-8"
