@@ -395,7 +395,8 @@ typedef struct backfill {
     volatile sig_atomic_t *stop;
     const char *name; /* the job's name; "dry-run" for an unnamed dry run */
     char key[320];    /* the job record's key: "<relay>/backfill/<job>" */
-    char txn_id[320]; /* "<relay>.backfill.<job>": fences an older run of the same job */
+    char txn_id[320]; /* "<relay>/backfill/<job>": fences an older run of the same job; no
+                       * relay is called that, '/' is not allowed in names */
     PGconn *pg;
     event_mapper *mapper;
     publisher *pub; /* verdict, produce or dead-letter, commit with the job record: as `run` */
@@ -1038,7 +1039,7 @@ int backfill_run(const backfill_args *args, const relay_config *cfg, const log_c
 
     b.name = args->job[0] ? args->job : "dry-run";
     snprintf(b.key, sizeof b.key, "%s/backfill/%s", cfg->name, b.name);
-    snprintf(b.txn_id, sizeof b.txn_id, "%s.backfill.%s", cfg->name, b.name);
+    snprintf(b.txn_id, sizeof b.txn_id, "%s/backfill/%s", cfg->name, b.name);
     b.tty = isatty(STDERR_FILENO);
     /* The bar takes what the rest of the line (about 70 columns) leaves, 10 to 50 cells. */
     b.bar_width = b.tty && ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 ? ws.ws_col - 70 : 10;

@@ -247,22 +247,39 @@ pgrepl_status pgrepl_check_publication(pgrepl_conn *c, const char *publication, 
     return st;
 }
 
+/* s as a literal of the replication grammar, into buf: quotes doubled, backslashes as is
+ * (repl_scanner.l knows no E'' strings). */
+static const char *repl_literal(const char *s, char *buf, size_t size)
+{
+    size_t n = 0;
+
+    buf[n++] = '\'';
+    for (; *s && n + 3 < size; s++) {
+        if (*s == '\'')
+            buf[n++] = '\'';
+        buf[n++] = *s;
+    }
+    buf[n++] = '\'';
+    buf[n] = '\0';
+    return buf;
+}
+
 pgrepl_status pgrepl_start(pgrepl_conn *c, const char *slot, const char *publication,
                            relay_lsn start, char *errbuf, size_t errbuf_size)
 {
     char *ident = PQescapeIdentifier(c->conn, slot, strlen(slot));
     char *pub = PQescapeIdentifier(c->conn, publication, strlen(publication));
-    char sql[1024];
+    char sql[1024], names[300]; /* a 63-byte name, its quotes doubled twice: < 260 */
     pgrepl_status st;
     PGresult *res;
 
-    /* publication_names is a list of identifiers inside a string literal; slot and
-     * publication names are validated by config to plain identifiers, so the quoted
-     * identifier needs no further escaping inside the literal. */
+    /* publication_names is a list of identifiers inside a string literal: the publication
+     * is quoted as an identifier (any name Postgres accepts: quotes, commas, case), then
+     * that as a literal. */
     snprintf(sql, sizeof sql,
-             "START_REPLICATION SLOT %s LOGICAL " LSN_FMT
-             " (proto_version '1', publication_names '%s')",
-             ident ? ident : "\"\"", LSN_ARGS(start), pub ? pub : "\"\"");
+             "START_REPLICATION SLOT %s LOGICAL " LSN_FMT " (proto_version '1', publication_names %s)",
+             ident ? ident : "\"\"", LSN_ARGS(start),
+             repl_literal(pub ? pub : "\"\"", names, sizeof names));
     PQfreemem(ident);
     PQfreemem(pub);
     res = exec(c, sql, PGRES_COPY_BOTH, "START_REPLICATION", &st, errbuf, errbuf_size);
