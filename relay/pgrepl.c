@@ -277,7 +277,8 @@ pgrepl_status pgrepl_start(pgrepl_conn *c, const char *slot, const char *publica
      * is quoted as an identifier (any name Postgres accepts: quotes, commas, case), then
      * that as a literal. */
     snprintf(sql, sizeof sql,
-             "START_REPLICATION SLOT %s LOGICAL " LSN_FMT " (proto_version '1', publication_names %s)",
+             "START_REPLICATION SLOT %s LOGICAL " LSN_FMT
+             " (proto_version '1', publication_names %s)",
              ident ? ident : "\"\"", LSN_ARGS(start),
              repl_literal(pub ? pub : "\"\"", names, sizeof names));
     PQfreemem(ident);
