@@ -395,7 +395,8 @@ typedef struct backfill {
     volatile sig_atomic_t *stop;
     const char *name; /* the job's name; "dry-run" for an unnamed dry run */
     char key[320];    /* the job record's key: "<relay>/backfill/<job>" */
-    char txn_id[320]; /* "<relay>.backfill.<job>": fences an older run of the same job */
+    char txn_id[320]; /* "<relay>/backfill/<job>": fences an older run of the same job; no
+                       * relay is called that, '/' is not allowed in names */
     PGconn *pg;
     event_mapper *mapper;
     publisher *pub; /* verdict, produce or dead-letter, commit with the job record: as `run` */
@@ -556,10 +557,18 @@ static int open_pg(backfill *b)
                                      "SET LOCAL datestyle = 'ISO, YMD'";
     const relay_config *cfg = b->cfg;
     char timeout[16];
-    const char *keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
-    const char *vals[] = {timeout, "outbox-relay backfill", cfg->postgres.conninfo, NULL};
+    const char *keys[] = {"connect_timeout", "fallback_application_name", "dbname",
+                          PGCONN_CLIENT_ENCODING_KEY, NULL};
+    const char *vals[] = {timeout, "outbox-relay backfill", cfg->postgres.conninfo,
+                          PGCONN_CLIENT_ENCODING, NULL};
+    PQconninfoOption *parsed = pgconn_parse(cfg->postgres.conninfo, b->err, sizeof b->err);
     PGresult *res;
     int rc = EXIT_OK;
+
+    /* A conninfo that does not parse fails here, before libpq's message quotes it. */
+    if (parsed == NULL)
+        return EXIT_CONFIG;
+    PQconninfoFree(parsed);
 
     /* The user's connect_timeout, in conninfo (expanded from dbname), wins over ours. */
     snprintf(timeout, sizeof timeout, "%d", cfg->postgres.connect_timeout_s);
@@ -1067,7 +1076,7 @@ int backfill_run(const backfill_args *args, const relay_config *cfg, const log_c
 
     b.name = args->job[0] ? args->job : "dry-run";
     snprintf(b.key, sizeof b.key, "%s/backfill/%s", cfg->name, b.name);
-    snprintf(b.txn_id, sizeof b.txn_id, "%s.backfill.%s", cfg->name, b.name);
+    snprintf(b.txn_id, sizeof b.txn_id, "%s/backfill/%s", cfg->name, b.name);
     b.tty = isatty(STDERR_FILENO);
     /* The bar takes what the rest of the line (about 70 columns) leaves, 10 to 50 cells. */
     b.bar_width = b.tty && ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 ? ws.ws_col - 70 : 10;

@@ -112,8 +112,9 @@ static void check_kafka(checklist *cl, const relay_config *cfg)
     kafka_client *kc;
     int brokers;
 
-    /* A transactional id of its own: init_transactions would fence a running relay. */
-    snprintf(txn_id, sizeof txn_id, "%s.check", cfg->name);
+    /* A transactional id of its own: init_transactions would fence a running relay. '/'
+     * is not allowed in names, so no relay is called "<name>/check". */
+    snprintf(txn_id, sizeof txn_id, "%s/check", cfg->name);
     kc = kafka_new(cfg, txn_id, &quiet, err, sizeof err);
     if (kc == NULL) {
         item(cl, false, "kafka", "%s", err);

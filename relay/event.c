@@ -431,8 +431,22 @@ static const event_value *required(const event_mapper *m, const event_row *row, 
     return v;
 }
 
+/* Whether name is a header the relay sets itself: a consumer deduplicating by event_id or
+ * routing by event_type must see the relay's value only, so the row's copy is dropped. */
+static bool reserved_header(const char *name)
+{
+    static const char *const reserved[] = {EVENT_HDR_ID, EVENT_HDR_TYPE, EVENT_HDR_AGGREGATE_TYPE,
+                                           EVENT_HDR_POSITION, EVENT_HDR_REPLAY};
+
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (strcmp(name, reserved[i]) == 0)
+            return true;
+    return false;
+}
+
 /* Adds the row's headers column (a JSON object) as record headers: string values as is,
- * other values as JSON text. Offsets are stored in the header slots until fix-up. */
+ * other values as JSON text, the relay's own names skipped. Offsets are stored in the
+ * header slots until fix-up. */
 static int add_row_headers(event_mapper *m, const event_value *v, event *out, size_t *name_off,
                            size_t *value_off, char *errbuf, size_t errbuf_size)
 {
@@ -453,6 +467,8 @@ static int add_row_headers(event_mapper *m, const event_value *v, event *out, si
         const char *text;
         size_t len;
 
+        if (reserved_header(k))
+            continue;
         if (out->nheaders >= EVENT_MAX_HEADERS) {
             snprintf(errbuf, errbuf_size, "outbox row: more than %d headers", EVENT_MAX_HEADERS);
             goto out;
@@ -474,6 +490,141 @@ static int add_row_headers(event_mapper *m, const event_value *v, event *out, si
 out:
     json_decref(obj);
     return rc;
+}
+
+/* How many bytes from s[i] (below n) are in set. */
+static size_t span(const char *s, size_t i, size_t n, const char *set)
+{
+    size_t j = i;
+
+    while (j < n && s[j] != '\0' && strchr(set, s[j]) != NULL)
+        j++;
+    return j - i;
+}
+
+/* Skips a JSON string starting at s[*i] == '"' (escapes checked, not decoded). */
+static bool json_skip_string(const char *s, size_t n, size_t *i)
+{
+    for (size_t j = *i + 1; j < n; j++) {
+        unsigned char c = (unsigned char)s[j];
+        if (c == '"')
+            return *i = j + 1, true;
+        if (c < 0x20)
+            return false;
+        if (c != '\\')
+            continue;
+        if (++j >= n)
+            return false;
+        if (s[j] == 'u') {
+            for (int k = 0; k < 4; k++)
+                if (++j >= n || !isxdigit((unsigned char)s[j]))
+                    return false;
+        } else if (strchr("\"\\/bfnrt", s[j]) == NULL || s[j] == '\0') {
+            return false;
+        }
+    }
+    return false;
+}
+
+/* Skips a JSON number or literal (true, false, null) at s[*i]. */
+static bool json_skip_scalar(const char *s, size_t n, size_t *i)
+{
+    static const char *const literals[] = {"true", "false", "null"};
+    size_t j = *i, digits;
+
+    for (int k = 0; k < 3; k++)
+        if (n - j >= strlen(literals[k]) && memcmp(s + j, literals[k], strlen(literals[k])) == 0)
+            return *i = j + strlen(literals[k]), true;
+    if (j < n && s[j] == '-')
+        j++;
+    if (j < n && s[j] == '0')
+        j++;
+    else if ((digits = span(s, j, n, "0123456789")) > 0 && j + digits <= n)
+        j += digits;
+    else
+        return false;
+    if (j < n && s[j] == '.') {
+        if ((digits = span(s, j + 1, n, "0123456789")) == 0)
+            return false;
+        j += 1 + digits;
+    }
+    if (j < n && (s[j] == 'e' || s[j] == 'E')) {
+        j += j + 1 < n && (s[j + 1] == '+' || s[j + 1] == '-') ? 2 : 1;
+        if ((digits = span(s, j, n, "0123456789")) == 0)
+            return false;
+        j += digits;
+    }
+    return *i = j, j <= n;
+}
+
+/*
+ * Whether len bytes are one JSON value (RFC 8259 syntax, any depth, no allocation unless
+ * deeper than 64). The envelope embeds the payload column's text as JSON: jsonb and json
+ * always are, a text or bytea column need not be.
+ */
+static bool json_text_valid(const char *s, size_t n)
+{
+    char fixed[64], *open = fixed; /* the closer of each open container */
+    size_t depth = 0, cap = sizeof fixed, i = 0;
+    bool ok = false;
+
+    for (;;) {
+        /* A value. */
+        i += span(s, i, n, " \t\r\n");
+        if (i >= n)
+            goto out;
+        if (s[i] == '{' || s[i] == '[') {
+            if (depth == cap) {
+                char *grown = realloc(open == fixed ? NULL : open, cap * 2);
+                if (grown == NULL)
+                    goto out;
+                if (open == fixed)
+                    memcpy(grown, fixed, sizeof fixed);
+                open = grown, cap *= 2;
+            }
+            open[depth++] = s[i] == '{' ? '}' : ']';
+            i += 1 + span(s, i + 1, n, " \t\r\n");
+            if (i < n && s[i] == open[depth - 1]) {
+                depth--, i++;
+            } else if (open[depth - 1] == '}') {
+                goto member;
+            } else {
+                continue;
+            }
+        } else if (!(s[i] == '"' ? json_skip_string(s, n, &i) : json_skip_scalar(s, n, &i))) {
+            goto out;
+        }
+        /* After a value: the end, a comma or a closer. */
+        for (;;) {
+            i += span(s, i, n, " \t\r\n");
+            if (depth == 0) {
+                ok = i == n;
+                goto out;
+            }
+            if (i >= n)
+                goto out;
+            if (s[i] == open[depth - 1]) {
+                depth--, i++;
+                continue;
+            }
+            if (s[i++] != ',')
+                goto out;
+            if (open[depth - 1] == ']')
+                break;
+        member:
+            i += span(s, i, n, " \t\r\n");
+            if (i >= n || s[i] != '"' || !json_skip_string(s, n, &i))
+                goto out;
+            i += span(s, i, n, " \t\r\n");
+            if (i >= n || s[i++] != ':')
+                goto out;
+            break;
+        }
+    }
+out:
+    if (open != fixed)
+        free(open);
+    return ok;
 }
 
 /* The text of an optional role's column, or NULL when the table has none or it is NULL. */
@@ -624,6 +775,13 @@ int event_map(event_mapper *m, const event_row *row, relay_lsn commit_lsn, uint3
     /* Value: the payload as stored (jsonb text is already valid JSON), or the envelope. */
     value_off = payload_off = sb->len;
     if (m->cfg->outbox.value == CONFIG_VALUE_ENVELOPE) {
+        if (!json_text_valid(payload->data, payload->len)) {
+            snprintf(errbuf, errbuf_size,
+                     "event %.*s: column \"%s\" is not JSON, which outbox.value = \"envelope\" "
+                     "requires (a text or bytea column holds any text)",
+                     (int)id->len, id->data, m->cfg->outbox.columns.payload);
+            return salvage(m, row, commit_lsn, index, true, topic_off, out, errbuf, errbuf_size);
+        }
         if (!sb_cat(sb, "{\"event_id\":", 12) || !sb_cat_json_string(sb, id->data, id->len) ||
             !sb_cat(sb, ",\"type\":", 8) || !sb_cat_json_string(sb, type->data, type->len) ||
             !sb_cat(sb, ",\"payload\":", 11))

@@ -12,6 +12,45 @@ const char *pgconn_first_line(const char *msg, char *buf, size_t size)
     return buf;
 }
 
+/* libpq's parse errors quote what they stumbled on ("invalid percent-encoded token:
+ * \"pa%ss\""): each quoted span becomes "...", except the one-character syntax libpq
+ * names itself ("missing \"=\" after ..."). */
+static void redact_quoted(const char *msg, char *buf, size_t size)
+{
+    size_t n = 0;
+
+    for (const char *p = msg; *p && *p != '\n' && n + 6 < size; p++) {
+        const char *close = *p == '"' ? strchr(p + 1, '"') : NULL;
+        if (close == NULL) {
+            buf[n++] = *p;
+            continue;
+        }
+        if (close == p + 2 && strchr("=]:/", p[1]) != NULL)
+            n += (size_t)snprintf(buf + n, size - n, "\"%c\"", p[1]);
+        else
+            n += (size_t)snprintf(buf + n, size - n, "\"...\"");
+        p = close;
+    }
+    buf[n] = '\0';
+}
+
+PQconninfoOption *pgconn_parse(const char *conninfo, char *errbuf, size_t errbuf_size)
+{
+    char *perr = NULL, why[256];
+    PQconninfoOption *parsed = PQconninfoParse(conninfo, &perr);
+
+    if (parsed != NULL)
+        return parsed;
+    if (perr != NULL)
+        redact_quoted(perr, why, sizeof why);
+    snprintf(errbuf, errbuf_size,
+             "postgres.conninfo does not parse: %s (the value is not shown, it may hold a "
+             "password; in a URI, percent-encode reserved characters, e.g. %% as %%25)",
+             perr != NULL ? why : "out of memory");
+    PQfreemem(perr);
+    return NULL;
+}
+
 pgconn_class pgconn_connect_failed(PGconn *conn, bool replication, char *errbuf, size_t errbuf_size)
 {
     const char *msg = PQerrorMessage(conn);

@@ -27,6 +27,16 @@ typedef enum {
 /* libpq messages end with a newline and sometimes span lines: the first line, in buf. */
 const char *pgconn_first_line(const char *msg, char *buf, size_t size);
 
+/* Connection keywords every connection appends after dbname (so they override what
+ * conninfo says): rows reach Kafka as UTF-8 whatever the database's encoding. */
+#define PGCONN_CLIENT_ENCODING_KEY "client_encoding"
+#define PGCONN_CLIENT_ENCODING "UTF8"
+
+/* Parses conninfo as libpq will; NULL when it does not parse, with the reason in errbuf
+ * but no part of the value (libpq quotes the offending text, which may be a password).
+ * Free with PQconninfoFree. */
+PQconninfoOption *pgconn_parse(const char *conninfo, char *errbuf, size_t errbuf_size);
+
 /* A failed PQconnectdb*: one line in errbuf. replication: the connection asked for
  * replication=database, whose pg_hba.conf lines and role attribute differ. */
 pgconn_class pgconn_connect_failed(PGconn *conn, bool replication, char *errbuf,

@@ -52,19 +52,14 @@ pgrepl_conn *pgrepl_connect(const char *conninfo, int connect_timeout_s, pgrepl_
                             char *errbuf, size_t errbuf_size)
 {
     PQconninfoOption *parsed;
-    char *perr = NULL, timeout[16], options[1024];
+    char timeout[16], options[1024];
     const char *user_options = "", *user_timeout = NULL;
     pgrepl_conn *c;
 
     *status = PGREPL_ERR_SETUP;
-    parsed = PQconninfoParse(conninfo, &perr);
-    if (parsed == NULL) {
-        char line[256];
-        snprintf(errbuf, errbuf_size, "postgres.conninfo: %s",
-                 perr ? pgconn_first_line(perr, line, sizeof line) : "out of memory");
-        PQfreemem(perr);
+    parsed = pgconn_parse(conninfo, errbuf, errbuf_size);
+    if (parsed == NULL)
         return NULL;
-    }
     for (PQconninfoOption *o = parsed; o->keyword != NULL; o++) {
         if (strcmp(o->keyword, "options") == 0 && o->val != NULL)
             user_options = o->val;
@@ -77,9 +72,9 @@ pgrepl_conn *pgrepl_connect(const char *conninfo, int connect_timeout_s, pgrepl_
              STREAM_OPTIONS);
     snprintf(timeout, sizeof timeout, "%d", connect_timeout_s);
     const char *keys[] = {"connect_timeout", "fallback_application_name", "dbname", "replication",
-                          "options", NULL};
+                          "options", PGCONN_CLIENT_ENCODING_KEY, NULL};
     const char *vals[] = {user_timeout ? user_timeout : timeout, "outbox-relay", conninfo,
-                          "database", options, NULL};
+                          "database", options, PGCONN_CLIENT_ENCODING, NULL};
 
     c = calloc(1, sizeof(*c));
     if (c == NULL) {
@@ -302,22 +297,40 @@ pgrepl_status pgrepl_check_publication(pgrepl_conn *c, const char *publication, 
     return st;
 }
 
+/* s as a literal of the replication grammar, into buf: quotes doubled, backslashes as is
+ * (repl_scanner.l knows no E'' strings). */
+static const char *repl_literal(const char *s, char *buf, size_t size)
+{
+    size_t n = 0;
+
+    buf[n++] = '\'';
+    for (; *s && n + 3 < size; s++) {
+        if (*s == '\'')
+            buf[n++] = '\'';
+        buf[n++] = *s;
+    }
+    buf[n++] = '\'';
+    buf[n] = '\0';
+    return buf;
+}
+
 pgrepl_status pgrepl_start(pgrepl_conn *c, const char *slot, const char *publication,
                            relay_lsn start, char *errbuf, size_t errbuf_size)
 {
     char *ident = PQescapeIdentifier(c->conn, slot, strlen(slot));
     char *pub = PQescapeIdentifier(c->conn, publication, strlen(publication));
-    char sql[1024];
+    char sql[1024], names[300]; /* a 63-byte name, its quotes doubled twice: < 260 */
     pgrepl_status st;
     PGresult *res;
 
-    /* publication_names is a list of identifiers inside a string literal; slot and
-     * publication names are validated by config to plain identifiers, so the quoted
-     * identifier needs no further escaping inside the literal. */
+    /* publication_names is a list of identifiers inside a string literal: the publication
+     * is quoted as an identifier (any name Postgres accepts: quotes, commas, case), then
+     * that as a literal. */
     snprintf(sql, sizeof sql,
              "START_REPLICATION SLOT %s LOGICAL " LSN_FMT
-             " (proto_version '1', publication_names '%s')",
-             ident ? ident : "\"\"", LSN_ARGS(start), pub ? pub : "\"\"");
+             " (proto_version '1', publication_names %s)",
+             ident ? ident : "\"\"", LSN_ARGS(start),
+             repl_literal(pub ? pub : "\"\"", names, sizeof names));
     PQfreemem(ident);
     PQfreemem(pub);
     res = exec(c, sql, PGRES_COPY_BOTH, "START_REPLICATION", &st, errbuf, errbuf_size);

@@ -17,8 +17,13 @@ void record_format_time(int64_t us, char *buf, size_t size)
 
     /* Four-digit years, so that backfill_parse_time reads every output back. */
     gmtime_r(&t, &tm);
-    snprintf(buf, size, "%04d-%02d-%02d %02d:%02d:%02d.%06" PRId64 "+00", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, us - s * 1000000);
+    /* gmtime_r keeps the fields in range; the unsigned % says so to GCC, whose Release
+     * builds otherwise count 11 digits a field and fail on -Wformat-truncation (at most 38
+     * bytes with an 11-character year). */
+    snprintf(buf, size, "%04d-%02u-%02u %02u:%02u:%02u.%06u+00", tm.tm_year + 1900,
+             (unsigned)tm.tm_mon % 12u + 1, (unsigned)tm.tm_mday % 32u,
+             (unsigned)tm.tm_hour % 24u, (unsigned)tm.tm_min % 60u, (unsigned)tm.tm_sec % 61u,
+             (unsigned)(us - s * 1000000) % 1000000u);
 }
 
 int record_checkpoint_format(const char *relay, const record_checkpoint *cp, char *buf, size_t size)

@@ -193,7 +193,8 @@ static void add_siblings(schema_registry *reg, const char *schema_abs)
         if (de->d_name[0] == '.' || len <= 5 || strcmp(de->d_name + len - 5, ".json") != 0)
             continue;
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        if (strcmp(path, schema_abs) == 0 || (doc = json_load_file(path, 0, NULL)) == NULL)
+        if (strcmp(path, schema_abs) == 0 ||
+            (doc = json_load_file(path, JSON_DECODE_ANY, NULL)) == NULL)
             continue;
         if ((uri = schema_file_uri(path)) != NULL)
             schema_registry_add(reg, uri, doc, NULL, 0);
@@ -222,7 +223,9 @@ static int cmd_validate(const opts *o, FILE *out, FILE *err)
     json_path = o->nargs == 2 ? o->args[1] : "-";
     json_name = strcmp(json_path, "-") == 0 ? "(stdin)" : json_path;
 
-    if ((doc = json_load_file(schema_path, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+    /* JSON_DECODE_ANY: a schema may be just true or false. */
+    if ((doc = json_load_file(schema_path, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr)) ==
+        NULL) {
         if (jerr.line < 0)
             fprintf(err, "%s: %s\n", schema_path, jerr.text);
         else

@@ -41,9 +41,10 @@ cleanup() {
 trap cleanup EXIT
 
 # A database with the outbox, its publication (sql/ as a user applies it), another
-# table, and the relay's slot. Exports the relay's environment.
+# table, and the relay's slot. Exports the relay's environment. Arguments are options of
+# CREATE DATABASE (ENCODING 'LATIN1' ...).
 setup_db() {
-  psql -X -q -v ON_ERROR_STOP=1 "$PGURL" -c "CREATE DATABASE $DB" >/dev/null
+  psql -X -q -v ON_ERROR_STOP=1 "$PGURL" -c "CREATE DATABASE $DB $*" >/dev/null
   sql -f "$ROOT/sql/01_outbox.sql" -f "$ROOT/sql/02_publication.sql" >/dev/null
   sql -c "CREATE TABLE other (id bigserial PRIMARY KEY, note text)"
   sql -c "SELECT pg_create_logical_replication_slot('$SLOT', 'pgoutput')" >/dev/null

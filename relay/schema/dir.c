@@ -177,7 +177,8 @@ static int load_dir(schema_registry *reg, const char *dir, schema_dir_report_fn 
         sb_puts(&path, names[i]);
         if (path.oom)
             goto oom;
-        doc = json_load_file(path.s, JSON_REJECT_DUPLICATES, &jerr);
+        /* JSON_DECODE_ANY: true and false are schemas too (they accept or refuse all). */
+        doc = json_load_file(path.s, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
         if (doc == NULL) {
             snprintf(msg, sizeof msg, "%s/%s:%d:%d: %s", dir, names[i], jerr.line, jerr.column,
                      jerr.text);

@@ -87,4 +87,16 @@ grep -q '^OK   OrderShipped.json' "$WORK/out" || fail "check lost good files: $(
 mkdir "$WORK/empty"
 expect 2 'no \*.json schema files' -- "$BIN" schema check "$WORK/empty"
 expect 2 'cannot open schema directory' -- "$BIN" schema check "$WORK/nope"
+
+# Boolean schemas (JSON Schema allows them): true accepts every instance, false none; a
+# schema that is another scalar is refused with the reason.
+mkdir "$WORK/bool"
+echo true >"$WORK/bool/Anything.json"
+echo false >"$WORK/bool/Nothing.json"
+expect 0 '' -- "$BIN" schema check "$WORK/bool"
+grep -q '^2 schemas compiled, 0 broken' "$WORK/out" || fail "boolean schemas: $(cat "$WORK/out" "$WORK/err")"
+expect 0 '' -- "$BIN" schema validate "$WORK/bool/Anything.json" "$WORK/valid.json"
+expect 1 'invalid: .*false' -- "$BIN" schema validate "$WORK/bool/Nothing.json" "$WORK/valid.json"
+echo '"string"' >"$WORK/scalar.json"
+expect 2 'scalar.json: .*must be an object or a boolean' -- "$BIN" schema validate "$WORK/scalar.json" "$WORK/valid.json"
 echo "ok: schema check and validate"

@@ -103,7 +103,7 @@ rc=0
 wait "$BF_PID" || rc=$?
 BF_PID=
 ((rc == 80)) || fail "the fenced run: exit $rc: $(tail -3 "$WORK/run4.log")"
-grep -q "transactional.id relay-$ID.backfill.resume" "$WORK/run4.log" || fail "the fenced run: $(tail -3 "$WORK/run4.log")"
+grep -q "transactional.id relay-$ID/backfill/resume" "$WORK/run4.log" || fail "the fenced run: $(tail -3 "$WORK/run4.log")"
 grep -Eq "job resume finished: published [0-9]+ events to topic $topic .*skipped [0-9]+ published by earlier runs" \
   "$WORK/run5.log" || fail "last run: $(tail -2 "$WORK/run5.log")"
 

@@ -229,6 +229,74 @@ START_TEST(zone_less_created_at_is_read_in_the_zone)
 }
 END_TEST
 
+/* The row's headers column cannot add a second event_id, event_type, aggregate_type,
+ * outbox_position or outbox_replay: the relay's own headers are the only ones. */
+START_TEST(row_headers_cannot_repeat_the_relays_own)
+{
+    relay_config cfg = default_config();
+    char err[256] = "";
+    event_mapper *m = event_mapper_new(&cfg, NULL, err, sizeof err);
+    event_value row[] = {T("42"), T("order"), T("k"), T("OrderCreated"), T("{}"),
+                         T("{\"event_id\": \"1\", \"event_type\": \"Evil\", \"aggregate_type\": "
+                           "\"x\", \"outbox_position\": \"0/0:1\", \"outbox_replay\": \"j\", "
+                           "\"tenant\": \"t3\"}"),
+                         T("2026-11-27 07:51:30+00")};
+    event ev;
+    size_t len;
+    const char *v;
+
+    ck_assert_int_eq(map(m, &outbox, row, 0x10, 1, 0, &ev, err, sizeof err), 0);
+    ck_assert_int_eq(ev.nheaders, 5); /* id, type, position, aggregate_type, tenant */
+    for (int i = 0; i < ev.nheaders; i++)
+        for (int j = 0; j < i; j++)
+            ck_assert_str_ne(ev.headers[i].name, ev.headers[j].name);
+    ck_assert_ptr_nonnull(v = header(&ev, EVENT_HDR_ID, &len));
+    ck_assert_int_eq(memcmp(v, "42", len), 0);
+    ck_assert_ptr_nonnull(v = header(&ev, EVENT_HDR_TYPE, &len));
+    ck_assert_int_eq(memcmp(v, "OrderCreated", len), 0);
+    ck_assert_ptr_nonnull(v = header(&ev, EVENT_HDR_AGGREGATE_TYPE, &len));
+    ck_assert_int_eq(memcmp(v, "order", len), 0);
+    ck_assert_ptr_null(header(&ev, EVENT_HDR_REPLAY, &len));
+    ck_assert_ptr_nonnull(header(&ev, "tenant", &len));
+    event_mapper_free(m);
+}
+END_TEST
+
+/* outbox.value = "envelope" embeds the payload as JSON: a text (or bytea) column whose value
+ * is not JSON is a bad row, dead-lettered by policy; any JSON value is embedded. */
+static const struct {
+    const char *text;
+    bool json;
+} payload_texts[] = {
+    {"{}", true}, {" [1, -2.5e+3, \"a\\u00fc\\n\", true, false, null, {\"k\": []}] ", true},
+    {"\"Z\xc3\xbcrich\"", true}, {"0", true}, {"-0.5E-2", true}, {"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", true},
+    {"Zürich", false}, {"\\x7b7d", false}, {"", false}, {"{", false}, {"[1,]", false},
+    {"{\"a\" 1}", false}, {"{\"a\":1,}", false}, {"01", false}, {"1.", false}, {"-", false},
+    {"\"a", false}, {"\"\\x\"", false}, {"\"\\u12\"", false}, {"{} {}", false}, {"[1 2]", false},
+    {"tru", false}, {"{1:2}", false}, {"[}", false}, {"\"\t\"", false},
+};
+
+START_TEST(envelope_refuses_a_payload_that_is_not_json)
+{
+    relay_config cfg = default_config();
+    char err[256] = "";
+    event_mapper *m;
+    event_value row[] = {T("9"), T("x"), T("k"), T("T"), {payload_texts[_i].text, strlen(payload_texts[_i].text)},
+                         NUL, T("2026-01-01 00:00:00+00")};
+    event ev;
+
+    cfg.outbox.value = CONFIG_VALUE_ENVELOPE;
+    m = event_mapper_new(&cfg, NULL, err, sizeof err);
+    err[0] = '\0';
+    ck_assert_msg(map(m, &outbox, row, 1, 1, 0, &ev, err, sizeof err) ==
+                      (payload_texts[_i].json ? 0 : EVENT_BAD_ROW),
+                  "[%s]: %s", payload_texts[_i].text, err);
+    if (!payload_texts[_i].json)
+        ck_assert_msg(strstr(err, "event 9: column \"payload\" is not JSON") != NULL, "%s", err);
+    event_mapper_free(m);
+}
+END_TEST
+
 START_TEST(no_created_at_uses_commit_time)
 {
     relay_config cfg = default_config();
@@ -382,6 +450,9 @@ Suite *suite_event(void)
     tcase_add_test(tc, envelope_escapes_strings);
     tcase_add_test(tc, replayed_row_names_its_job_not_a_position);
     tcase_add_test(tc, zone_less_created_at_is_read_in_the_zone);
+    tcase_add_test(tc, row_headers_cannot_repeat_the_relays_own);
+    tcase_add_loop_test(tc, envelope_refuses_a_payload_that_is_not_json, 0,
+                        sizeof payload_texts / sizeof payload_texts[0]);
     tcase_add_test(tc, no_created_at_uses_commit_time);
     tcase_add_loop_test(tc, bad_rows_are_refused_with_a_reason, 0,
                         (int)(sizeof bad_rows / sizeof bad_rows[0]));
