@@ -31,10 +31,11 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure "$@"
 
-# The schema fuzzer (libFuzzer, clang): briefly, on every full run; longer by hand with
-# tests/fuzz/run.sh SECONDS. Skipped when ctest arguments select tests.
+# The fuzzers (libFuzzer, clang: schema library, pgoutput decoder, configuration loader):
+# briefly, on every full run; longer by hand with tests/fuzz/run.sh SECONDS. Skipped when
+# ctest arguments select tests.
 if (($# == 0)); then
-  echo "== fuzz: schema compile + validate (${RELAY_FUZZ_SECONDS:-20} s)"
+  echo "== fuzz: schema, pgoutput, config (${RELAY_FUZZ_SECONDS:-20} s)"
   tests/fuzz/run.sh "${RELAY_FUZZ_SECONDS:-20}"
 fi
 
