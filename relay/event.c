@@ -721,7 +721,8 @@ int event_map(event_mapper *m, const event_row *row, relay_lsn commit_lsn, uint3
               event *out, char *errbuf, size_t errbuf_size)
 {
     const event_value *id, *key, *type, *payload, *version;
-    size_t topic_off, key_off, id_off, type_off, value_off, value_len, origin_off;
+    const event_value *headers;
+    size_t topic_off, key_off, id_off, type_off, value_off, value_len;
     size_t payload_off, version_off = 0;
     size_t name_off[EVENT_MAX_HEADERS], hval_off[EVENT_MAX_HEADERS];
     scratch *sb = &m->sb;
@@ -801,8 +802,7 @@ int event_map(event_mapper *m, const event_row *row, relay_lsn commit_lsn, uint3
     hval_off[0] = id_off;
     out->headers[1] = (event_header){EVENT_HDR_TYPE, NULL, type->len};
     hval_off[1] = type_off;
-    origin_off = add_origin(m, commit_lsn, index, &out->headers[2]);
-    hval_off[2] = origin_off;
+    hval_off[2] = add_origin(m, commit_lsn, index, &out->headers[2]);
     out->nheaders = 3;
     {
         const event_value *agg = text_of(m, row, COL_AGGREGATE_TYPE);
@@ -812,9 +812,9 @@ int event_map(event_mapper *m, const event_row *row, relay_lsn commit_lsn, uint3
             out->nheaders = 4;
         }
     }
-    if (text_of(m, row, COL_HEADERS) != NULL &&
-        add_row_headers(m, text_of(m, row, COL_HEADERS), out, name_off, hval_off, errbuf,
-                        errbuf_size) != 0)
+    headers = text_of(m, row, COL_HEADERS);
+    if (headers != NULL &&
+        add_row_headers(m, headers, out, name_off, hval_off, errbuf, errbuf_size) != 0)
         return salvage(m, row, commit_lsn, index, true, topic_off, out, errbuf, errbuf_size);
 
     if (m->col[COL_CREATED_AT] >= 0) {

@@ -20,7 +20,7 @@ typedef enum {
     PGCONN_AUTH,        /* password, pg_hba.conf, missing privilege or REPLICATION */
     PGCONN_CONFIG,      /* no such database, relation, column or publication: fix a setting */
     PGCONN_BUSY,        /* object in use (a replication slot active for another process) */
-    PGCONN_VALUE,       /* a value the statement was given does not fit (22xxx) */
+    PGCONN_VALUE,       /* a value the statement was given does not fit (SQLSTATE class 22) */
     PGCONN_OTHER,       /* anything else: a bug or a surprise, reported as is */
 } pgconn_class;
 

@@ -13,7 +13,7 @@
 #define SAME_FAILURES_MAX 3 /* transactions in a row failing alike at the broker before giving up */
 
 /* An event produced into the open Kafka transaction, by its tag (index + 1): what the
- * replay must recognise when the broker refuses it as too large. */
+ * replay must recognise when the broker refuses it for good (too large, rejected). */
 typedef struct produced {
     relay_lsn commit_lsn;
     uint32_t index;
