@@ -4,10 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
+
+#include "clock.h"
 
 #define METADATA_TIMEOUT_MS 10000
 #define CHECKPOINT_PARTITION 0 /* checkpoints always go to (and are read from) partition 0 */
@@ -33,13 +34,6 @@ struct kafka_client {
     kafka_wait_fn wait_fn;
     void *wait_arg;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
@@ -93,13 +87,6 @@ static bool refused_size(rd_kafka_resp_err_t err)
            err == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE;
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * A broker refuses a whole produce batch, so every record of it fails alike; the one to set
  * aside is the likely cause: the largest for a size refusal, the one whose timestamp is
@@ -123,7 +110,7 @@ static void note_rejected(kafka_client *kc, const rd_kafka_message_t *msg)
     } else if (msg->err == RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP) {
         /* A delivery report carries no timestamp: the one produced is kept by tag. */
         off = tag > 0 && tag <= kc->nstamps && kc->stamps[tag - 1] != 0
-                  ? kc->stamps[tag - 1] - wall_ms()
+                  ? kc->stamps[tag - 1] - clock_wall_us() / 1000
                   : 0;
         score = (uint64_t)(off < 0 ? -off : off);
     }
@@ -252,7 +239,8 @@ void kafka_free(kafka_client *kc)
          * in a double free inside librdkafka 2.0.2 (seen under ASan in backfill_resume). */
         if (rd_kafka_outq_len(kc->rk) > 0) {
             rd_kafka_purge(kc->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-            for (int64_t until = now_ms() + 2000; rd_kafka_outq_len(kc->rk) > 0 && now_ms() < until;)
+            int64_t until = clock_mono_ms() + 2000;
+            while (rd_kafka_outq_len(kc->rk) > 0 && clock_mono_ms() < until)
                 rd_kafka_poll(kc->rk, 50);
         }
         rd_kafka_destroy(kc->rk);
@@ -312,14 +300,14 @@ static void waited(kafka_client *kc)
 static kafka_status txn_call(kafka_client *kc, rd_kafka_error_t *(*call)(rd_kafka_t *, int),
                              const char *what, int timeout_ms, char *errbuf, size_t errbuf_size)
 {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = clock_mono_ms() + timeout_ms;
     kafka_status st;
 
     for (;;) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - clock_mono_ms();
         st = classify(kc, call(kc->rk, left < WAIT_SLICE_MS ? (int)(left > 0 ? left : 1) : WAIT_SLICE_MS),
                       what, errbuf, errbuf_size);
-        if (st != KAFKA_RETRY || now_ms() >= deadline)
+        if (st != KAFKA_RETRY || clock_mono_ms() >= deadline)
             return st;
         waited(kc);
     }
@@ -472,9 +460,9 @@ static kafka_status ensure_topic(kafka_client *kc, const char *topic, int partit
         log_info(kc->lg, "created topic %s (%d partitions%s)", topic, partitions,
                  compacted ? ", compacted" : "");
         /* Wait for the new topic to show in metadata so produce does not race it. */
-        for (int64_t until = now_ms() + METADATA_TIMEOUT_MS;
+        for (int64_t until = clock_mono_ms() + METADATA_TIMEOUT_MS;
              topic_exists(kc, topic, errbuf, errbuf_size) != 1;) {
-            if (now_ms() > until) {
+            if (clock_mono_ms() > until) {
                 snprintf(errbuf, errbuf_size, "topic %s was created but does not show up", topic);
                 return KAFKA_RETRY;
             }
@@ -615,8 +603,8 @@ kafka_status kafka_read_latest(kafka_client *kc, const char *key, char *buf, siz
                  rd_kafka_err2str(err));
         goto out;
     }
-    deadline = now_ms() + kc->cfg->kafka.transaction_timeout_ms + METADATA_TIMEOUT_MS;
-    next_hook = now_ms() + WAIT_SLICE_MS;
+    deadline = clock_mono_ms() + kc->cfg->kafka.transaction_timeout_ms + METADATA_TIMEOUT_MS;
+    next_hook = clock_mono_ms() + WAIT_SLICE_MS;
     for (;;) {
         rd_kafka_message_t *msg = rd_kafka_consumer_poll(c, 200);
 
@@ -645,7 +633,7 @@ kafka_status kafka_read_latest(kafka_client *kc, const char *key, char *buf, siz
             int64_t max_ms = broker_txn_max_timeout_ms(kc);
 
             held_at = msg->offset;
-            deadline = now_ms() + max_ms + METADATA_TIMEOUT_MS;
+            deadline = clock_mono_ms() + max_ms + METADATA_TIMEOUT_MS;
             log_info(kc->lg,
                      "checkpoint topic %s: waiting for an open transaction of another producer "
                      "at offset %" PRId64 " to end before reading on to offset %" PRId64
@@ -662,7 +650,7 @@ kafka_status kafka_read_latest(kafka_client *kc, const char *key, char *buf, siz
             st = KAFKA_OK;
             break;
         }
-        if (now_ms() > deadline) {
+        if (clock_mono_ms() > deadline) {
             if (held_at >= 0)
                 snprintf(errbuf, errbuf_size,
                          "timed out reading the checkpoint topic %s: a transaction open since "
@@ -677,9 +665,9 @@ kafka_status kafka_read_latest(kafka_client *kc, const char *key, char *buf, siz
             break;
         }
         /* Waiting may take minutes: keep the caller's other connections alive. */
-        if (now_ms() >= next_hook) {
+        if (clock_mono_ms() >= next_hook) {
             waited(kc);
-            next_hook = now_ms() + WAIT_SLICE_MS;
+            next_hook = clock_mono_ms() + WAIT_SLICE_MS;
         }
     }
 out:
@@ -710,7 +698,7 @@ static kafka_status produce(kafka_client *kc, const char *topic, int32_t partiti
                             char *errbuf, size_t errbuf_size)
 {
     rd_kafka_resp_err_t err;
-    int64_t next_hook = now_ms() + WAIT_SLICE_MS;
+    int64_t next_hook = clock_mono_ms() + WAIT_SLICE_MS;
 
     for (;;) {
         err = rd_kafka_producev(kc->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
@@ -722,9 +710,9 @@ static kafka_status produce(kafka_client *kc, const char *topic, int32_t partiti
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             break;
         rd_kafka_poll(kc->rk, 50);
-        if (now_ms() >= next_hook) {
+        if (clock_mono_ms() >= next_hook) {
             waited(kc);
-            next_hook = now_ms() + WAIT_SLICE_MS;
+            next_hook = clock_mono_ms() + WAIT_SLICE_MS;
         }
     }
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -786,7 +774,7 @@ kafka_status kafka_produce_state(kafka_client *kc, const char *key, const char *
                                  char *errbuf, size_t errbuf_size)
 {
     return produce(kc, kc->cfg->kafka.checkpoint_topic, CHECKPOINT_PARTITION, key, strlen(key),
-                   value, len, wall_ms(), NULL, 0, errbuf, errbuf_size);
+                   value, len, clock_wall_us() / 1000, NULL, 0, errbuf, errbuf_size);
 }
 
 kafka_status kafka_commit(kafka_client *kc, char *errbuf, size_t errbuf_size)

@@ -5,8 +5,9 @@
  * producing the event or its dead-letter record into the open Kafka transaction (begun on
  * the first record), the records Kafka refuses (too large for the producer: routed at once;
  * refused by the broker — too large, a timestamp out of bounds, an invalid record: the
- * transaction is aborted and the replay routes just that event; no write right: stop), committing a transaction together with its state record (run's checkpoint,
- * a backfill job's cursor), and what each Kafka failure means for the caller.
+ * transaction is aborted and the replay routes just that event; no write right: stop),
+ * committing a transaction together with its state record (run's checkpoint, a backfill
+ * job's cursor), and what each Kafka failure means for the caller.
  *
  * The drivers (pipeline.c, backfill.c) read rows, map them (event.h), feed the events here
  * in order and commit when their batch is due; they act on one step protocol:
