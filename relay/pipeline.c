@@ -314,6 +314,19 @@ static int refuse_position(pipeline *p, const char *what)
     return EXIT_POSITION;
 }
 
+/* --accept-slot-position overrode a refusal (what): say loudly which LSN range, between the
+ * slot and the checkpoint at checkpoint_lsn, may be missing or duplicated. */
+static void warn_accepted(pipeline *p, const char *what, relay_lsn checkpoint_lsn)
+{
+    relay_lsn slot = p->slot.confirmed_flush;
+
+    log_warn(p->lg,
+             "--accept-slot-position: %s; continuing from the slot at " LSN_FMT ": events "
+             "between " LSN_FMT " and " LSN_FMT " may be MISSING from Kafka or in it twice",
+             what, LSN_ARGS(slot), LSN_ARGS(slot < checkpoint_lsn ? slot : checkpoint_lsn),
+             LSN_ARGS(slot < checkpoint_lsn ? checkpoint_lsn : slot));
+}
+
 /* Reads this relay's newest committed checkpoint into p->cp; *found is false when there is
  * none (a relay that never committed). */
 static int read_checkpoint(pipeline *p, bool *found)
@@ -449,12 +462,7 @@ static int open_stream(pipeline *p)
         if (lacks && !p->opts->accept_slot_position)
             return refuse_position(p, what);
         if (lacks) {
-            log_warn(p->lg,
-                     "--accept-slot-position: %s; continuing from the slot at " LSN_FMT
-                     ": events between " LSN_FMT " and " LSN_FMT " may be MISSING from Kafka or "
-                     "in it twice",
-                     what, LSN_ARGS(slot->confirmed_flush), LSN_ARGS(slot->confirmed_flush),
-                     LSN_ARGS(ledger_committed_lsn(&p->ledger)));
+            warn_accepted(p, what, ledger_committed_lsn(&p->ledger));
             ledger_init(&p->ledger, p->ledger.limits, (ledger_pos){slot->confirmed_flush, 0, 0});
         }
         p->cp.timeline = p->sys.timeline;
@@ -489,7 +497,6 @@ static int become_producer(pipeline *p)
     kafka_status kst;
     bool found = false;
     ledger_pos start = {p->slot.confirmed_flush, 0, 0};
-    relay_lsn from, to;
     char what[1024];
     int rc;
 
@@ -513,14 +520,8 @@ static int become_producer(pipeline *p)
                  LSN_ARGS(p->cp.pos.end_lsn));
     if (what[0] != '\0' && !p->opts->accept_slot_position)
         return refuse_position(p, what);
-    from = p->slot.confirmed_flush < p->cp.pos.end_lsn ? p->slot.confirmed_flush : p->cp.pos.end_lsn;
-    to = p->slot.confirmed_flush < p->cp.pos.end_lsn ? p->cp.pos.end_lsn : p->slot.confirmed_flush;
     if (what[0] != '\0')
-        log_warn(p->lg,
-                 "--accept-slot-position: %s; continuing from the slot at " LSN_FMT
-                 ": events between " LSN_FMT " and " LSN_FMT " may be MISSING from Kafka or in "
-                 "it twice",
-                 what, LSN_ARGS(p->slot.confirmed_flush), LSN_ARGS(from), LSN_ARGS(to));
+        warn_accepted(p, what, p->cp.pos.end_lsn);
     else if (found)
         start = p->cp.pos;
     p->cp.timeline = p->sys.timeline;
