@@ -28,6 +28,9 @@ typedef struct stats {
     uint64_t other_tables, updates, deletes, truncates, messages;
 } stats;
 
+#define JSON_OID 114 /* pg_type.oid of json and jsonb: fixed in every Postgres */
+#define JSONB_OID 3802
+
 /* The outbox relation's columns as event_map reads them, collected once per Relation
  * message (event.h's neutral row). */
 typedef struct row_shape {
@@ -170,8 +173,18 @@ static int row_of(pipeline *p, const pgo_relation *rel, const pgo_value *vals, i
         rs->shape = 0;
     }
     if (rs->shape != shape) {
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
             rs->names[i] = rel->columns[i].name;
+            if (p->cfg->outbox.value == CONFIG_VALUE_ENVELOPE &&
+                strcmp(rel->columns[i].name, p->cfg->outbox.columns.payload) == 0 &&
+                rel->columns[i].type_oid != JSON_OID && rel->columns[i].type_oid != JSONB_OID)
+                log_info(p->lg,
+                         "column \"%s\" of %s.%s is not json or jsonb (type oid %u): with "
+                         "outbox.value = \"envelope\" a payload that is not JSON is "
+                         "dead-lettered as bad_row (make it jsonb to have Postgres check it)",
+                         rel->columns[i].name, rel->nspname, rel->relname,
+                         rel->columns[i].type_oid);
+        }
         rs->shape = shape;
     }
     /* Only text comes for an INSERT ('u', unchanged TOAST, only in updates). */

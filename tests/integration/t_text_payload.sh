@@ -21,6 +21,8 @@ relay_stop
 "$RELAY_BIN" backfill -c "$ROOT/etc/outbox-relay.conf" --job text --topic "it.$ID.replay" \
   >>"$WORK/relay.log" 2>&1 || fail "backfill exited $?"
 
+grep -q 'column "payload" of public.outbox is not json or jsonb' "$WORK/relay.log" ||
+  fail "run did not say that the payload column is not JSON"
 H='(.headers // []) as $h | [range(0; $h | length; 2) | {key: $h[.], value: $h[. + 1]}] | from_entries'
 for topic in order replay; do
   read_committed "it.$ID.$topic" -J >"$WORK/$topic.json"
