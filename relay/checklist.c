@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -47,6 +48,29 @@ static void check_schemas(checklist *cl, const relay_config *cfg)
     policy_free(r);
 }
 
+/* The relay reads pgoutput protocol version 1, which Postgres 10 and later speak; it is
+ * tested on 13 to 18 (tests/versions/run.sh). */
+static void check_server_version(checklist *cl, pgrepl_conn *pg)
+{
+    char num[32], err[1024];
+    long v;
+
+    if (pgrepl_query_value(pg, "SHOW server_version_num", num, sizeof num, err, sizeof err) !=
+        PGREPL_OK) {
+        item(cl, false, "server version", "%s", err);
+        return;
+    }
+    v = strtol(num, NULL, 10);
+    if (v < 130000)
+        item(cl, false, "server version",
+             "Postgres %ld.%ld: the relay needs 13 or newer (tested on 13 to 18)", v / 10000,
+             v % 10000);
+    else
+        item(cl, true, "server version",
+             "Postgres %ld.%ld (13 or newer needed; pgoutput protocol 1)%s", v / 10000,
+             v % 10000, v >= 170000 ? "; failover slots available" : "");
+}
+
 static void check_postgres(checklist *cl, const relay_config *cfg)
 {
     char err[1024], value[256], nsp[CONFIG_NAME_SIZE], rel[CONFIG_NAME_SIZE];
@@ -61,6 +85,7 @@ static void check_postgres(checklist *cl, const relay_config *cfg)
         return;
     }
     item(cl, true, "postgres", "replication connection to %s", pgrepl_describe(pg));
+    check_server_version(cl, pg);
     if (pgrepl_query_value(pg, "SHOW wal_level", value, sizeof value, err, sizeof err) != PGREPL_OK)
         item(cl, false, "wal_level", "%s", err);
     else if (strcmp(value, "logical") != 0)

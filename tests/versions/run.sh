@@ -38,6 +38,16 @@ for target in "${targets[@]}"; do
     fi
   done
   server=$(eval "$urls" && psql -X -At "$PGURL" -c "SHOW server_version" 2>/dev/null || true)
+  # `check` names the version it found and accepts it.
+  found=$(eval "$urls" && OUTBOX_RELAY_POSTGRES_CONNINFO=$PGURL OUTBOX_RELAY_KAFKA_BROKERS=$KAFKA_BROKERS \
+    "$RELAY_BIN" check -c "$ROOT/etc/outbox-relay.conf" 2>&1 | grep 'server version' || true)
+  if [[ $found == "OK "*"Postgres ${server%% *}"* ]]; then
+    results+=("check=ok")
+  else
+    results+=("check=FAILED")
+    failed=$((failed + 1))
+    echo "check: $found" >>"/tmp/versions-$target.log"
+  fi
   if [[ $kind == pg ]]; then
     env "${env[@]}" "$LOCAL/pg.sh" stop 2>>"/tmp/versions-$target.log"
   else
