@@ -6,8 +6,9 @@
 # No registry is reachable from the development machine or CI, so the base images the
 # Containerfile names (docker.io/library/debian:bookworm, ...:bookworm-slim) are made here
 # when podman does not have them: mmdebstrap builds a minimal bookworm root file system
-# from the host's apt sources and `podman import` names it. The slim one leaves out
-# documentation, man pages and locales, as Debian's own slim image does.
+# from the host's apt sources and `podman import` names it. Both have a merged /usr made by
+# mmdebstrap's hook (not the usrmerge package, which would bring perl); the slim one leaves
+# out documentation, man pages and locales, as Debian's own slim image does.
 set -euo pipefail
 # shellcheck source=deploy/local/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/../local/lib.sh" # ROOT, log, die, need_apt
@@ -34,7 +35,8 @@ base_image() {
   pm image exists "$name" && return 0
   log "making base image $name with mmdebstrap"
   tar=$(mktemp --suffix=.tar /tmp/outbox-relay-rootfs.XXXXXX)
-  mmdebstrap --variant=minbase --quiet "$@" bookworm "$tar" "$(host_sources)" ||
+  mmdebstrap --variant=minbase --quiet --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+    "$@" bookworm "$tar" "$(host_sources)" ||
     die "mmdebstrap failed for $name"
   pm import --change 'CMD ["bash"]' "$tar" "$name" >/dev/null
   rm -f "$tar"
