@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The deployment tests (README "Deploying"), each against what a user takes from deploy/:
+#   t_container.sh   the image built from nothing (or podman's cache), run against the
+#                    local servers: 10,000 rows exactly once, podman stop -> exit 0
+#   t_k8s.sh         every kustomize overlay rendered and validated for the Kubernetes
+#                    versions the README names
+# (The systemd unit's checks are ctest tests: deploy.systemd_unit, integration.systemd_notify.)
+# Starts the local servers when they are not running. Ends with "N passed, N failed".
+set -euo pipefail
+ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)
+cd "$ROOT"
+eval "$(deploy/local/up.sh)"
+export PGURL KAFKA_BROKERS
+
+passed=0 failed=0
+for t in "${@:-tests/deploy/t_container.sh tests/deploy/t_k8s.sh}"; do
+  for one in $t; do
+    t0=$SECONDS
+    if bash "$one"; then
+      passed=$((passed + 1))
+      echo "deploy: PASS $one ($((SECONDS - t0)) s)"
+    else
+      failed=$((failed + 1))
+      echo "deploy: FAIL $one ($((SECONDS - t0)) s)"
+    fi
+  done
+done
+echo "deploy: $passed passed, $failed failed"
+((failed == 0))
