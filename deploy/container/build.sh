@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the outbox-relay image with podman from deploy/container/Containerfile:
 #
-#   deploy/container/build.sh [TAG]     (default localhost/outbox-relay:latest)
+#   deploy/container/build.sh [IMAGE]   (default localhost/outbox-relay:latest, also
+#                                        tagged with the version: ...:0.1.0, as deploy/k8s names it)
 #
 # No registry is reachable from the development machine or CI, so the base images the
 # Containerfile names (docker.io/library/debian:bookworm, ...:bookworm-slim) are made here
@@ -56,6 +57,6 @@ version=$(sed -n 's/^project(outbox-relay VERSION \([0-9.]*\).*/\1/p' "$ROOT/CMa
 revision=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 pm build --network host --format oci -f "$ROOT/deploy/container/Containerfile" \
   --build-arg VERSION="$version" --build-arg REVISION="$revision" \
-  -t "$IMAGE" "$ROOT" >&2
+  -t "$IMAGE" -t "${IMAGE%:*}:$version" "$ROOT" >&2
 log "built $IMAGE in $((SECONDS - t0)) s: $(pm image inspect --format '{{.Size}}' "$IMAGE" |
   awk '{ printf "%.1f MB", $1 / 1e6 }')"

@@ -6,24 +6,26 @@
 #                    versions the README names
 # (The systemd unit's checks are ctest tests: deploy.systemd_unit, integration.systemd_notify.)
 # Starts the local servers when they are not running. Ends with "N passed, N failed".
+#
+#   tests/deploy/run.sh [TEST...]
 set -euo pipefail
 ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)
 cd "$ROOT"
 eval "$(deploy/local/up.sh)"
 export PGURL KAFKA_BROKERS
 
+tests=("$@")
+((${#tests[@]})) || tests=(tests/deploy/t_container.sh tests/deploy/t_k8s.sh)
 passed=0 failed=0
-for t in "${@:-tests/deploy/t_container.sh tests/deploy/t_k8s.sh}"; do
-  for one in $t; do
-    t0=$SECONDS
-    if bash "$one"; then
-      passed=$((passed + 1))
-      echo "deploy: PASS $one ($((SECONDS - t0)) s)"
-    else
-      failed=$((failed + 1))
-      echo "deploy: FAIL $one ($((SECONDS - t0)) s)"
-    fi
-  done
+for t in "${tests[@]}"; do
+  t0=$SECONDS
+  if bash "$t"; then
+    passed=$((passed + 1))
+    echo "deploy: PASS $t ($((SECONDS - t0)) s)"
+  else
+    failed=$((failed + 1))
+    echo "deploy: FAIL $t ($((SECONDS - t0)) s)"
+  fi
 done
 echo "deploy: $passed passed, $failed failed"
 ((failed == 0))

@@ -65,6 +65,9 @@ insert 3000
 wait_confirmed "$(current_lsn)" 120
 insert 1000 # in flight when the stop comes
 end=$(current_lsn)
+pid=$(pm inspect --format '{{.State.Pid}}' "$CONTAINER")
+rss_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
+log "the relay's peak RSS in the container: $((rss_kb / 1024)) MB"
 t0=$SECONDS
 pm stop -t 30 "$CONTAINER" >/dev/null
 rc=$(pm inspect --format '{{.State.ExitCode}}' "$CONTAINER")
