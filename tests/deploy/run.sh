@@ -4,6 +4,9 @@
 #                    local servers: 10,000 rows exactly once, podman stop -> exit 0
 #   t_k8s.sh         every kustomize overlay rendered and validated for the Kubernetes
 #                    versions the README names
+#   t_job.sh         the backfill Job run as Kubernetes would (podman as the kubelet, this
+#                    script as the Job controller): a drain continues exactly once, the
+#                    podFailurePolicy fails at once on 78 and counts 69 to backoffLimit
 # (The systemd unit's checks are ctest tests: deploy.systemd_unit, integration.systemd_notify.)
 # Starts the local servers when they are not running. Ends with "N passed, N failed".
 #
@@ -15,7 +18,7 @@ eval "$(deploy/local/up.sh)"
 export PGURL KAFKA_BROKERS
 
 tests=("$@")
-((${#tests[@]})) || tests=(tests/deploy/t_container.sh tests/deploy/t_k8s.sh)
+((${#tests[@]})) || tests=(tests/deploy/t_container.sh tests/deploy/t_k8s.sh tests/deploy/t_job.sh)
 passed=0 failed=0
 for t in "${tests[@]}"; do
   t0=$SECONDS
