@@ -58,6 +58,7 @@ typedef struct pipeline {
     bool have_position;  /* the producer is ready and the ledger knows where we are */
     int64_t txn_commit_time_us; /* of the Postgres transaction being received, µs since 1970 */
     int64_t last_status_ms, last_idle_ms, last_stats_ms;
+    log_repeat status_failed; /* repeats every second while Kafka is waited for */
     stats st;
     char err[2048];
 } pipeline;
@@ -101,9 +102,10 @@ static step send_status(pipeline *p, bool reply)
         return STEP_OK;
     if (pgrepl_send_status(p->pg, ledger_seen_lsn(&p->ledger), ledger_committed_lsn(&p->ledger),
                            reply, p->err, sizeof p->err) != PGREPL_OK) {
-        log_warn(p->lg, "%s", p->err);
+        log_repeated(p->lg, &p->status_failed, LVL_WARN, "%s", p->err);
         return STEP_REWIND;
     }
+    log_repeat_reset(p->lg, &p->status_failed, LVL_WARN);
     p->last_status_ms = clock_mono_ms();
     return STEP_OK;
 }
