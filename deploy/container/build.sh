@@ -50,7 +50,7 @@ base_image docker.io/library/debian:bookworm-slim \
   --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*' \
   --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/locale/locale.alias' \
   --dpkgopt='path-exclude=/usr/share/lintian/*' --dpkgopt='path-exclude=/usr/share/linda/*' \
-  --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin'
+  --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' # $1: the root
 
 log "building $IMAGE"
 version=$(sed -n 's/^project(outbox-relay VERSION \([0-9.]*\).*/\1/p' "$ROOT/CMakeLists.txt")

@@ -9,4 +9,6 @@ export CONTAINERS_CONF=${CONTAINERS_CONF:-$CONTAINER_DIR/containers.conf}
 # pm ARGS...: podman with this machine's global options.
 pm() { podman --runtime runc --cgroup-manager cgroupfs "$@"; }
 
+# The image build.sh makes and the tests run (OUTBOX_RELAY_IMAGE overrides it).
+# shellcheck disable=SC2034 # used by the scripts that source this file
 IMAGE=${OUTBOX_RELAY_IMAGE:-localhost/outbox-relay:latest}
