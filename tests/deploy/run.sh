@@ -7,6 +7,8 @@
 #   t_job.sh         the backfill Job run as Kubernetes would (podman as the kubelet, this
 #                    script as the Job controller): a drain continues exactly once, the
 #                    podFailurePolicy fails at once on 78 and counts 69 to backoffLimit
+#   t_kubelet.sh     the Deployment's two replicas run kubelet-style, probes polled and acted
+#                    on: one streams, one stands by and takes over when the first is deleted
 # (The systemd unit's checks are ctest tests: deploy.systemd_unit, integration.systemd_notify.)
 # Starts the local servers when they are not running. Ends with "N passed, N failed".
 #
@@ -18,7 +20,12 @@ eval "$(deploy/local/up.sh)"
 export PGURL KAFKA_BROKERS
 
 tests=("$@")
-((${#tests[@]})) || tests=(tests/deploy/t_container.sh tests/deploy/t_k8s.sh tests/deploy/t_job.sh)
+if ((${#tests[@]} == 0)); then
+  tests=(tests/deploy/t_container.sh tests/deploy/t_k8s.sh tests/deploy/t_job.sh)
+  # The Deployment run kubelet-style polls the HTTP probes (/healthz, /readyz): once the
+  # relay has them (the setting http.listen).
+  grep -q '"http.listen"' relay/config.c && tests+=(tests/deploy/t_kubelet.sh)
+fi
 passed=0 failed=0
 for t in "${tests[@]}"; do
   t0=$SECONDS
