@@ -16,12 +16,13 @@ if [[ ! -x $TOOLS/bin/yq ]]; then
   GOBIN=$TOOLS/bin go install "github.com/mikefarah/yq/v4@$YQ_VERSION" >&2
 fi
 PODS_RUNNING=()
-rm_pods() { # keeps the exit status for cleanup
-  local rc=$? pod
+rm_pods() {
+  local pod
   for pod in "${PODS_RUNNING[@]}"; do pm rm -f -t 0 "$pod" >/dev/null 2>&1 || true; done
-  return $rc
 }
-trap "rm_pods; cleanup" EXIT
+# Without errexit (a failing command would end the trap early), with the test's status kept
+# for cleanup.
+trap 'rc=$?; set +e; rm_pods; (exit $rc); cleanup' EXIT
 
 "$ROOT/deploy/container/build.sh" "$IMAGE" >"$WORK/build.log" 2>&1 || { tail -n 30 "$WORK/build.log" >&2; fail "build.sh failed"; }
 IMAGE_NAME=${IMAGE%:*}

@@ -10,12 +10,8 @@ source "$(dirname -- "${BASH_SOURCE[0]}")/../lib.sh"
 source "$ROOT/deploy/container/podman.sh"
 
 CONTAINER=relay-$ID
-rm_container() { # keeps the exit status for cleanup
-  local rc=$?
-  pm rm -f -t 0 "$CONTAINER" >/dev/null 2>&1 || true
-  return $rc
-}
-trap 'rm_container; cleanup' EXIT
+# Without errexit (a failing command would end the trap early), the test's status kept.
+trap 'rc=$?; set +e; pm rm -f -t 0 "$CONTAINER" >/dev/null 2>&1; (exit $rc); cleanup' EXIT
 
 t0=$SECONDS
 "$ROOT/deploy/container/build.sh" "$IMAGE" >"$WORK/build.log" 2>&1 || { tail -n 30 "$WORK/build.log" >&2; fail "build.sh failed"; }

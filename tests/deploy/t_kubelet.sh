@@ -23,7 +23,7 @@ HTTP_BASE=$((20000 + RANDOM % 20000))
 WRITER_PID=
 setup_db
 psql -X -q -v ON_ERROR_STOP=1 "$DBURL" -c "CREATE TABLE writer_stop (stop bool)"
-trap 'rc=$?; [[ -z $WRITER_PID ]] || kill "$WRITER_PID" 2>/dev/null; touch "$WORK"/pod-{0,1,2,3}.delete; wait; (exit $rc); rm_pods; cleanup' EXIT
+trap 'rc=$?; set +e; [[ -z $WRITER_PID ]] || kill "$WRITER_PID" 2>/dev/null; touch "$WORK"/pod-{0,1,2,3}.delete; wait; rm_pods; (exit $rc); cleanup' EXIT
 
 # probe I KIND: one HTTP probe of pod I's relay as declared (path, timeoutSeconds).
 probe() {

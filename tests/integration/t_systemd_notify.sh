@@ -10,12 +10,12 @@ source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 LISTEN_BIN=${NOTIFY_LISTEN_BIN:-$(dirname -- "$RELAY_BIN")/notify_listen}
 WATCHDOG_MS=2000 # the test's WatchdogSec: pings are due every 1000 ms
 LISTEN_PIDS=()
-stop_listeners() { # keeps the exit status for cleanup
-  local rc=$? pid
+stop_listeners() {
+  local pid
   for pid in "${LISTEN_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  return $rc
 }
-trap 'stop_listeners; cleanup' EXIT
+# Without errexit (a failing command would end the trap early), the test's status kept.
+trap 'rc=$?; set +e; stop_listeners; (exit $rc); cleanup' EXIT
 
 setup_db
 insert() { sql -c "INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload) SELECT 'order', 'k' || g, 'OrderCreated', '{}' FROM generate_series(1, $1) g"; }
@@ -29,7 +29,10 @@ wait_for() { # wait_for FILE PATTERN [SECONDS]
 listen() { # listen NAME: a notify socket $WORK/NAME.sock, messages in $WORK/NAME.msgs
   "$LISTEN_BIN" "$WORK/$1.sock" >"$WORK/$1.msgs" &
   LISTEN_PIDS+=($!)
-  until [[ -S $WORK/$1.sock ]]; do sleep 0.05; done
+  until [[ -S $WORK/$1.sock ]]; do
+    kill -0 "${LISTEN_PIDS[-1]}" 2>/dev/null || fail "notify_listen ($LISTEN_BIN) did not start"
+    sleep 0.05
+  done
 }
 # check_pings FILE FROM TO: the WATCHDOG=1 messages between monotonic seconds FROM and TO come
 # at least every WATCHDOG_MS and no more often than every half of it (less 100 ms of slack).
@@ -89,6 +92,7 @@ grep -q $'STOPPING=1\tSTATUS=stopping' "$WORK/second.msgs" || fail "standby sent
 
 # --- SIGTERM: STOPPING=1, then exit 0 with everything confirmed
 insert 100
+wait_confirmed "$(current_lsn)" 30
 relay_stop
 grep -q $'STOPPING=1\tSTATUS=stopping' "$WORK/first.msgs" || fail "no STOPPING=1 on SIGTERM"
 (($(grep -c 'STOPPING=1' "$WORK/first.msgs") == 1)) || fail "STOPPING=1 sent more than once"
