@@ -11,6 +11,7 @@
 #include "failpoint.h"
 #include "kafka.h"
 #include "ledger.h"
+#include "notify.h"
 #include "pgoutput.h"
 #include "pgrepl.h"
 #include "publish.h"
@@ -21,6 +22,7 @@
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
 #define STANDBY_POLL_MAX_MS 5000 /* a standby takes over at most this long after the slot frees */
+#define PAUSE_SLICE_MS 1000      /* longest sleep between two watchdog checks */
 
 /* Besides what the publisher counts. */
 typedef struct stats {
@@ -52,6 +54,7 @@ typedef struct pipeline {
     pgo_decoder *decoder;
     pgrepl_conn *pg;
     ledger ledger;
+    notify notify;       /* what a service manager (systemd) hears: ready, status, watchdog */
     pgrepl_system sys;   /* the server, as of the last connect */
     pgrepl_slot slot;    /* the slot, as of the last connect */
     record_checkpoint cp; /* system_id and slot stamped on every checkpoint */
@@ -281,6 +284,7 @@ static step on_tick(pipeline *p, int *exit_code)
         p->last_stats_ms = now;
         log_stats(p);
     }
+    notify_streaming(&p->notify, now, ledger_committed_lsn(&p->ledger));
     return STEP_OK;
 }
 
@@ -565,6 +569,7 @@ static int become_producer(pipeline *p)
              pgrepl_describe(p->pg), cfg->postgres.slot, LSN_ARGS(p->slot.confirmed_flush),
              found ? "" : "(none yet) ", LSN_ARGS(start.end_lsn), LSN_ARGS(start.commit_lsn),
              start.index);
+    notify_ready(&p->notify, "streaming from " LSN_FMT, LSN_ARGS(start.end_lsn));
     return EXIT_OK;
 }
 
@@ -614,6 +619,7 @@ static int stream(pipeline *p)
     }
     /* Graceful stop: publish what is open (a partial transaction is recorded as such in
      * the checkpoint), confirm it, leave. A standby never gets here: it has no stream. */
+    notify_stopping(&p->notify);
     if (ledger_batch_open(&p->ledger)) {
         s = commit_batch(p, &exit_code);
         if (s == STEP_EXIT)
@@ -625,11 +631,18 @@ static int stream(pipeline *p)
     return EXIT_OK;
 }
 
-/* Sleeps ms unless a stop is requested (a signal interrupts the sleep). */
+/* Sleeps ms unless a stop is requested (a signal interrupts the sleep), in slices that
+ * keep the watchdog fed. */
 static bool pause_unless_stopped(pipeline *p, int ms)
 {
-    if (!*p->stop)
-        clock_sleep_ms(ms);
+    int64_t now, until = clock_mono_ms() + ms;
+
+    while (!*p->stop && (now = clock_mono_ms()) < until) {
+        notify_watchdog(&p->notify, now);
+        clock_sleep_ms(until - now < PAUSE_SLICE_MS ? until - now : PAUSE_SLICE_MS);
+    }
+    if (*p->stop)
+        notify_stopping(&p->notify);
     return !*p->stop;
 }
 
@@ -645,9 +658,12 @@ static int run(pipeline *p)
         rc = open_stream(p);
         if (rc == EXIT_OK && !p->have_position)
             rc = become_producer(p);
-        else if (rc == EXIT_OK)
+        else if (rc == EXIT_OK) {
             log_info(p->lg, "streaming again from " LSN_FMT,
                      LSN_ARGS(ledger_committed_lsn(&p->ledger)));
+            notify_ready(&p->notify, "streaming again from " LSN_FMT,
+                         LSN_ARGS(ledger_committed_lsn(&p->ledger)));
+        }
         if (rc == EXIT_OK) {
             if (standby_logged)
                 log_info(p->lg, "slot %s is free: taking over", p->cfg->postgres.slot);
@@ -667,8 +683,10 @@ static int run(pipeline *p)
             if (rc != EXIT_SLOT_BUSY && (rc != EXIT_UNAVAILABLE || !p->have_position))
                 return rc;
             if (rc == EXIT_SLOT_BUSY && !p->have_position) {
-                if (!standby_logged)
+                if (!standby_logged) {
                     log_info(p->lg, "standby: %s; waiting to take over when it frees", p->err);
+                    notify_ready(&p->notify, "standby: %s", p->err);
+                }
                 standby_logged = true;
                 if (backoff_ms > STANDBY_POLL_MAX_MS)
                     backoff_ms = STANDBY_POLL_MAX_MS;
@@ -687,6 +705,7 @@ static void on_kafka_wait(void *arg)
 {
     pipeline *p = arg;
 
+    notify_watchdog(&p->notify, clock_mono_ms());
     if (clock_mono_ms() - p->last_status_ms >= p->cfg->postgres.status_interval_ms)
         send_status(p, false);
 }
@@ -703,6 +722,7 @@ int pipeline_run(const relay_config *cfg, const pipeline_opts *opts, const log_c
     int rc = EXIT_INTERNAL;
 
     p.last_stats_ms = p.last_idle_ms = clock_mono_ms();
+    notify_init(&p.notify, p.last_stats_ms);
     p.decoder = pgo_decoder_new();
     p.mapper = event_mapper_new(cfg, NULL, p.err, sizeof p.err);
     if (p.decoder == NULL || p.mapper == NULL) {

@@ -40,6 +40,16 @@ if (($# == 0)); then
   tests/fuzz/run.sh "${RELAY_FUZZ_SECONDS:-20}"
 fi
 
+# The deployment tests (tests/deploy/run.sh): the image built and run with podman, the
+# Kubernetes manifests validated. Skipped when ctest arguments select tests, or with
+# RELAY_DEPLOY_TESTS=0; a failure fails the run after the release build's tests.
+deploy_rc=0
+if (($# == 0)) && [[ ${RELAY_DEPLOY_TESTS:-1} != 0 ]]; then
+  echo "== deploy: container image, Kubernetes manifests"
+  tests/deploy/run.sh || deploy_rc=$?
+fi
+
 echo "== release build"
 build build -DRELAY_FAILPOINTS=ON
 ctest --test-dir build --output-on-failure "$@"
+exit $deploy_rc
