@@ -22,6 +22,7 @@
 #include "kafka.h"
 #include "pgconn.h"
 #include "publish.h"
+#include "selection.h"
 
 #define PAGE_ROWS 1000       /* rows per keyset page: the memory bound on the Postgres side */
 #define PROGRESS_TTY_MS 200  /* redraw of the progress bar */
@@ -32,99 +33,6 @@
 #define RATE_MAX 10000000
 
 /* ---- pure parts: options, times, the job record, progress text -------------------- */
-
-static bool parse_int64(const char *s, int64_t *out)
-{
-    char *end;
-    long long v;
-
-    if (*s == '\0' || isspace((unsigned char)*s))
-        return false;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0')
-        return false;
-    *out = v;
-    return true;
-}
-
-/* An age back from now: digits and one unit letter. */
-static bool parse_age(const char *text, int64_t now_us, int64_t *out_us)
-{
-    static const struct {
-        char unit;
-        int64_t us;
-    } units[] = {{'s', 1000000LL},
-                 {'m', 60000000LL},
-                 {'h', 3600000000LL},
-                 {'d', 86400000000LL},
-                 {'w', 604800000000LL}};
-    int64_t n = 0;
-    const char *p = text;
-
-    for (; isdigit((unsigned char)*p) && p - text < 7; p++) /* up to 999999 weeks: no overflow */
-        n = n * 10 + (*p - '0');
-    if (p == text || p[0] == '\0' || p[1] != '\0')
-        return false;
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        if (units[i].unit == *p) {
-            *out_us = now_us - n * units[i].us;
-            return true;
-        }
-    return false;
-}
-
-/* A time on the command line: an age ("6h") or ISO 8601, read like created_at. */
-bool backfill_parse_time(const char *text, int64_t now_us, int64_t *out_us)
-{
-    return parse_age(text, now_us, out_us) || event_parse_time(text, strlen(text), out_us);
-}
-
-void backfill_describe_selection(const record_selection *sel, char *buf, size_t size)
-{
-    char t[40];
-    size_t n = 0;
-
-#define ADD(...) n += (size_t)snprintf(buf + n, n < size ? size - n : 0, __VA_ARGS__)
-    buf[0] = '\0';
-    if (sel->has_from_id)
-        ADD("%s--from-id %" PRId64, n ? " " : "", sel->from_id);
-    if (sel->has_to_id)
-        ADD("%s--to-id %" PRId64, n ? " " : "", sel->to_id);
-    if (sel->has_since) {
-        record_format_time(sel->since_us, t, sizeof t);
-        ADD("%s--since '%s'", n ? " " : "", t);
-    }
-    if (sel->has_until) {
-        record_format_time(sel->until_us, t, sizeof t);
-        ADD("%s--until '%s'", n ? " " : "", t);
-    }
-    if (sel->has_event_type)
-        ADD("%s--event-type '%s'", n ? " " : "", sel->event_type);
-    if (sel->has_aggregate_id)
-        ADD("%s--aggregate-id '%s'", n ? " " : "", sel->aggregate_id);
-    if (n == 0)
-        ADD("no selection (every row)");
-#undef ADD
-}
-
-bool backfill_selection_equal(const record_selection *a, const record_selection *b)
-{
-    return a->has_from_id == b->has_from_id && (!a->has_from_id || a->from_id == b->from_id) &&
-           a->has_to_id == b->has_to_id && (!a->has_to_id || a->to_id == b->to_id) &&
-           a->has_since == b->has_since && (!a->has_since || a->since_us == b->since_us) &&
-           a->has_until == b->has_until && (!a->has_until || a->until_us == b->until_us) &&
-           a->has_event_type == b->has_event_type &&
-           (!a->has_event_type || strcmp(a->event_type, b->event_type) == 0) &&
-           a->has_aggregate_id == b->has_aggregate_id &&
-           (!a->has_aggregate_id || strcmp(a->aggregate_id, b->aggregate_id) == 0);
-}
-
-bool backfill_selection_empty(const record_selection *sel)
-{
-    return !sel->has_from_id && !sel->has_to_id && !sel->has_since && !sel->has_until &&
-           !sel->has_event_type && !sel->has_aggregate_id;
-}
 
 static void format_duration(double s, char *buf, size_t size)
 {
@@ -180,15 +88,7 @@ void backfill_usage(FILE *f)
         "continues after the last row Kafka committed. A finished job publishes nothing more.\n"
         "Records keep their event_id and headers and get the header outbox_replay=NAME.\n"
         "\n"
-        "selection (every option given must hold; none: every row)\n"
-        "  --from-id N         id >= N\n"
-        "  --to-id N           id <= N\n"
-        "  --since TIME        created_at >= TIME\n"
-        "  --until TIME        created_at < TIME\n"
-        "  --event-type T      event_type = T\n"
-        "  --aggregate-id K    aggregate_id = K\n"
-        "  TIME: 2026-11-27, '2026-11-27 07:51:30+02:00', 2026-11-27T07:51:30Z (no zone:\n"
-        "        UTC), or an age back from now: 90s, 30m, 6h, 2d, 1w\n"
+        SELECTION_USAGE
         "options\n"
         "  -c, --config FILE   the relay's configuration (Postgres, Kafka, outbox mapping)\n"
         "  --job NAME          the job, [A-Za-z0-9._-]; its cursor lives in the checkpoint topic\n"
@@ -205,13 +105,7 @@ void backfill_usage(FILE *f)
 }
 
 enum {
-    OPT_JOB = 256,
-    OPT_FROM_ID,
-    OPT_TO_ID,
-    OPT_SINCE,
-    OPT_UNTIL,
-    OPT_EVENT_TYPE,
-    OPT_AGGREGATE_ID,
+    OPT_JOB = SELECTION_OPT_END,
     OPT_TOPIC,
     OPT_RATE,
     OPT_DRY_RUN,
@@ -230,19 +124,6 @@ static bool job_name_ok(const char *s)
     return true;
 }
 
-/* A selection string: 1..RECORD_VALUE_MAX bytes of UTF-8 (it goes into a JSON record). */
-static bool value_ok(const char *s)
-{
-    size_t n = strlen(s);
-    json_t *j;
-
-    if (n == 0 || n > RECORD_VALUE_MAX)
-        return false;
-    j = json_stringn(s, n);
-    json_decref(j);
-    return j != NULL;
-}
-
 int backfill_parse_args(int argc, char **argv, int64_t now_us, backfill_args *out, char *errbuf,
                         size_t errbuf_size)
 {
@@ -250,21 +131,14 @@ int backfill_parse_args(int argc, char **argv, int64_t now_us, backfill_args *ou
         {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {"job", required_argument, NULL, OPT_JOB},
-        {"from-id", required_argument, NULL, OPT_FROM_ID},
-        {"to-id", required_argument, NULL, OPT_TO_ID},
-        {"since", required_argument, NULL, OPT_SINCE},
-        {"until", required_argument, NULL, OPT_UNTIL},
-        {"event-type", required_argument, NULL, OPT_EVENT_TYPE},
-        {"aggregate-id", required_argument, NULL, OPT_AGGREGATE_ID},
+        SELECTION_LONG_OPTIONS,
         {"topic", required_argument, NULL, OPT_TOPIC},
         {"rate", required_argument, NULL, OPT_RATE},
         {"dry-run", no_argument, NULL, OPT_DRY_RUN},
         {"restart", no_argument, NULL, OPT_RESTART},
         {NULL, 0, NULL, 0},
     };
-    record_selection *s = &out->sel;
-    const char *since = NULL, *until = NULL;
-    int c;
+    int c, taken;
 
     memset(out, 0, sizeof(*out));
     /* Our own one-line messages instead of getopt's; optind 0 restarts the scan (the unit
@@ -272,6 +146,11 @@ int backfill_parse_args(int argc, char **argv, int64_t now_us, backfill_args *ou
     opterr = 0;
     optind = 0;
     while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+        if ((taken = selection_take(c, optarg, now_us, &out->sel, errbuf, errbuf_size)) != 0) {
+            if (taken < 0)
+                return -1;
+            continue;
+        }
         switch (c) {
         case 'c':
             out->config = optarg;
@@ -288,43 +167,6 @@ int backfill_parse_args(int argc, char **argv, int64_t now_us, backfill_args *ou
             }
             snprintf(out->job, sizeof out->job, "%s", optarg);
             break;
-        case OPT_FROM_ID:
-        case OPT_TO_ID:
-            if (!parse_int64(optarg, c == OPT_FROM_ID ? &s->from_id : &s->to_id)) {
-                snprintf(errbuf, errbuf_size, "%s \"%s\" is not an integer id",
-                         c == OPT_FROM_ID ? "--from-id" : "--to-id", optarg);
-                return -1;
-            }
-            *(c == OPT_FROM_ID ? &s->has_from_id : &s->has_to_id) = true;
-            break;
-        case OPT_SINCE:
-        case OPT_UNTIL:
-            if (!backfill_parse_time(optarg, now_us,
-                                     c == OPT_SINCE ? &s->since_us : &s->until_us)) {
-                snprintf(errbuf, errbuf_size,
-                         "%s \"%s\" is not a time (e.g. 2026-11-27, '2026-11-27 07:51:30+02:00', "
-                         "2026-11-27T07:51:30Z, or an age: 30m, 6h, 2d)",
-                         c == OPT_SINCE ? "--since" : "--until", optarg);
-                return -1;
-            }
-            *(c == OPT_SINCE ? &since : &until) = optarg;
-            *(c == OPT_SINCE ? &s->has_since : &s->has_until) = true;
-            break;
-        case OPT_EVENT_TYPE:
-        case OPT_AGGREGATE_ID:
-            if (!value_ok(optarg)) {
-                snprintf(errbuf, errbuf_size, "%s: expected 1-%d bytes of UTF-8 text",
-                         c == OPT_EVENT_TYPE ? "--event-type" : "--aggregate-id", RECORD_VALUE_MAX);
-                return -1;
-            }
-            if (c == OPT_EVENT_TYPE) {
-                snprintf(s->event_type, sizeof s->event_type, "%s", optarg);
-                s->has_event_type = true;
-            } else {
-                snprintf(s->aggregate_id, sizeof s->aggregate_id, "%s", optarg);
-                s->has_aggregate_id = true;
-            }
-            break;
         case OPT_TOPIC:
             if (!event_topic_legal(optarg, strlen(optarg))) {
                 snprintf(errbuf, errbuf_size,
@@ -335,7 +177,7 @@ int backfill_parse_args(int argc, char **argv, int64_t now_us, backfill_args *ou
             snprintf(out->topic, sizeof out->topic, "%s", optarg);
             break;
         case OPT_RATE:
-            if (!parse_int64(optarg, &out->rate) || out->rate < 1 || out->rate > RATE_MAX) {
+            if (!selection_parse_int(optarg, &out->rate) || out->rate < 1 || out->rate > RATE_MAX) {
                 snprintf(errbuf, errbuf_size, "--rate \"%s\": expected events per second, 1-%d",
                          optarg, RATE_MAX);
                 return -1;
@@ -351,9 +193,9 @@ int backfill_parse_args(int argc, char **argv, int64_t now_us, backfill_args *ou
             snprintf(errbuf, errbuf_size, "option %s needs a value", argv[optind - 1]);
             return -1;
         default:
-            if (optopt != 0 && optopt < OPT_JOB)
+            if (optopt != 0 && optopt < SELECTION_OPT_FROM_ID)
                 snprintf(errbuf, errbuf_size, "unknown option -%c (try --help)", optopt);
-            else if (optopt >= OPT_JOB)
+            else if (optopt >= SELECTION_OPT_FROM_ID)
                 snprintf(errbuf, errbuf_size, "option %s takes no value", argv[optind - 1]);
             else
                 snprintf(errbuf, errbuf_size, "unknown option %s (try --help)", argv[optind - 1]);
@@ -375,15 +217,8 @@ int backfill_parse_args(int argc, char **argv, int64_t now_us, backfill_args *ou
                  "--job NAME is required: it names the job's cursor, so a rerun continues it");
         return -1;
     }
-    if (s->has_from_id && s->has_to_id && s->from_id > s->to_id) {
-        snprintf(errbuf, errbuf_size, "--from-id %" PRId64 " is greater than --to-id %" PRId64,
-                 s->from_id, s->to_id);
+    if (selection_check(&out->sel, errbuf, errbuf_size) != 0)
         return -1;
-    }
-    if (s->has_since && s->has_until && s->since_us >= s->until_us) {
-        snprintf(errbuf, errbuf_size, "--since \"%s\" is not before --until \"%s\"", since, until);
-        return -1;
-    }
     return 0;
 }
 
@@ -1063,7 +898,7 @@ static int load_job(backfill *b, bool *finished)
                  b->key, b->cfg->kafka.checkpoint_topic);
         return EXIT_CONFIG;
     }
-    backfill_describe_selection(&stored.sel, was, sizeof was);
+    selection_describe(&stored.sel, was, sizeof was);
     if (a->restart) {
         say(b, LVL_INFO,
             "restarting job %s from its beginning (it had published %" PRIu64 " events%s)", b->name,
@@ -1081,8 +916,8 @@ static int load_job(backfill *b, bool *finished)
     /* Resuming with another selection or topic would publish a mix of two jobs. Options
      * left out mean the stored ones, so `--job NAME` alone always continues a job (also
      * one started with a relative time such as --since 6h). */
-    backfill_describe_selection(&a->sel, now, sizeof now);
-    if ((!backfill_selection_empty(&a->sel) && !backfill_selection_equal(&a->sel, &stored.sel)) ||
+    selection_describe(&a->sel, now, sizeof now);
+    if ((!selection_empty(&a->sel) && !selection_equal(&a->sel, &stored.sel)) ||
         (a->topic[0] != '\0' && strcmp(a->topic, stored.topic) != 0)) {
         snprintf(b->err, sizeof b->err,
                  "job %s was started with %s%s%s, not %s%s%s: rerun it with the same options (or "
@@ -1191,7 +1026,7 @@ int backfill_run(const backfill_args *args, const relay_config *cfg, const log_c
     b.next_progress_ms = b.start_ms + (b.tty ? PROGRESS_TTY_MS : PROGRESS_LOG_MS);
     {
         char sel[512];
-        backfill_describe_selection(&b.job.sel, sel, sizeof sel);
+        selection_describe(&b.job.sel, sel, sizeof sel);
         say(&b, LVL_INFO,
             "backfill job %s: %" PRIu64 " events to publish (%s, ids up to %s), reading %s:%s/%s "
             "as %s",
