@@ -515,6 +515,16 @@ kafka_status kafka_ensure_checkpoint_topic(kafka_client *kc, char *errbuf, size_
     return ensure_topic(kc, kc->cfg->kafka.checkpoint_topic, 1, true, true, errbuf, errbuf_size);
 }
 
+/* Errors of a partition that has no leader yet (a topic just created, a broker just
+ * started) or of a request that timed out: asked again, they pass. */
+static bool leader_pending(rd_kafka_resp_err_t err)
+{
+    return err == RD_KAFKA_RESP_ERR__TIMED_OUT ||
+           err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+           err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+           err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+}
+
 /* The watermarks of the checkpoint partition; the high one is the end of what was written,
  * committed or not. A read_committed client's ListOffsets answers the last stable offset instead,
  * which stops before the first record of any open transaction, so it is asked through a
@@ -539,8 +549,10 @@ static kafka_status checkpoint_watermarks(kafka_client *kc, int64_t *low, int64_
         err = rd_kafka_query_watermark_offsets(c, kc->cfg->kafka.checkpoint_topic,
                                                CHECKPOINT_PARTITION, low, high,
                                                slice_until(deadline));
-        if (err != RD_KAFKA_RESP_ERR__TIMED_OUT || clock_mono_ms() >= deadline)
+        if (!leader_pending(err) || clock_mono_ms() >= deadline)
             break;
+        if (err != RD_KAFKA_RESP_ERR__TIMED_OUT)
+            clock_sleep_ms(100); /* the answer came at once: give the election time */
     }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
         snprintf(errbuf, errbuf_size, "cannot read the checkpoint topic %s: %s",
