@@ -257,6 +257,20 @@ static PGresult *run_query(scan *s, const query *q, const char *what, int *rc)
     return NULL;
 }
 
+int scan_snapshot_lsn(scan *s, relay_lsn *lsn)
+{
+    PGresult *res = PQexec(s->pg, "SELECT CASE WHEN pg_is_in_recovery() THEN "
+                                  "pg_last_wal_replay_lsn() ELSE pg_current_wal_insert_lsn() END");
+    int rc = EXIT_OK;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+        rc = failed(s, res, "reading the WAL position");
+    else if (!lsn_parse(PQgetvalue(res, 0, 0), lsn))
+        rc = EXIT_INTERNAL;
+    PQclear(res);
+    return rc;
+}
+
 int scan_last_id(scan *s, const record_selection *sel, char *max_id, size_t size)
 {
     char tail[300];

@@ -35,6 +35,10 @@ const char *scan_error(const scan *s);
 /* "host:port/db as user", for messages. */
 void scan_describe(const scan *s, char *buf, size_t size);
 
+/* Where the server's WAL stood when the snapshot was taken (call first, before any read):
+ * every row the snapshot shows was committed before it. */
+int scan_snapshot_lsn(scan *s, relay_lsn *lsn);
+
 /* The highest id the selection holds in the snapshot ("" when none). */
 int scan_last_id(scan *s, const record_selection *sel, char *max_id, size_t size);
 
