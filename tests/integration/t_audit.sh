@@ -4,7 +4,8 @@
 # is in Kafka once (exit 0, also as JSON); a record produced a second time by hand is a
 # duplicate, a record whose position goes back for its key is out of order, a backfill
 # into a scratch topic of a part of the rows leaves the others missing there (exit 1 each);
-# a pruned row's record is counted apart; rows the relay has not reached are pending.
+# records deleted from the start of a partition leave their rows missing; a pruned row's
+# record is counted apart; rows the relay has not reached are pending.
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 setup_db
@@ -54,6 +55,13 @@ echo '{}' | kcat -P -b "$KAFKA_BROKERS" -t "it.$ID.order" -p "$part" -k "$key" \
   -H "event_id=999999" -H "outbox_position=0/1:1"
 expect 1 "rows=301 published_once=299 dead_lettered=1 missing=0 duplicated=1 misordered=1"
 log "ok: a position going back for its key is out of order"
+
+# The first records of a partition deleted (kafka-delete-records): their rows are missing.
+gone=$(read_committed "it.$ID.invoice" -J -p 0 | jq -s '[.[] | select(.offset < 5)] | length')
+"$(dirname -- "$RELAY_BIN")/delete_records" "$KAFKA_BROKERS" "it.$ID.invoice" 0 5 >/dev/null ||
+  fail "delete_records failed"
+expect 1 "rows=301 published_once=$((299 - gone)) dead_lettered=1 missing=$gone duplicated=1 misordered=1"
+log "ok: $gone records deleted from the start of a partition are missing"
 
 # A backfill of ids 1..100 into a scratch topic: there, ids 101..301 are missing.
 "$RELAY_BIN" backfill -c "$conf" --job part --to-id 100 --topic "it.$ID.scratch" >>"$WORK/relay.log" 2>&1 ||
