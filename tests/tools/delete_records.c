@@ -27,7 +27,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: delete_records BROKERS TOPIC PARTITION BEFORE_OFFSET\n");
         return 2;
     }
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", argv[1], why, sizeof why) != RD_KAFKA_CONF_OK ||
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", argv[1], why, sizeof why) !=
+            RD_KAFKA_CONF_OK ||
         (rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why)) == NULL) {
         fprintf(stderr, "delete_records: %s\n", why);
         return 1;
@@ -48,8 +49,8 @@ int main(int argc, char **argv)
             printf("%lld\n", (long long)done->elems[0].offset);
             rc = 0;
         } else {
-            fprintf(stderr, "delete_records: %s\n",
-                    rd_kafka_err2str(done->cnt == 1 ? done->elems[0].err : RD_KAFKA_RESP_ERR__FAIL));
+            rd_kafka_resp_err_t err = done->cnt == 1 ? done->elems[0].err : RD_KAFKA_RESP_ERR__FAIL;
+            fprintf(stderr, "delete_records: %s\n", rd_kafka_err2str(err));
         }
     }
     if (ev != NULL)
