@@ -1,11 +1,9 @@
 #include "backfill.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,17 +11,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "clock.h"
 #include "event.h"
 #include "exitcode.h"
 #include "kafka.h"
-#include "pgconn.h"
 #include "publish.h"
+#include "scan.h"
+#include "selection.h"
 
-#define PAGE_ROWS 1000       /* rows per keyset page: the memory bound on the Postgres side */
 #define PROGRESS_TTY_MS 200  /* redraw of the progress bar */
 #define PROGRESS_LOG_MS 5000 /* progress line when stderr is not a terminal */
 #define INIT_TIMEOUT_MS 60000
@@ -32,99 +29,6 @@
 #define RATE_MAX 10000000
 
 /* ---- pure parts: options, times, the job record, progress text -------------------- */
-
-static bool parse_int64(const char *s, int64_t *out)
-{
-    char *end;
-    long long v;
-
-    if (*s == '\0' || isspace((unsigned char)*s))
-        return false;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0')
-        return false;
-    *out = v;
-    return true;
-}
-
-/* An age back from now: digits and one unit letter. */
-static bool parse_age(const char *text, int64_t now_us, int64_t *out_us)
-{
-    static const struct {
-        char unit;
-        int64_t us;
-    } units[] = {{'s', 1000000LL},
-                 {'m', 60000000LL},
-                 {'h', 3600000000LL},
-                 {'d', 86400000000LL},
-                 {'w', 604800000000LL}};
-    int64_t n = 0;
-    const char *p = text;
-
-    for (; isdigit((unsigned char)*p) && p - text < 7; p++) /* up to 999999 weeks: no overflow */
-        n = n * 10 + (*p - '0');
-    if (p == text || p[0] == '\0' || p[1] != '\0')
-        return false;
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        if (units[i].unit == *p) {
-            *out_us = now_us - n * units[i].us;
-            return true;
-        }
-    return false;
-}
-
-/* A time on the command line: an age ("6h") or ISO 8601, read like created_at. */
-bool backfill_parse_time(const char *text, int64_t now_us, int64_t *out_us)
-{
-    return parse_age(text, now_us, out_us) || event_parse_time(text, strlen(text), out_us);
-}
-
-void backfill_describe_selection(const record_selection *sel, char *buf, size_t size)
-{
-    char t[40];
-    size_t n = 0;
-
-#define ADD(...) n += (size_t)snprintf(buf + n, n < size ? size - n : 0, __VA_ARGS__)
-    buf[0] = '\0';
-    if (sel->has_from_id)
-        ADD("%s--from-id %" PRId64, n ? " " : "", sel->from_id);
-    if (sel->has_to_id)
-        ADD("%s--to-id %" PRId64, n ? " " : "", sel->to_id);
-    if (sel->has_since) {
-        record_format_time(sel->since_us, t, sizeof t);
-        ADD("%s--since '%s'", n ? " " : "", t);
-    }
-    if (sel->has_until) {
-        record_format_time(sel->until_us, t, sizeof t);
-        ADD("%s--until '%s'", n ? " " : "", t);
-    }
-    if (sel->has_event_type)
-        ADD("%s--event-type '%s'", n ? " " : "", sel->event_type);
-    if (sel->has_aggregate_id)
-        ADD("%s--aggregate-id '%s'", n ? " " : "", sel->aggregate_id);
-    if (n == 0)
-        ADD("no selection (every row)");
-#undef ADD
-}
-
-bool backfill_selection_equal(const record_selection *a, const record_selection *b)
-{
-    return a->has_from_id == b->has_from_id && (!a->has_from_id || a->from_id == b->from_id) &&
-           a->has_to_id == b->has_to_id && (!a->has_to_id || a->to_id == b->to_id) &&
-           a->has_since == b->has_since && (!a->has_since || a->since_us == b->since_us) &&
-           a->has_until == b->has_until && (!a->has_until || a->until_us == b->until_us) &&
-           a->has_event_type == b->has_event_type &&
-           (!a->has_event_type || strcmp(a->event_type, b->event_type) == 0) &&
-           a->has_aggregate_id == b->has_aggregate_id &&
-           (!a->has_aggregate_id || strcmp(a->aggregate_id, b->aggregate_id) == 0);
-}
-
-bool backfill_selection_empty(const record_selection *sel)
-{
-    return !sel->has_from_id && !sel->has_to_id && !sel->has_since && !sel->has_until &&
-           !sel->has_event_type && !sel->has_aggregate_id;
-}
 
 static void format_duration(double s, char *buf, size_t size)
 {
@@ -180,15 +84,7 @@ void backfill_usage(FILE *f)
         "continues after the last row Kafka committed. A finished job publishes nothing more.\n"
         "Records keep their event_id and headers and get the header outbox_replay=NAME.\n"
         "\n"
-        "selection (every option given must hold; none: every row)\n"
-        "  --from-id N         id >= N\n"
-        "  --to-id N           id <= N\n"
-        "  --since TIME        created_at >= TIME\n"
-        "  --until TIME        created_at < TIME\n"
-        "  --event-type T      event_type = T\n"
-        "  --aggregate-id K    aggregate_id = K\n"
-        "  TIME: 2026-11-27, '2026-11-27 07:51:30+02:00', 2026-11-27T07:51:30Z (no zone:\n"
-        "        UTC), or an age back from now: 90s, 30m, 6h, 2d, 1w\n"
+        SELECTION_USAGE
         "options\n"
         "  -c, --config FILE   the relay's configuration (Postgres, Kafka, outbox mapping)\n"
         "  --job NAME          the job, [A-Za-z0-9._-]; its cursor lives in the checkpoint topic\n"
@@ -205,13 +101,7 @@ void backfill_usage(FILE *f)
 }
 
 enum {
-    OPT_JOB = 256,
-    OPT_FROM_ID,
-    OPT_TO_ID,
-    OPT_SINCE,
-    OPT_UNTIL,
-    OPT_EVENT_TYPE,
-    OPT_AGGREGATE_ID,
+    OPT_JOB = SELECTION_OPT_END,
     OPT_TOPIC,
     OPT_RATE,
     OPT_DRY_RUN,
@@ -230,19 +120,6 @@ static bool job_name_ok(const char *s)
     return true;
 }
 
-/* A selection string: 1..RECORD_VALUE_MAX bytes of UTF-8 (it goes into a JSON record). */
-static bool value_ok(const char *s)
-{
-    size_t n = strlen(s);
-    json_t *j;
-
-    if (n == 0 || n > RECORD_VALUE_MAX)
-        return false;
-    j = json_stringn(s, n);
-    json_decref(j);
-    return j != NULL;
-}
-
 int backfill_parse_args(int argc, char **argv, int64_t now_us, backfill_args *out, char *errbuf,
                         size_t errbuf_size)
 {
@@ -250,21 +127,14 @@ int backfill_parse_args(int argc, char **argv, int64_t now_us, backfill_args *ou
         {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {"job", required_argument, NULL, OPT_JOB},
-        {"from-id", required_argument, NULL, OPT_FROM_ID},
-        {"to-id", required_argument, NULL, OPT_TO_ID},
-        {"since", required_argument, NULL, OPT_SINCE},
-        {"until", required_argument, NULL, OPT_UNTIL},
-        {"event-type", required_argument, NULL, OPT_EVENT_TYPE},
-        {"aggregate-id", required_argument, NULL, OPT_AGGREGATE_ID},
+        SELECTION_LONG_OPTIONS,
         {"topic", required_argument, NULL, OPT_TOPIC},
         {"rate", required_argument, NULL, OPT_RATE},
         {"dry-run", no_argument, NULL, OPT_DRY_RUN},
         {"restart", no_argument, NULL, OPT_RESTART},
         {NULL, 0, NULL, 0},
     };
-    record_selection *s = &out->sel;
-    const char *since = NULL, *until = NULL;
-    int c;
+    int c, taken;
 
     memset(out, 0, sizeof(*out));
     /* Our own one-line messages instead of getopt's; optind 0 restarts the scan (the unit
@@ -272,6 +142,11 @@ int backfill_parse_args(int argc, char **argv, int64_t now_us, backfill_args *ou
     opterr = 0;
     optind = 0;
     while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+        if ((taken = selection_take(c, optarg, now_us, &out->sel, errbuf, errbuf_size)) != 0) {
+            if (taken < 0)
+                return -1;
+            continue;
+        }
         switch (c) {
         case 'c':
             out->config = optarg;
@@ -288,43 +163,6 @@ int backfill_parse_args(int argc, char **argv, int64_t now_us, backfill_args *ou
             }
             snprintf(out->job, sizeof out->job, "%s", optarg);
             break;
-        case OPT_FROM_ID:
-        case OPT_TO_ID:
-            if (!parse_int64(optarg, c == OPT_FROM_ID ? &s->from_id : &s->to_id)) {
-                snprintf(errbuf, errbuf_size, "%s \"%s\" is not an integer id",
-                         c == OPT_FROM_ID ? "--from-id" : "--to-id", optarg);
-                return -1;
-            }
-            *(c == OPT_FROM_ID ? &s->has_from_id : &s->has_to_id) = true;
-            break;
-        case OPT_SINCE:
-        case OPT_UNTIL:
-            if (!backfill_parse_time(optarg, now_us,
-                                     c == OPT_SINCE ? &s->since_us : &s->until_us)) {
-                snprintf(errbuf, errbuf_size,
-                         "%s \"%s\" is not a time (e.g. 2026-11-27, '2026-11-27 07:51:30+02:00', "
-                         "2026-11-27T07:51:30Z, or an age: 30m, 6h, 2d)",
-                         c == OPT_SINCE ? "--since" : "--until", optarg);
-                return -1;
-            }
-            *(c == OPT_SINCE ? &since : &until) = optarg;
-            *(c == OPT_SINCE ? &s->has_since : &s->has_until) = true;
-            break;
-        case OPT_EVENT_TYPE:
-        case OPT_AGGREGATE_ID:
-            if (!value_ok(optarg)) {
-                snprintf(errbuf, errbuf_size, "%s: expected 1-%d bytes of UTF-8 text",
-                         c == OPT_EVENT_TYPE ? "--event-type" : "--aggregate-id", RECORD_VALUE_MAX);
-                return -1;
-            }
-            if (c == OPT_EVENT_TYPE) {
-                snprintf(s->event_type, sizeof s->event_type, "%s", optarg);
-                s->has_event_type = true;
-            } else {
-                snprintf(s->aggregate_id, sizeof s->aggregate_id, "%s", optarg);
-                s->has_aggregate_id = true;
-            }
-            break;
         case OPT_TOPIC:
             if (!event_topic_legal(optarg, strlen(optarg))) {
                 snprintf(errbuf, errbuf_size,
@@ -335,7 +173,7 @@ int backfill_parse_args(int argc, char **argv, int64_t now_us, backfill_args *ou
             snprintf(out->topic, sizeof out->topic, "%s", optarg);
             break;
         case OPT_RATE:
-            if (!parse_int64(optarg, &out->rate) || out->rate < 1 || out->rate > RATE_MAX) {
+            if (!selection_parse_int(optarg, &out->rate) || out->rate < 1 || out->rate > RATE_MAX) {
                 snprintf(errbuf, errbuf_size, "--rate \"%s\": expected events per second, 1-%d",
                          optarg, RATE_MAX);
                 return -1;
@@ -351,9 +189,9 @@ int backfill_parse_args(int argc, char **argv, int64_t now_us, backfill_args *ou
             snprintf(errbuf, errbuf_size, "option %s needs a value", argv[optind - 1]);
             return -1;
         default:
-            if (optopt != 0 && optopt < OPT_JOB)
+            if (optopt != 0 && optopt < SELECTION_OPT_FROM_ID)
                 snprintf(errbuf, errbuf_size, "unknown option -%c (try --help)", optopt);
-            else if (optopt >= OPT_JOB)
+            else if (optopt >= SELECTION_OPT_FROM_ID)
                 snprintf(errbuf, errbuf_size, "option %s takes no value", argv[optind - 1]);
             else
                 snprintf(errbuf, errbuf_size, "unknown option %s (try --help)", argv[optind - 1]);
@@ -375,15 +213,8 @@ int backfill_parse_args(int argc, char **argv, int64_t now_us, backfill_args *ou
                  "--job NAME is required: it names the job's cursor, so a rerun continues it");
         return -1;
     }
-    if (s->has_from_id && s->has_to_id && s->from_id > s->to_id) {
-        snprintf(errbuf, errbuf_size, "--from-id %" PRId64 " is greater than --to-id %" PRId64,
-                 s->from_id, s->to_id);
+    if (selection_check(&out->sel, errbuf, errbuf_size) != 0)
         return -1;
-    }
-    if (s->has_since && s->has_until && s->since_us >= s->until_us) {
-        snprintf(errbuf, errbuf_size, "--since \"%s\" is not before --until \"%s\"", since, until);
-        return -1;
-    }
     return 0;
 }
 
@@ -398,17 +229,11 @@ typedef struct backfill {
     char key[320];    /* the job record's key: "<relay>/backfill/<job>" */
     char txn_id[320]; /* "<relay>/backfill/<job>": fences an older run of the same job; no
                        * relay is called that, '/' is not allowed in names */
-    PGconn *pg;
+    scan *scan;           /* the outbox, read in the job's snapshot */
+    publish_step page_ps; /* how a commit during the page query went */
     event_mapper *mapper;
     publisher *pub; /* verdict, produce or dead-letter, commit with the job record: as `run` */
     kafka_client *kafka;
-    char *table;                               /* quoted [schema.]table */
-    char *c_id, *c_created, *c_type, *c_aggid; /* quoted column names (NULL: no such column) */
-    char nspname[CONFIG_NAME_SIZE], relname[CONFIG_NAME_SIZE]; /* outbox.table, unquoted */
-    const char **names; /* the scan's column names, for the rows of the page being read */
-    event_value *values;
-    int ncols;
-    int id_col;
     record_job job;        /* as it stands, with the open Kafka transaction */
     record_job committed;  /* as of the last Kafka commit */
     uint32_t batch_events; /* of the open Kafka transaction */
@@ -424,7 +249,6 @@ typedef struct backfill {
     int64_t start_ms, next_progress_ms;
     int64_t rate_t0_us;
     uint64_t rate_n;
-    int64_t row_time_us; /* record time of rows without created_at: the job's start */
     bool tty, bar_shown;
     int bar_width;
     char err[4096]; /* room for two selections and topics in one message */
@@ -471,265 +295,31 @@ static void progress(backfill *b, bool final)
     }
 }
 
-/* A failed connection attempt: which exit code, and the fix. */
-static int pg_connect_failed(backfill *b)
+/* The scan's failure as the run's. */
+static int scan_failed(backfill *b, int rc)
 {
-    switch (pgconn_connect_failed(b->pg, false, b->err, sizeof b->err)) {
-    case PGCONN_AUTH:
-        return EXIT_AUTH;
-    case PGCONN_CONFIG:
-        return EXIT_CONFIG;
-    default:
-        return EXIT_UNAVAILABLE;
-    }
-}
-
-/* A failed statement: which exit code, and the fix, from its SQLSTATE. */
-static int pg_failed(backfill *b, const PGresult *res, const char *what)
-{
-    char line[512];
-
-    pgconn_error_line(b->pg, res, line, sizeof line);
-    switch (pgconn_classify(b->pg, res)) {
-    case PGCONN_UNREACHABLE:
-        snprintf(b->err, sizeof b->err, "%s: %s (the connection to Postgres was lost)", what, line);
-        return EXIT_UNAVAILABLE;
-    case PGCONN_AUTH:
-        snprintf(b->err, sizeof b->err, "%s: %s (run GRANT SELECT ON %s TO %s;)", what, line,
-                 b->cfg->outbox.table, PQuser(b->pg));
-        return EXIT_AUTH;
-    case PGCONN_CONFIG:
-        snprintf(b->err, sizeof b->err, "%s: %s (check outbox.table and outbox.columns)", what,
-                 line);
-        return EXIT_CONFIG;
-    case PGCONN_VALUE:
-        snprintf(b->err, sizeof b->err,
-                 "%s: %s (check the selection options against the table's columns)", what, line);
-        return EXIT_USAGE;
-    default:
-        snprintf(b->err, sizeof b->err, "%s: %s", what, line);
-        return EXIT_INTERNAL;
-    }
-}
-
-/* The zone a created_at without one is read in, as `run` reads it: outbox.timestamp_zone,
- * or the database's TimeZone. The session then uses it too, so --since and --until (absolute
- * instants) select on such a column as its writers meant it. */
-static int set_zone(backfill *b)
-{
-    const char *zone = b->cfg->outbox.timestamp_zone;
-    PGresult *res = NULL;
-    char *lit, sql[200];
-    int rc = EXIT_OK;
-
-    if (zone[0] == '\0') {
-        res = PQexec(b->pg, "SHOW TimeZone");
-        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-            rc = pg_failed(b, res, "reading the database's TimeZone");
-            PQclear(res);
-            return rc;
-        }
-        zone = PQgetvalue(res, 0, 0);
-    }
-    if (event_mapper_set_zone(b->mapper, zone, b->err, sizeof b->err) != 0) {
-        PQclear(res);
-        return EXIT_CONFIG;
-    }
-    lit = PQescapeLiteral(b->pg, zone, strlen(zone));
-    snprintf(sql, sizeof sql, "SET timezone = %s", lit ? lit : "'UTC'");
-    PQfreemem(lit);
-    PQclear(res);
-    res = PQexec(b->pg, sql);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        rc = pg_failed(b, res, "setting the session's TimeZone");
-    PQclear(res);
+    snprintf(b->err, sizeof b->err, "%s", scan_error(b->scan));
     return rc;
-}
-
-/* Connects with plain SQL (no replication: the slot is `run`'s alone) and opens the
- * snapshot every page is read in. */
-static int open_pg(backfill *b)
-{
-    /* The snapshot must outlive Kafka waits and rate pauses, which leave the session idle
-     * in its transaction; times come out as ISO text, as event_map reads them (and as the
-     * replication connection delivers them). */
-    static const char *const begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
-                                     "SET LOCAL idle_in_transaction_session_timeout = 0; "
-                                     "SET LOCAL datestyle = 'ISO, YMD'";
-    const relay_config *cfg = b->cfg;
-    char timeout[16];
-    const char *keys[] = {"connect_timeout", "fallback_application_name", "dbname",
-                          PGCONN_CLIENT_ENCODING_KEY, NULL};
-    const char *vals[] = {timeout, "outbox-relay backfill", cfg->postgres.conninfo,
-                          PGCONN_CLIENT_ENCODING, NULL};
-    PQconninfoOption *parsed = pgconn_parse(cfg->postgres.conninfo, b->err, sizeof b->err);
-    PGresult *res;
-    int rc = EXIT_OK;
-
-    /* A conninfo that does not parse fails here, before libpq's message quotes it. */
-    if (parsed == NULL)
-        return EXIT_CONFIG;
-    PQconninfoFree(parsed);
-
-    /* The user's connect_timeout, in conninfo (expanded from dbname), wins over ours. */
-    snprintf(timeout, sizeof timeout, "%d", cfg->postgres.connect_timeout_s);
-    b->pg = PQconnectdbParams(keys, vals, 1);
-    if (b->pg == NULL) {
-        snprintf(b->err, sizeof b->err, "out of memory");
-        return EXIT_INTERNAL;
-    }
-    if (PQstatus(b->pg) != CONNECTION_OK)
-        return pg_connect_failed(b);
-    if ((rc = set_zone(b)) != EXIT_OK)
-        return rc;
-    res = PQexec(b->pg, begin);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        rc = pg_failed(b, res, "starting the snapshot");
-    PQclear(res);
-    if (rc != EXIT_OK)
-        return rc;
-
-    /* schema.table and the columns the selection names, quoted exactly as configured. */
-    b->table = pgconn_quote_table(b->pg, b->nspname, b->relname);
-    b->c_id = pgconn_quote_ident(b->pg, cfg->outbox.columns.id);
-    b->c_created = pgconn_quote_ident(b->pg, cfg->outbox.columns.created_at);
-    b->c_type = pgconn_quote_ident(b->pg, cfg->outbox.columns.event_type);
-    b->c_aggid = pgconn_quote_ident(b->pg, cfg->outbox.columns.aggregate_id);
-    if (b->table == NULL || b->c_id == NULL || b->c_type == NULL || b->c_aggid == NULL ||
-        (cfg->outbox.columns.created_at[0] != '\0' && b->c_created == NULL)) {
-        snprintf(b->err, sizeof b->err, "out of memory");
-        return EXIT_INTERNAL;
-    }
-    return EXIT_OK;
-}
-
-/* One statement over the job's rows: the SQL text holds only quoted identifiers and $n
- * placeholders; every value of the selection travels as a parameter. */
-typedef struct query {
-    char sql[4096];
-    const char *params[10];
-    int nparams;
-    char from[24], to[24], since[40], until[40];
-} query;
-
-static void cond(query *q, const char *column, const char *op, const char *value)
-{
-    size_t n = strlen(q->sql);
-
-    q->params[q->nparams++] = value;
-    snprintf(q->sql + n, sizeof q->sql - n, " AND %s %s $%d", column, op, q->nparams);
-}
-
-/* "SELECT what FROM table WHERE <selection> [AND id > cursor] [AND id <= max_id] tail". */
-static void build_query(backfill *b, query *q, const char *what, bool after_cursor, bool bounded,
-                        const char *tail)
-{
-    const record_selection *s = &b->job.sel;
-    size_t n;
-
-    q->nparams = 0;
-    snprintf(q->sql, sizeof q->sql, "SELECT %s FROM %s WHERE true", what, b->table);
-    if (s->has_from_id) {
-        snprintf(q->from, sizeof q->from, "%" PRId64, s->from_id);
-        cond(q, b->c_id, ">=", q->from);
-    }
-    if (s->has_to_id) {
-        snprintf(q->to, sizeof q->to, "%" PRId64, s->to_id);
-        cond(q, b->c_id, "<=", q->to);
-    }
-    if (s->has_since) {
-        record_format_time(s->since_us, q->since, sizeof q->since);
-        cond(q, b->c_created, ">=", q->since);
-    }
-    if (s->has_until) {
-        record_format_time(s->until_us, q->until, sizeof q->until);
-        cond(q, b->c_created, "<", q->until);
-    }
-    if (s->has_event_type)
-        cond(q, b->c_type, "=", s->event_type);
-    if (s->has_aggregate_id)
-        cond(q, b->c_aggid, "=", s->aggregate_id);
-    if (after_cursor)
-        cond(q, b->c_id, ">", b->job.cursor);
-    if (bounded)
-        cond(q, b->c_id, "<=", b->job.max_id);
-    n = strlen(q->sql);
-    snprintf(q->sql + n, sizeof q->sql - n, "%s", tail);
-}
-
-/* Runs q, expecting rows; NULL with b->err and *rc set on failure. */
-static PGresult *run_query(backfill *b, const query *q, const char *what, int *rc)
-{
-    PGresult *res = PQexecParams(b->pg, q->sql, q->nparams, NULL, q->params, NULL, NULL, 0);
-
-    if (PQresultStatus(res) == PGRES_TUPLES_OK)
-        return res;
-    *rc = pg_failed(b, res, what);
-    PQclear(res);
-    return NULL;
 }
 
 /* The job's extent in the snapshot: for a new job its highest id (every later page stops
  * there, also after a resume in another snapshot), and the number of events to go. */
 static int plan(backfill *b)
 {
-    char tail[300];
-    query q;
-    PGresult *res;
-    int rc = EXIT_OK;
+    uint64_t n = 0;
+    int rc;
 
     if (b->job.max_id[0] == '\0' && b->job.cursor[0] == '\0') {
-        snprintf(tail, sizeof tail, " ORDER BY %s DESC LIMIT 1", b->c_id);
-        build_query(b, &q, b->c_id, false, false, tail);
-        if ((res = run_query(b, &q, "finding the job's last row", &rc)) == NULL)
-            return rc;
-        if (PQntuples(res) == 1 && PQgetlength(res, 0, 0) >= RECORD_ID_MAX) {
-            snprintf(b->err, sizeof b->err, "ids longer than %d bytes are not supported",
-                     RECORD_ID_MAX - 1);
-            rc = EXIT_CONFIG;
-        } else if (PQntuples(res) == 1) {
-            snprintf(b->job.max_id, sizeof b->job.max_id, "%s", PQgetvalue(res, 0, 0));
-        }
-        PQclear(res);
-        if (rc != EXIT_OK || b->job.max_id[0] == '\0')
-            return rc; /* an empty selection: nothing to count */
+        if ((rc = scan_last_id(b->scan, &b->job.sel, b->job.max_id, sizeof b->job.max_id)) !=
+            EXIT_OK)
+            return scan_failed(b, rc);
+        if (b->job.max_id[0] == '\0')
+            return EXIT_OK; /* an empty selection: nothing to count */
     }
-    build_query(b, &q, "count(*)", b->job.cursor[0] != '\0', true, "");
-    if ((res = run_query(b, &q, "counting the job's rows", &rc)) == NULL)
-        return rc;
-    b->total = b->job.published + strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
+    if ((rc = scan_count(b->scan, &b->job.sel, b->job.cursor, b->job.max_id, &n)) != EXIT_OK)
+        return scan_failed(b, rc);
+    b->total = b->job.published + n;
     return EXIT_OK;
-}
-
-/* Takes the scan's columns from its first page: what event_map binds to. */
-static int bind_columns(backfill *b, const PGresult *res)
-{
-    b->ncols = PQnfields(res);
-    b->names = calloc((size_t)b->ncols, sizeof(*b->names));
-    b->values = calloc((size_t)b->ncols, sizeof(*b->values));
-    if (b->names == NULL || b->values == NULL) {
-        snprintf(b->err, sizeof b->err, "out of memory");
-        return EXIT_INTERNAL;
-    }
-    b->id_col = PQfnumber(res, b->c_id);
-    if (b->id_col < 0) {
-        snprintf(b->err, sizeof b->err, "outbox table %s has no column \"%s\"",
-                 b->cfg->outbox.table, b->cfg->outbox.columns.id);
-        return EXIT_CONFIG;
-    }
-    return EXIT_OK;
-}
-
-/* The neutral row of one result row (event.h). Every page has the same columns: one shape. */
-static event_row row_of(backfill *b, const PGresult *res, int r)
-{
-    for (int c = 0; c < b->ncols; c++) {
-        b->names[c] = PQfname(res, c);
-        b->values[c] = (event_value){PQgetisnull(res, r, c) ? NULL : PQgetvalue(res, r, c),
-                                     (size_t)PQgetlength(res, r, c)};
-    }
-    return (event_row){b->nspname, b->relname, b->ncols, b->names, b->values, 1, b->row_time_us};
 }
 
 static void reset_batch(backfill *b)
@@ -856,60 +446,38 @@ static publish_step wait_rate(backfill *b)
     return PUBLISH_OK;
 }
 
-/* Reads a page. While the query runs, the open transaction is committed when it comes due
- * (a slow query must not hold it open past batch.linger_ms); *ps says how that went. After a
- * rewind the page is not used: it follows a cursor that was given up. NULL with *rc on a
- * failed query. */
-static PGresult *read_page(backfill *b, const query *q, int *rc, publish_step *ps)
+/* While a page query runs: the open transaction is committed when it comes due (a slow
+ * query must not hold it open past batch.linger_ms); how that went is in b->page_ps. */
+static int64_t page_wait(void *arg)
 {
-    const char *what = "reading the outbox";
-    PGresult *res = NULL, *more;
+    backfill *b = arg;
+    int64_t due_in = b->page_ps == PUBLISH_OK ? batch_due_in_ms(b) : -1;
 
-    *ps = PUBLISH_OK;
-    if (!PQsendQueryParams(b->pg, q->sql, q->nparams, NULL, q->params, NULL, NULL, 0)) {
-        *rc = pg_failed(b, NULL, what);
-        return NULL;
+    if (due_in == 0) {
+        b->page_ps = commit_batch(b, false);
+        due_in = b->page_ps == PUBLISH_OK ? batch_due_in_ms(b) : -1;
     }
-    while (PQisBusy(b->pg)) {
-        int64_t due_in = *ps == PUBLISH_OK ? batch_due_in_ms(b) : -1;
-        struct pollfd pfd = {.fd = PQsocket(b->pg), .events = POLLIN};
-
-        if (due_in == 0) {
-            *ps = commit_batch(b, false);
-            continue;
-        }
-        if (poll(&pfd, 1, due_in < 0 || due_in > 1000 ? 1000 : (int)due_in) < 0 && errno != EINTR)
-            break;
-        if (!PQconsumeInput(b->pg))
-            break;
-        if (b->kafka != NULL)
-            kafka_poll(b->kafka);
-    }
-    while ((more = PQgetResult(b->pg)) != NULL) {
-        if (res == NULL)
-            res = more;
-        else
-            PQclear(more);
-    }
-    if (PQresultStatus(res) == PGRES_TUPLES_OK)
-        return res;
-    *rc = pg_failed(b, res, what);
-    PQclear(res);
-    return NULL;
+    if (b->kafka != NULL)
+        kafka_poll(b->kafka);
+    return due_in;
 }
 
 /* One row: mapped as a replay, then decided and produced by the publisher, as `run` treats
  * an inserted row; then it becomes the cursor. */
 static publish_step publish_row(backfill *b, const PGresult *res, int r)
 {
-    const char *id = PQgetvalue(res, r, b->id_col);
-    size_t id_len = (size_t)PQgetlength(res, r, b->id_col), bytes;
-    event_row row = row_of(b, res, r);
+    const char *id;
+    size_t id_len, bytes;
+    event_row row;
     event ev;
     publish_step ps;
     uint64_t dead;
     int mapped;
 
+    if ((b->exit_code = scan_row(b->scan, res, r, &row, &id, &id_len)) != EXIT_OK) {
+        scan_failed(b, b->exit_code);
+        return PUBLISH_EXIT;
+    }
     if (id_len >= sizeof b->job.cursor) {
         snprintf(b->err, sizeof b->err, "ids longer than %d bytes are not supported",
                  RECORD_ID_MAX - 1);
@@ -968,36 +536,31 @@ static int stop_scan(backfill *b, int rc)
     return rc;
 }
 
-/* Keyset pages over the id, each "after the cursor, up to max_id", all in the snapshot. */
-static int scan(backfill *b)
+/* Keyset pages over the id, each "after the cursor, up to max_id", all in the snapshot. A
+ * page read while a rewind gave up the cursor is not used: it follows that cursor. */
+static int scan_job(backfill *b)
 {
-    char tail[300];
     publish_step ps;
 
-    snprintf(tail, sizeof tail, " ORDER BY %s LIMIT %d", b->c_id, PAGE_ROWS);
     b->rate_t0_us = clock_mono_us();
     for (;;) {
-        query q;
         PGresult *res;
         int rows, rc = EXIT_OK;
 
         if (*b->stop)
             return stop_scan(b, EXIT_INTERRUPTED);
-        build_query(b, &q, "*", b->job.cursor[0] != '\0', true, tail);
-        res = read_page(b, &q, &rc, &ps);
-        if (ps == PUBLISH_REWIND) {
+        b->page_ps = PUBLISH_OK;
+        res = scan_page(b->scan, &b->job.sel, b->job.cursor, b->job.max_id,
+                        b->args->dry_run ? NULL : page_wait, b, &rc);
+        if ((ps = b->page_ps) == PUBLISH_REWIND) {
             PQclear(res);
             continue;
         }
         if (res == NULL || ps == PUBLISH_EXIT) {
             PQclear(res);
-            return stop_scan(b, ps == PUBLISH_EXIT ? b->exit_code : rc);
+            return stop_scan(b, ps == PUBLISH_EXIT ? b->exit_code : scan_failed(b, rc));
         }
         rows = PQntuples(res);
-        if (rows > 0 && b->names == NULL && (rc = bind_columns(b, res)) != EXIT_OK) {
-            PQclear(res);
-            return stop_scan(b, rc);
-        }
         for (int r = 0; r < rows && ps == PUBLISH_OK && !*b->stop; r++) {
             ps = publish_row(b, res, r);
             progress(b, false);
@@ -1005,7 +568,7 @@ static int scan(backfill *b)
         PQclear(res);
         if (ps == PUBLISH_EXIT)
             return stop_scan(b, b->exit_code);
-        if (ps == PUBLISH_REWIND || *b->stop || rows == PAGE_ROWS)
+        if (ps == PUBLISH_REWIND || *b->stop || rows == SCAN_PAGE_ROWS)
             continue;
         /* The last page: the record says the job is done, with its last events. */
         if (b->args->dry_run)
@@ -1063,7 +626,7 @@ static int load_job(backfill *b, bool *finished)
                  b->key, b->cfg->kafka.checkpoint_topic);
         return EXIT_CONFIG;
     }
-    backfill_describe_selection(&stored.sel, was, sizeof was);
+    selection_describe(&stored.sel, was, sizeof was);
     if (a->restart) {
         say(b, LVL_INFO,
             "restarting job %s from its beginning (it had published %" PRIu64 " events%s)", b->name,
@@ -1081,8 +644,8 @@ static int load_job(backfill *b, bool *finished)
     /* Resuming with another selection or topic would publish a mix of two jobs. Options
      * left out mean the stored ones, so `--job NAME` alone always continues a job (also
      * one started with a relative time such as --since 6h). */
-    backfill_describe_selection(&a->sel, now, sizeof now);
-    if ((!backfill_selection_empty(&a->sel) && !backfill_selection_equal(&a->sel, &stored.sel)) ||
+    selection_describe(&a->sel, now, sizeof now);
+    if ((!selection_empty(&a->sel) && !selection_equal(&a->sel, &stored.sel)) ||
         (a->topic[0] != '\0' && strcmp(a->topic, stored.topic) != 0)) {
         snprintf(b->err, sizeof b->err,
                  "job %s was started with %s%s%s, not %s%s%s: rerun it with the same options (or "
@@ -1143,7 +706,7 @@ static void summary(backfill *b, int rc)
 int backfill_run(const backfill_args *args, const relay_config *cfg, const log_ctx *lg,
                  volatile sig_atomic_t *stop)
 {
-    backfill b = {.args = args, .cfg = cfg, .lg = lg, .stop = stop, .id_col = -1};
+    backfill b = {.args = args, .cfg = cfg, .lg = lg, .stop = stop};
     bool finished = false;
     publish_opts popts;
     struct winsize ws;
@@ -1156,7 +719,6 @@ int backfill_run(const backfill_args *args, const relay_config *cfg, const log_c
     /* The bar takes what the rest of the line (about 70 columns) leaves, 10 to 50 cells. */
     b.bar_width = b.tty && ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 ? ws.ws_col - 70 : 10;
     b.bar_width = b.bar_width < 10 ? 10 : b.bar_width > 50 ? 50 : b.bar_width;
-    config_table_parts(cfg, b.nspname, b.relname);
     if ((args->sel.has_since || args->sel.has_until) && cfg->outbox.columns.created_at[0] == '\0') {
         snprintf(b.err, sizeof b.err,
                  "--since and --until select on outbox.columns.created_at, which is \"\" here");
@@ -1182,24 +744,28 @@ int backfill_run(const backfill_args *args, const relay_config *cfg, const log_c
     if ((rc = load_job(&b, &finished)) != EXIT_OK || finished)
         goto out;
     b.committed = b.job;
-    b.row_time_us = b.job.started_us;
-    if ((rc = open_pg(&b)) != EXIT_OK || (rc = plan(&b)) != EXIT_OK)
+    if ((rc = scan_open(&b.scan, cfg, "outbox-relay backfill", b.mapper, b.job.started_us)) !=
+        EXIT_OK) {
+        scan_failed(&b, rc);
+        goto out;
+    }
+    if ((rc = plan(&b)) != EXIT_OK)
         goto out;
     b.committed = b.job; /* with the bounds from plan: a rewind keeps them */
     /* Rates and times count from here: connecting and fencing are not publishing. */
     b.start_ms = clock_mono_ms();
     b.next_progress_ms = b.start_ms + (b.tty ? PROGRESS_TTY_MS : PROGRESS_LOG_MS);
     {
-        char sel[512];
-        backfill_describe_selection(&b.job.sel, sel, sizeof sel);
+        char sel[512], from[256];
+        selection_describe(&b.job.sel, sel, sizeof sel);
+        scan_describe(b.scan, from, sizeof from);
         say(&b, LVL_INFO,
-            "backfill job %s: %" PRIu64 " events to publish (%s, ids up to %s), reading %s:%s/%s "
-            "as %s",
+            "backfill job %s: %" PRIu64 " events to publish (%s, ids up to %s), reading %s",
             b.name, b.total - b.job.published, sel, b.job.max_id[0] ? b.job.max_id : "(none)",
-            PQhost(b.pg), PQport(b.pg), PQdb(b.pg), PQuser(b.pg));
+            from);
     }
     if (b.job.max_id[0] != '\0') {
-        rc = scan(&b);
+        rc = scan_job(&b);
     } else if (!args->dry_run) {
         /* Nothing selected: the job is done at once, and recorded so. */
         publish_step ps;
@@ -1216,20 +782,9 @@ out:
     if (b.pub != NULL && publish_txn_open(b.pub) && publish_abort(b.pub) != PUBLISH_OK &&
         !b.kafka_broken)
         say(&b, LVL_WARN, "%s", publish_error(b.pub));
-    if (b.pg != NULL) {
-        PGresult *res = PQexec(b.pg, "ROLLBACK"); /* read only: nothing to keep */
-        PQclear(res);
-        PQfinish(b.pg);
-    }
+    scan_close(b.scan);
     kafka_free(b.kafka);
     publish_free(b.pub);
     event_mapper_free(b.mapper);
-    free(b.names);
-    free(b.values);
-    PQfreemem(b.table);
-    PQfreemem(b.c_id);
-    PQfreemem(b.c_created);
-    PQfreemem(b.c_type);
-    PQfreemem(b.c_aggid);
     return rc;
 }

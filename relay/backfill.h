@@ -57,23 +57,6 @@ int backfill_parse_args(int argc, char **argv, int64_t now_us, backfill_args *ou
 
 void backfill_usage(FILE *f);
 
-/*
- * Parses a time given on the command line into µs since 1970 UTC: "2026-11-27",
- * "2026-11-27 07:51", "2026-11-27T07:51:30.25Z", "2026-11-27 07:51:30+02:00" (no zone =
- * UTC), or an age back from now_us: "90s", "30m", "6h", "2d", "1w". Returns false on
- * anything else, including dates that do not exist.
- */
-bool backfill_parse_time(const char *text, int64_t now_us, int64_t *out_us);
-
-/* The selection as command-line options ("--from-id 1 --to-id 9"), for messages. */
-void backfill_describe_selection(const record_selection *sel, char *buf, size_t size);
-
-bool backfill_selection_equal(const record_selection *a, const record_selection *b);
-
-/* Whether no selection option was given (the job then means every row, or, when the job
- * exists already, the selection it was started with). */
-bool backfill_selection_empty(const record_selection *sel);
-
 /* One progress line: with bar_width > 0 a bar of that many cells for a terminal
  * ("[####......]  40.0%  4000/10000 events  2000 events/s  ETA 3s"), else plain text for a
  * log ("4000/10000 events (40.0%), 2000 events/s, ETA 3s"). Returns snprintf's count. */

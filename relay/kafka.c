@@ -515,6 +515,16 @@ kafka_status kafka_ensure_checkpoint_topic(kafka_client *kc, char *errbuf, size_
     return ensure_topic(kc, kc->cfg->kafka.checkpoint_topic, 1, true, true, errbuf, errbuf_size);
 }
 
+/* Errors of a partition that has no leader yet (a topic just created, a broker just
+ * started) or of a request that timed out: asked again, they pass. */
+static bool leader_pending(rd_kafka_resp_err_t err)
+{
+    return err == RD_KAFKA_RESP_ERR__TIMED_OUT ||
+           err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+           err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+           err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+}
+
 /* The watermarks of the checkpoint partition; the high one is the end of what was written,
  * committed or not. A read_committed client's ListOffsets answers the last stable offset instead,
  * which stops before the first record of any open transaction, so it is asked through a
@@ -539,8 +549,10 @@ static kafka_status checkpoint_watermarks(kafka_client *kc, int64_t *low, int64_
         err = rd_kafka_query_watermark_offsets(c, kc->cfg->kafka.checkpoint_topic,
                                                CHECKPOINT_PARTITION, low, high,
                                                slice_until(deadline));
-        if (err != RD_KAFKA_RESP_ERR__TIMED_OUT || clock_mono_ms() >= deadline)
+        if (!leader_pending(err) || clock_mono_ms() >= deadline)
             break;
+        if (err != RD_KAFKA_RESP_ERR__TIMED_OUT)
+            clock_sleep_ms(100); /* the answer came at once: give the election time */
     }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
         snprintf(errbuf, errbuf_size, "cannot read the checkpoint topic %s: %s",
@@ -867,4 +879,154 @@ uint64_t kafka_rejected_record(const kafka_client *kc, kafka_refusal *why)
     why->broker = kc->delivery_err > RD_KAFKA_RESP_ERR_NO_ERROR;
     why->code = rd_kafka_err2name(kc->delivery_err);
     return kc->rejected_tag;
+}
+
+const char *kafka_record_header(const kafka_record *r, const char *name, size_t *len)
+{
+    const void *v = NULL;
+    size_t n = 0;
+
+    /* The last of a name wins, as the relay's own headers win over a row's (event.h). */
+    if (r->headers == NULL ||
+        rd_kafka_header_get_last((rd_kafka_headers_t *)r->headers, name, &v, &n) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR)
+        return NULL;
+    if (len != NULL)
+        *len = n;
+    return v;
+}
+
+/* Where each partition of topics starts (the first offset at from_ms or later, 0: the
+ * beginning) and ends (the read_committed end as of now), into parts and ends. */
+static kafka_status topic_extents(kafka_client *kc, rd_kafka_t *c, const char *const *topics,
+                                  size_t ntopics, int64_t from_ms,
+                                  rd_kafka_topic_partition_list_t *parts, char *errbuf,
+                                  size_t errbuf_size)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = metadata_waiting(kc, 1, &md, METADATA_TIMEOUT_MS);
+
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(errbuf, errbuf_size, "cannot read metadata from Kafka at %s: %s",
+                 kc->cfg->kafka.brokers, rd_kafka_err2str(err));
+        return KAFKA_RETRY;
+    }
+    for (size_t t = 0; t < ntopics; t++)
+        for (int i = 0; i < md->topic_cnt; i++)
+            if (strcmp(md->topics[i].topic, topics[t]) == 0)
+                for (int p = 0; p < md->topics[i].partition_cnt; p++)
+                    rd_kafka_topic_partition_list_add(parts, topics[t],
+                                                      md->topics[i].partitions[p].id)
+                        ->offset = from_ms > 0 ? from_ms : RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_metadata_destroy(md);
+    if (from_ms > 0 && parts->cnt > 0 &&
+        (err = rd_kafka_offsets_for_times(c, parts, METADATA_TIMEOUT_MS)) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(errbuf, errbuf_size, "cannot look up offsets by time: %s", rd_kafka_err2str(err));
+        return KAFKA_RETRY;
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        int64_t low, high;
+        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+
+        err = rd_kafka_query_watermark_offsets(c, tp->topic, tp->partition, &low, &high,
+                                               METADATA_TIMEOUT_MS);
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            snprintf(errbuf, errbuf_size, "cannot read the end of %s [%d]: %s", tp->topic,
+                     tp->partition, rd_kafka_err2str(err));
+            return KAFKA_RETRY;
+        }
+        /* No record at or after from_ms: nothing to read there. */
+        if (tp->offset == RD_KAFKA_OFFSET_END || tp->offset < 0)
+            tp->offset = tp->offset == RD_KAFKA_OFFSET_BEGINNING ? low : high;
+        /* The end: a read_committed client's high watermark is the last stable offset. */
+        tp->opaque = (void *)(intptr_t)high;
+    }
+    return KAFKA_OK;
+}
+
+kafka_status kafka_read_topics(kafka_client *kc, const char *const *topics, size_t ntopics,
+                               int64_t from_ms, kafka_record_fn fn, void *arg, char *errbuf,
+                               size_t errbuf_size)
+{
+    char group[300], why[512];
+    const char *const reader[] = {"group.id", group,
+                                  "isolation.level", "read_committed",
+                                  "enable.auto.commit", "false",
+                                  "enable.partition.eof", "true",
+                                  NULL};
+    rd_kafka_conf_t *conf;
+    rd_kafka_t *c;
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new((int)ntopics * 8);
+    kafka_status st;
+    int left = 0;
+
+    snprintf(group, sizeof group, "%s.audit", kc->cfg->name);
+    if ((conf = make_conf(kc, reader, errbuf, errbuf_size)) == NULL) {
+        rd_kafka_topic_partition_list_destroy(parts);
+        return KAFKA_FATAL;
+    }
+    if ((c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why)) == NULL) {
+        rd_kafka_conf_destroy(conf);
+        rd_kafka_topic_partition_list_destroy(parts);
+        snprintf(errbuf, errbuf_size, "cannot create a Kafka consumer: %s", why);
+        return KAFKA_FATAL;
+    }
+    st = topic_extents(kc, c, topics, ntopics, from_ms, parts, errbuf, errbuf_size);
+    for (int i = 0; st == KAFKA_OK && i < parts->cnt; i++)
+        left += parts->elems[i].offset < (int64_t)(intptr_t)parts->elems[i].opaque;
+    if (st == KAFKA_OK && left > 0 && rd_kafka_assign(c, parts) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(errbuf, errbuf_size, "cannot read the topics");
+        st = KAFKA_FATAL;
+    }
+    while (st == KAFKA_OK && left > 0) {
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(c, 1000);
+        rd_kafka_topic_partition_t *tp;
+
+        if (msg == NULL) {
+            waited(kc);
+            continue;
+        }
+        tp = rd_kafka_topic_partition_list_find(parts, rd_kafka_topic_name(msg->rkt),
+                                                msg->partition);
+        if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR && tp != NULL &&
+            tp->offset < (int64_t)(intptr_t)tp->opaque) {
+            rd_kafka_headers_t *hdrs = NULL;
+            kafka_record r = {.topic = rd_kafka_topic_name(msg->rkt),
+                              .partition = msg->partition,
+                              .offset = msg->offset,
+                              .key = msg->key,
+                              .key_len = msg->key_len};
+
+            rd_kafka_message_headers(msg, &hdrs);
+            r.headers = hdrs;
+            r.timestamp_ms = rd_kafka_message_timestamp(msg, NULL);
+            if (fn(arg, &r) != 0)
+                st = KAFKA_FATAL;
+        } else if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+                   msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            snprintf(errbuf, errbuf_size, "reading %s: %s",
+                     msg->rkt ? rd_kafka_topic_name(msg->rkt) : "Kafka",
+                     rd_kafka_message_errstr(msg));
+            st = KAFKA_RETRY;
+        }
+        /* Done with a partition once past its end as of the start (an aborted
+         * transaction's records are skipped, so positions count, not records). */
+        if (tp != NULL && tp->offset < (int64_t)(intptr_t)tp->opaque) {
+            rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(1);
+            rd_kafka_topic_partition_list_add(pos, tp->topic, tp->partition);
+            rd_kafka_position(c, pos);
+            if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                tp->offset = msg->offset + 1;
+            if (pos->elems[0].offset > tp->offset)
+                tp->offset = pos->elems[0].offset;
+            left -= tp->offset >= (int64_t)(intptr_t)tp->opaque;
+            rd_kafka_topic_partition_list_destroy(pos);
+        }
+        rd_kafka_message_destroy(msg);
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+    return st;
 }

@@ -117,4 +117,30 @@ void kafka_poll(kafka_client *kc);
 /* Number of brokers in the cluster metadata, or -1 with a message. */
 int kafka_broker_count(kafka_client *kc, int timeout_ms, char *errbuf, size_t errbuf_size);
 
+/* A record read back (kafka_read_topics): valid during the callback only. */
+typedef struct kafka_record {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    int64_t timestamp_ms;
+    const void *key;
+    size_t key_len;
+    const void *headers; /* see kafka_record_header */
+} kafka_record;
+
+/* The value of header name (the last of that name), not NUL-terminated; NULL when none. */
+const char *kafka_record_header(const kafka_record *r, const char *name, size_t *len);
+
+/* Gets every record; non-zero stops the read. */
+typedef int (*kafka_record_fn)(void *arg, const kafka_record *r);
+
+/*
+ * Reads with read_committed every record of the topics (those that exist), partition by
+ * partition in offset order, from the first with a timestamp of from_ms or later (0: from
+ * the beginning) to the end as of the call. The wait hook runs while nothing comes.
+ */
+kafka_status kafka_read_topics(kafka_client *kc, const char *const *topics, size_t ntopics,
+                               int64_t from_ms, kafka_record_fn fn, void *arg, char *errbuf,
+                               size_t errbuf_size);
+
 #endif

@@ -197,6 +197,19 @@ exactly_once() {
   verdict_ok "$what"
 }
 
+# audit_ok WHAT ROWS DEAD [audit options]: `outbox-relay audit` over the test's outbox says
+# ROWS rows, DEAD of them dead-lettered, every row exactly once and in order (the
+# project's own exactly-once check, beside the consumer-side verdict above).
+audit_ok() {
+  local what=$1 rows=$2 dead=$3 line rc=0
+  shift 3
+  "$RELAY_BIN" audit -c "$ROOT/etc/outbox-relay.conf" --wait 60 "$@" >"$WORK/audit.out" \
+    2>>"$WORK/audit.err" || rc=$?
+  line=$(tail -1 "$WORK/audit.out")
+  [[ $rc == 0 && $line == "audit rows=$rows published_once=$((rows - dead)) dead_lettered=$dead missing=0 duplicated=0 misordered=0" ]] ||
+    fail "$what: audit exited $rc: $line $(head -5 "$WORK/audit.out" | tr '\n' ' ') $(tail -2 "$WORK/audit.err")"
+}
+
 # A physical standby of the test server (pg_basebackup -R, streaming), for failover tests:
 # standby_create starts it and sets SURL (this test's database on it) and ssql; cleanup
 # removes it. Its port is the server's + 17.

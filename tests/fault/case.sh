@@ -373,9 +373,11 @@ if [[ $CASE == F13 ]]; then
   refused=$(sql -c "SELECT id FROM outbox WHERE event_type = 'Refused'")
   dead=$(consume "it.$ID.dead" | event_ids /dev/stdin | tr '\n' ' ')
   [[ $dead == "$refused " ]] || fail "F13: dead-lettered event ids '$dead', expected '$refused ' once"
+  dead_rows=1
   NOTES+=("dead_lettered=1 aborts=$(grep -c 'the broker refused the event at' "$WORK/relay.log" || true)")
 fi
 # How relays ended (the last one by the final SIGTERM): "exits=0" is one clean run.
 exits=$(awk '{ print $2 }' "$WORK/exits" 2>/dev/null | sort | uniq -c | awk '{ printf "%s%sx%s", sep, $2, $1; sep = "," }')
 echo "$CASE rows=$rows lost=$LOST duplicated=$DUPLICATED misordered=$MISORDERED unexpected=$UNEXPECTED exits=$exits ${NOTES[*]}"
 verdict_ok "$CASE"
+audit_ok "$CASE" $((rows + ${dead_rows:-0})) "${dead_rows:-0}" # the same, told by `audit`

@@ -33,6 +33,7 @@ consume "it.$ID.replay" >"$WORK/records" || fail "reading it.$ID.replay failed"
 records=$(wc -l <"$WORK/records")
 ((records == 100000)) || fail "consumed $records records, expected 100000"
 exactly_once "job full, ids 10001..110000" "$WORK/records" <(seq 10001 110000)
+audit_ok "job full" 100000 0 --from-id 10001 --to-id 110000 --topic "it.$ID.replay"
 # Each record is its row: key, value, headers, the replay mark; no made-up position.
 awk -F'\t' '
   { id = ""; replay = ""; tenant = ""; pos = 0

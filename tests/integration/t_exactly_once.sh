@@ -64,6 +64,7 @@ log "consumed $records records"
 ((records == 10000)) || fail "expected 10000 records, consumed $records"
 # Each committed id once, event ids increasing within a key.
 exactly_once "consumed ids against committed ids" "$WORK/records" "$WORK/expected" --per-key-order
+audit_ok "the 9990 rows still in the table" 9990 0
 
 # Keys and headers on every record.
 awk -F'\t' '

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "backfill.h"
+#include "selection.h"
 #include "suites.h"
 
 /* 2026-11-27 07:51:30 UTC, the clock of relative times in these tests. */
@@ -56,7 +57,7 @@ START_TEST(minimal_and_dry_run_command_lines)
 
     ck_assert_int_eq(parse("backfill --config=x.conf --job=j", &a, err, sizeof err), 0);
     ck_assert_str_eq(a.job, "j");
-    ck_assert(backfill_selection_empty(&a.sel));
+    ck_assert(selection_empty(&a.sel));
     ck_assert_int_eq(a.rate, 0);
     ck_assert_str_eq(a.topic, "");
     /* A dry run needs no job name; --help needs nothing else. */
@@ -82,7 +83,8 @@ static const struct {
     {"backfill -c x --job j --since yesterday", "--since \"yesterday\" is not a time"},
     {"backfill -c x --job j --until 2026-02-30", "--until \"2026-02-30\" is not a time"},
     {"backfill -c x --job j --since 2026-11-02 --until 2026-11-01",
-     "--since \"2026-11-02\" is not before --until \"2026-11-01\""},
+     "--since '2026-11-02 00:00:00.000000+00' is not before "
+     "--until '2026-11-01 00:00:00.000000+00'"},
     {"backfill -c x --job j --bogus", "unknown option --bogus"},
     {"backfill -c x --job j -x", "unknown option -x"},
     {"backfill -c x --job j --dry-run=yes", "option --dry-run=yes takes no value"},
@@ -149,7 +151,7 @@ static const struct {
 START_TEST(parses_command_line_times)
 {
     int64_t us = 0;
-    bool ok = backfill_parse_time(times[_i].text, NOW_US, &us);
+    bool ok = selection_parse_time(times[_i].text, NOW_US, &us);
 
     if (times[_i].us == -1) {
         ck_assert_msg(!ok, "\"%s\" accepted", times[_i].text);
@@ -176,7 +178,7 @@ START_TEST(formats_times_that_read_back)
     for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
         int64_t back = 0;
         record_format_time(samples[i], buf, sizeof buf);
-        ck_assert_msg(backfill_parse_time(buf, 0, &back) && back == samples[i], "%s", buf);
+        ck_assert_msg(selection_parse_time(buf, 0, &back) && back == samples[i], "%s", buf);
     }
 }
 END_TEST
@@ -204,7 +206,7 @@ START_TEST(job_record_round_trip)
     ck_assert_ptr_nonnull(strstr(buf, "\"job\":\"replay-1\""));
     ck_assert_ptr_nonnull(strstr(buf, "\"done\":false"));
     ck_assert_int_eq(record_job_parse(buf, (size_t)n, &back, err, sizeof err), 0);
-    ck_assert(backfill_selection_equal(&j.sel, &back.sel));
+    ck_assert(selection_equal(&j.sel, &back.sel));
     ck_assert(!back.sel.has_to_id && !back.sel.has_until && !back.sel.has_aggregate_id);
     ck_assert_str_eq(back.topic, "scratch");
     ck_assert_str_eq(back.max_id, "110000");
@@ -232,26 +234,26 @@ START_TEST(selection_equality_and_description)
 
     memset(&a, 0, sizeof a);
     memset(&b, 0, sizeof b);
-    ck_assert(backfill_selection_equal(&a, &b));
-    backfill_describe_selection(&a, buf, sizeof buf);
+    ck_assert(selection_equal(&a, &b));
+    selection_describe(&a, buf, sizeof buf);
     ck_assert_str_eq(buf, "no selection (every row)");
     /* Unset fields do not count, set ones must match. */
     a.to_id = 5;
-    ck_assert(backfill_selection_equal(&a, &b));
+    ck_assert(selection_equal(&a, &b));
     a.has_to_id = true;
-    ck_assert(!backfill_selection_equal(&a, &b));
+    ck_assert(!selection_equal(&a, &b));
     b.has_to_id = true;
     b.to_id = 5;
-    ck_assert(backfill_selection_equal(&a, &b));
+    ck_assert(selection_equal(&a, &b));
     a.has_aggregate_id = b.has_aggregate_id = true;
     snprintf(a.aggregate_id, sizeof a.aggregate_id, "k1");
     snprintf(b.aggregate_id, sizeof b.aggregate_id, "k2");
-    ck_assert(!backfill_selection_equal(&a, &b));
+    ck_assert(!selection_equal(&a, &b));
     a.has_until = true;
     a.until_us = 1795737600000000LL;
-    backfill_describe_selection(&a, buf, sizeof buf);
+    selection_describe(&a, buf, sizeof buf);
     ck_assert_str_eq(buf, "--to-id 5 --until '2026-11-27 00:00:00.000000+00' --aggregate-id 'k1'");
-    ck_assert(!backfill_selection_empty(&a));
+    ck_assert(!selection_empty(&a));
 }
 END_TEST
 
