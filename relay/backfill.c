@@ -185,29 +185,15 @@ int backfill_parse_args(int argc, char **argv, int64_t now_us, backfill_args *ou
         case OPT_RESTART:
             out->restart = true;
             break;
-        case ':':
-            snprintf(errbuf, errbuf_size, "option %s needs a value", argv[optind - 1]);
-            return -1;
         default:
-            if (optopt != 0 && optopt < SELECTION_OPT_FROM_ID)
-                snprintf(errbuf, errbuf_size, "unknown option -%c (try --help)", optopt);
-            else if (optopt >= SELECTION_OPT_FROM_ID)
-                snprintf(errbuf, errbuf_size, "option %s takes no value", argv[optind - 1]);
-            else
-                snprintf(errbuf, errbuf_size, "unknown option %s (try --help)", argv[optind - 1]);
+            selection_bad_option(c, argv, errbuf, errbuf_size);
             return -1;
         }
     }
     if (out->help)
         return 0;
-    if (optind < argc) {
-        snprintf(errbuf, errbuf_size, "unexpected argument \"%s\" (try --help)", argv[optind]);
+    if (selection_args_done(argc, argv, out->config, errbuf, errbuf_size) != 0)
         return -1;
-    }
-    if (out->config == NULL) {
-        snprintf(errbuf, errbuf_size, "-c FILE is required (see etc/outbox-relay.conf)");
-        return -1;
-    }
     if (out->job[0] == '\0' && !out->dry_run) {
         snprintf(errbuf, errbuf_size,
                  "--job NAME is required: it names the job's cursor, so a rerun continues it");

@@ -515,6 +515,30 @@ kafka_status kafka_ensure_checkpoint_topic(kafka_client *kc, char *errbuf, size_
     return ensure_topic(kc, kc->cfg->kafka.checkpoint_topic, 1, true, true, errbuf, errbuf_size);
 }
 
+/* A read_committed consumer of this relay's (group "<name>.<what>": assign() needs a group
+ * id, though nothing joins or commits to the group); NULL with a message. */
+static rd_kafka_t *new_reader(kafka_client *kc, const char *what, char *errbuf,
+                              size_t errbuf_size)
+{
+    char group[300], why[512];
+    const char *const reader[] = {"group.id", group,
+                                  "isolation.level", "read_committed",
+                                  "enable.auto.commit", "false",
+                                  "enable.partition.eof", "true",
+                                  NULL};
+    rd_kafka_conf_t *conf;
+    rd_kafka_t *c;
+
+    snprintf(group, sizeof group, "%s.%s", kc->cfg->name, what);
+    if ((conf = make_conf(kc, reader, errbuf, errbuf_size)) == NULL)
+        return NULL;
+    if ((c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why)) == NULL) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(errbuf, errbuf_size, "cannot create a Kafka consumer (%s): %s", what, why);
+    }
+    return c;
+}
+
 /* Errors of a partition that has no leader yet (a topic just created, a broker just
  * started) or of a request that timed out: asked again, they pass. */
 static bool leader_pending(rd_kafka_resp_err_t err)
@@ -611,21 +635,11 @@ kafka_status kafka_read_latest(kafka_client *kc, const char *key, char *buf, siz
                              size_t *len, bool *found, char *errbuf, size_t errbuf_size)
 {
     const char *topic = kc->cfg->kafka.checkpoint_topic;
-    const char *name = kc->cfg->name;
     size_t key_len = strlen(key);
-    char group[300];
-    /* assign() needs a group id, though nothing joins or commits to the group. */
-    const char *const reader[] = {"group.id", group,
-                                  "isolation.level", "read_committed",
-                                  "enable.auto.commit", "false",
-                                  "enable.partition.eof", "true",
-                                  NULL};
-    rd_kafka_conf_t *conf;
     rd_kafka_t *c = NULL;
     rd_kafka_topic_partition_list_t *parts = NULL;
     int64_t low = 0, high = 0, held_at = -1, deadline, next_hook;
     kafka_status st;
-    char why[512];
     rd_kafka_resp_err_t err;
 
     *found = false;
@@ -637,16 +651,8 @@ kafka_status kafka_read_latest(kafka_client *kc, const char *key, char *buf, siz
     st = checkpoint_watermarks(kc, &low, &high, errbuf, errbuf_size);
     if (st != KAFKA_OK || high <= low)
         return st;
-    snprintf(group, sizeof group, "%s.checkpoint-reader", name);
-    conf = make_conf(kc, reader, errbuf, errbuf_size);
-    if (conf == NULL)
+    if ((c = new_reader(kc, "checkpoint-reader", errbuf, errbuf_size)) == NULL)
         return KAFKA_FATAL;
-    c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);
-    if (c == NULL) {
-        rd_kafka_conf_destroy(conf);
-        snprintf(errbuf, errbuf_size, "cannot create the checkpoint reader: %s", why);
-        return KAFKA_FATAL;
-    }
     st = KAFKA_RETRY;
     parts = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(parts, topic, CHECKPOINT_PARTITION)->offset =
@@ -949,29 +955,14 @@ kafka_status kafka_read_topics(kafka_client *kc, const char *const *topics, size
                                int64_t from_ms, kafka_record_fn fn, void *arg, char *errbuf,
                                size_t errbuf_size)
 {
-    char group[300], why[512];
-    const char *const reader[] = {"group.id", group,
-                                  "isolation.level", "read_committed",
-                                  "enable.auto.commit", "false",
-                                  "enable.partition.eof", "true",
-                                  NULL};
-    rd_kafka_conf_t *conf;
-    rd_kafka_t *c;
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new((int)ntopics * 8);
+    rd_kafka_t *c = new_reader(kc, "audit", errbuf, errbuf_size);
+    rd_kafka_topic_partition_list_t *parts;
     kafka_status st;
     int left = 0;
 
-    snprintf(group, sizeof group, "%s.audit", kc->cfg->name);
-    if ((conf = make_conf(kc, reader, errbuf, errbuf_size)) == NULL) {
-        rd_kafka_topic_partition_list_destroy(parts);
+    if (c == NULL)
         return KAFKA_FATAL;
-    }
-    if ((c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why)) == NULL) {
-        rd_kafka_conf_destroy(conf);
-        rd_kafka_topic_partition_list_destroy(parts);
-        snprintf(errbuf, errbuf_size, "cannot create a Kafka consumer: %s", why);
-        return KAFKA_FATAL;
-    }
+    parts = rd_kafka_topic_partition_list_new((int)ntopics * 8);
     st = topic_extents(kc, c, topics, ntopics, from_ms, parts, errbuf, errbuf_size);
     for (int i = 0; st == KAFKA_OK && i < parts->cnt; i++)
         left += parts->elems[i].offset < (int64_t)(intptr_t)parts->elems[i].opaque;

@@ -95,6 +95,22 @@ static int cmd_run(const char *path, bool accept_slot_position)
     return rc;
 }
 
+/* The configuration of a command with its own options (backfill, audit), its log level, and
+ * the stop signals caught; NULL after saying why. */
+static relay_config *load_for_command(const char *path, log_ctx *lg)
+{
+    char err[1024];
+    relay_config *cfg = config_load(path, environ, err, sizeof err);
+
+    if (cfg == NULL) {
+        log_error(lg, "%s", err);
+        return NULL;
+    }
+    lg->level = cfg->log_level;
+    catch_stop_signals();
+    return cfg;
+}
+
 /* Backfill has its own options (backfill.h): a mistyped one is one line and exit 64. */
 static int cmd_backfill(int argc, char **argv)
 {
@@ -102,12 +118,9 @@ static int cmd_backfill(int argc, char **argv)
     char err[1024];
     relay_config *cfg;
     log_ctx lg = {LVL_INFO};
-    struct timespec now;
     int rc;
 
-    clock_gettime(CLOCK_REALTIME, &now);
-    if (backfill_parse_args(argc, argv, (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000, &args,
-                            err, sizeof err) != 0) {
+    if (backfill_parse_args(argc, argv, clock_wall_us(), &args, err, sizeof err) != 0) {
         fprintf(stderr, "outbox-relay backfill: %s\n", err);
         return EXIT_USAGE;
     }
@@ -115,13 +128,8 @@ static int cmd_backfill(int argc, char **argv)
         backfill_usage(stdout);
         return EXIT_OK;
     }
-    cfg = config_load(args.config, environ, err, sizeof err);
-    if (cfg == NULL) {
-        log_error(&lg, "%s", err);
+    if ((cfg = load_for_command(args.config, &lg)) == NULL)
         return EXIT_CONFIG;
-    }
-    lg.level = cfg->log_level;
-    catch_stop_signals();
     rc = backfill_run(&args, cfg, &lg, &stop_requested);
     config_free(cfg);
     return rc;
@@ -144,13 +152,8 @@ static int cmd_audit(int argc, char **argv)
         audit_usage(stdout);
         return EXIT_OK;
     }
-    cfg = config_load(args.config, environ, err, sizeof err);
-    if (cfg == NULL) {
-        log_error(&lg, "%s", err);
+    if ((cfg = load_for_command(args.config, &lg)) == NULL)
         return EXIT_CONFIG;
-    }
-    lg.level = cfg->log_level;
-    catch_stop_signals();
     rc = audit_run(&args, cfg, &lg, stdout, &stop_requested);
     config_free(cfg);
     return rc;

@@ -117,6 +117,32 @@ int selection_take(int opt, const char *arg, int64_t now_us, record_selection *s
     }
 }
 
+void selection_bad_option(int c, char **argv, char *errbuf, size_t errbuf_size)
+{
+    if (c == ':')
+        snprintf(errbuf, errbuf_size, "option %s needs a value", argv[optind - 1]);
+    else if (optopt != 0 && optopt < SELECTION_OPT_FROM_ID)
+        snprintf(errbuf, errbuf_size, "unknown option -%c (try --help)", optopt);
+    else if (optopt >= SELECTION_OPT_FROM_ID)
+        snprintf(errbuf, errbuf_size, "option %s takes no value", argv[optind - 1]);
+    else
+        snprintf(errbuf, errbuf_size, "unknown option %s (try --help)", argv[optind - 1]);
+}
+
+int selection_args_done(int argc, char **argv, const char *config, char *errbuf,
+                        size_t errbuf_size)
+{
+    if (optind < argc) {
+        snprintf(errbuf, errbuf_size, "unexpected argument \"%s\" (try --help)", argv[optind]);
+        return -1;
+    }
+    if (config == NULL) {
+        snprintf(errbuf, errbuf_size, "-c FILE is required (see etc/outbox-relay.conf)");
+        return -1;
+    }
+    return 0;
+}
+
 int selection_check(const record_selection *s, char *errbuf, size_t errbuf_size)
 {
     char since[40], until[40];

@@ -1,7 +1,8 @@
 /*
  * selection.h — which outbox rows a command works on: the options `backfill` and `audit`
  * share (--from-id, --to-id, --since, --until, --event-type, --aggregate-id), read into a
- * record_selection and described back for messages. Pure: no I/O.
+ * record_selection and described back for messages, and the command-line checks both make.
+ * Pure: no I/O.
  */
 #ifndef RELAY_SELECTION_H
 #define RELAY_SELECTION_H
@@ -51,6 +52,15 @@ enum {
  */
 int selection_take(int opt, const char *arg, int64_t now_us, record_selection *s, char *errbuf,
                    size_t errbuf_size);
+
+/* getopt_long's answer that no option takes (':' a value missing, '?' an unknown option or
+ * a value given to one that takes none) as one line. Options numbered below
+ * SELECTION_OPT_FROM_ID are short ones. */
+void selection_bad_option(int c, char **argv, char *errbuf, size_t errbuf_size);
+
+/* After the options: no stray argument, and -c FILE given. 0, or -1 with a message. */
+int selection_args_done(int argc, char **argv, const char *config, char *errbuf,
+                        size_t errbuf_size);
 
 /* The checks across options (from-id <= to-id, since < until): 0, or -1 with a message. */
 int selection_check(const record_selection *s, char *errbuf, size_t errbuf_size);

@@ -12,15 +12,7 @@ source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 ROWS=${1:-1000000}
 TOPIC=bench.audit.$RUN
 
-create_db sql/01_outbox.sql
-log "writing $ROWS rows"
-sql -c "SET synchronous_commit = off" -c "
-INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload)
-SELECT 'order', 'order-' || (g % 10000), 'OrderCreated',
-       jsonb_build_object('order_id', g, 'amount', 19.99, 'currency', 'EUR')
-FROM generate_series(1, $ROWS) g" -c "VACUUM ANALYZE outbox"
-export OUTBOX_RELAY_NAME=bench-audit-$RUN OUTBOX_RELAY_POSTGRES_CONNINFO=$DBURL
-export OUTBOX_RELAY_KAFKA_BROKERS=$KAFKA_BROKERS OUTBOX_RELAY_LOG_LEVEL=info
+outbox_rows "$ROWS"
 log "backfilling them into $TOPIC"
 "$BUILD/outbox-relay" backfill -c etc/outbox-relay.conf --job all --topic "$TOPIC" 2>"$WORK/backfill.log" ||
   { tail -3 "$WORK/backfill.log" >&2; exit 1; }

@@ -13,17 +13,7 @@ BENCH=backfill
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 ROWS=${1:-1000000}
 
-create_db sql/01_outbox.sql
-log "writing $ROWS rows"
-# The drain benchmark's rows: ~100-byte payloads over 10,000 aggregates, with a created_at.
-sql -c "SET synchronous_commit = off" -c "
-INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload)
-SELECT 'order', 'order-' || (g % 10000), 'OrderCreated',
-       jsonb_build_object('order_id', g, 'amount', 19.99, 'currency', 'EUR')
-FROM generate_series(1, $ROWS) g" -c "VACUUM ANALYZE outbox"
-
-export OUTBOX_RELAY_NAME=bench-backfill-$RUN OUTBOX_RELAY_POSTGRES_CONNINFO=$DBURL
-export OUTBOX_RELAY_KAFKA_BROKERS=$KAFKA_BROKERS OUTBOX_RELAY_LOG_LEVEL=info
+outbox_rows "$ROWS"
 
 # job NAME ROWS [args]: prints "wall_s publish_s events_per_s peak_rss_kb"
 job() {

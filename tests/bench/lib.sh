@@ -46,6 +46,21 @@ bench_cleanup() {
 }
 trap bench_cleanup EXIT
 
+# outbox_rows ROWS: $DB with the outbox and ROWS rows in it, ids 1..ROWS (the drain
+# benchmark's rows: ~100-byte payloads over 10,000 aggregates, with a created_at), and the
+# environment of a relay named bench-$BENCH-$RUN reading it.
+outbox_rows() {
+  create_db sql/01_outbox.sql
+  log "writing $1 rows"
+  sql -c "SET synchronous_commit = off" -c "
+INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload)
+SELECT 'order', 'order-' || (g % 10000), 'OrderCreated',
+       jsonb_build_object('order_id', g, 'amount', 19.99, 'currency', 'EUR')
+FROM generate_series(1, $1) g" -c "VACUUM ANALYZE outbox"
+  export OUTBOX_RELAY_NAME=bench-$BENCH-$RUN OUTBOX_RELAY_POSTGRES_CONNINFO=$DBURL
+  export OUTBOX_RELAY_KAFKA_BROKERS=$KAFKA_BROKERS OUTBOX_RELAY_LOG_LEVEL=info
+}
+
 # create_slot NAME: a pgoutput slot in $DB, dropped by drop_db.
 create_slot() {
   SLOTS+=("$1")
