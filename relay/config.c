@@ -67,6 +67,7 @@ static bool check_topic(const char *v, char *why, size_t why_size);
 static bool check_template(const char *v, char *why, size_t why_size);
 static bool check_zone(const char *v, char *why, size_t why_size);
 static bool check_brokers(const char *v, char *why, size_t why_size);
+static bool check_listen(const char *v, char *why, size_t why_size);
 
 /* An enum setting is stored as an int; its names are listed in value order. */
 _Static_assert(sizeof(log_level) == sizeof(int) && sizeof(config_value) == sizeof(int) &&
@@ -201,6 +202,12 @@ static const opt_def opts[] = {
     OPT_S("dead_letter.topic", dead_letter.topic, "outbox-relay.dead-letter", check_topic,
           "a topic name of " TOPIC_CHARS,
           "Topic of the events that schemas.on_invalid or on_unknown_type dead-letter."),
+
+    OPT_S("http.listen", http.listen, ":9490", check_listen,
+          "host:port, [ipv6]:port, :port (every address) or \"\" (off)",
+          "Address of the HTTP endpoint (/metrics, /healthz, /readyz); \":9490\" listens on "
+          "every address, as probes and scrapers reach a pod or host from outside; \"\" "
+          "turns it off."),
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -603,6 +610,28 @@ static bool check_template(const char *v, char *why, size_t why_size)
     }
     if (!placeholders && !check_topic(v, why, why_size)) {
         snprintf(why, why_size, v[0] ? "not a legal topic name" : "empty");
+        return false;
+    }
+    return true;
+}
+
+/* "", or host:port / [v6]:port / :port with a decimal port; http.c resolves the host. */
+static bool check_listen(const char *v, char *why, size_t why_size)
+{
+    const char *colon = strrchr(v, ':');
+    long port;
+    char *end;
+
+    if (v[0] == '\0')
+        return true;
+    if (colon == NULL || (v[0] == '[' && (colon == v || colon[-1] != ']'))) {
+        snprintf(why, why_size, "no port");
+        return false;
+    }
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || errno != 0 || port < 0 || port > 65535) {
+        snprintf(why, why_size, "port is not a number between 0 and 65535");
         return false;
     }
     return true;

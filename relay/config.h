@@ -95,6 +95,10 @@ typedef struct relay_config {
     struct {
         char *topic;
     } dead_letter;
+
+    struct {
+        char *listen; /* "host:port" of /metrics, /healthz, /readyz; "" = no endpoint */
+    } http;
 } relay_config;
 
 /*

@@ -16,7 +16,9 @@
 #include "checklist.h"
 #include "config.h"
 #include "exitcode.h"
+#include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "schema_cli.h"
 
@@ -67,13 +69,33 @@ static void catch_stop_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* The HTTP endpoint over m when http.listen is set; *srv stays NULL otherwise. An address
+ * that cannot be bound is a configuration error: one line, EXIT_CONFIG. */
+static int start_http(const relay_config *cfg, relay_metrics *m, const log_ctx *lg,
+                      http_server **srv)
+{
+    char err[1024];
+
+    *srv = NULL;
+    if (cfg->http.listen[0] == '\0')
+        return EXIT_OK;
+    if ((*srv = http_start(cfg->http.listen, m, err, sizeof err)) == NULL) {
+        log_error(lg, "%s", err);
+        return EXIT_CONFIG;
+    }
+    log_info(lg, "http: /metrics, /healthz and /readyz on %s", http_address(*srv));
+    return EXIT_OK;
+}
+
 static int cmd_run(const char *path, bool accept_slot_position)
 {
     char err[1024];
     relay_config *cfg = config_load(path, environ, err, sizeof err);
     log_ctx lg = {LVL_INFO};
     failpoint fp;
-    pipeline_opts opts = {accept_slot_position, &fp};
+    relay_metrics metrics;
+    http_server *srv = NULL;
+    pipeline_opts opts = {accept_slot_position, &fp, &metrics};
     int rc;
 
     if (cfg == NULL) {
@@ -81,12 +103,20 @@ static int cmd_run(const char *path, bool accept_slot_position)
         return EXIT_CONFIG;
     }
     lg.level = cfg->log_level;
+    if (metrics_init(&metrics, "run") != 0) {
+        config_free(cfg);
+        return EXIT_INTERNAL;
+    }
     catch_stop_signals();
     log_info(&lg, "outbox-relay %s starting as \"%s\" (config %s)", RELAY_VERSION, cfg->name,
              path);
-    failpoint_init(&fp, environ);
-    rc = pipeline_run(cfg, &opts, &lg, &stop_requested);
+    if ((rc = start_http(cfg, &metrics, &lg, &srv)) == EXIT_OK) {
+        failpoint_init(&fp, environ);
+        rc = pipeline_run(cfg, &opts, &lg, &stop_requested);
+    }
     log_info(&lg, "outbox-relay stopped (exit %d)", rc);
+    http_stop(srv);
+    metrics_destroy(&metrics);
     config_free(cfg);
     return rc;
 }

@@ -42,6 +42,7 @@ typedef struct pipeline {
     const pipeline_opts *opts;
     const log_ctx *lg;
     volatile sig_atomic_t *stop;
+    relay_metrics *m; /* shared with the HTTP thread: see metrics.h for what locks */
     event_mapper *mapper;
     row_shape row;
     publisher *pub; /* verdict, produce or dead-letter, commit with the checkpoint */
@@ -54,6 +55,8 @@ typedef struct pipeline {
     record_checkpoint cp; /* system_id and slot stamped on every checkpoint */
     bool have_position;  /* the producer is ready and the ledger knows where we are */
     int64_t txn_commit_time_us; /* of the Postgres transaction being received, µs since 1970 */
+    int64_t txn_begin_ms;       /* when its Begin arrived (monotonic), for lag_seconds */
+    relay_lsn server_end;       /* the server's WAL end, as of the last message */
     int64_t last_status_ms, last_idle_ms, last_stats_ms;
     stats st;
     char err[2048];
@@ -129,16 +132,25 @@ static step commit_batch(pipeline *p, int *exit_code)
     relay_lsn confirm;
     step s;
 
+    int64_t t0 = clock_mono_us();
+
     p->cp.pos = ledger_batch_checkpoint(&p->ledger);
     n = record_checkpoint_format(p->cfg->name, &p->cp, value, sizeof value);
     if ((s = after_publish(p, publish_commit(p->pub, value, (size_t)n), exit_code)) != STEP_OK)
         return s;
+    metrics_txn_committed(p->m, publish_get_counts(p->pub), (double)(clock_mono_us() - t0) / 1e6,
+                          clock_wall_us() / 1000);
     FAILPOINT(p->opts->failpoint, "after_commit_before_status");
     if (p->cp.pos.commit_lsn != 0)
         FAILPOINT(p->opts->failpoint, "after_split_commit");
     confirm = ledger_batch_committed(&p->ledger);
     log_debug(p->lg, "committed Kafka transaction; checkpoint " LSN_FMT " (" LSN_FMT ":%u)",
               LSN_ARGS(confirm), LSN_ARGS(p->cp.pos.commit_lsn), p->cp.pos.index);
+    /* What is still unconfirmed: the rest of a transaction split by this commit, or nothing. */
+    metrics_lag_clear(p->m);
+    if (p->ledger.in_txn)
+        metrics_lag_since(p->m, p->txn_begin_ms);
+    metrics_slot_lag(p->m, p->server_end, confirm);
     return send_status(p, false);
 }
 
@@ -188,6 +200,8 @@ static step on_insert(pipeline *p, const pgo_msg *m, int *exit_code)
     relay_lsn lsn;
     uint32_t index;
     int mapped = -1;
+    size_t bytes = 0;
+    step s;
 
     if (!event_is_outbox(p->mapper, rel->nspname, rel->relname)) {
         p->st.other_tables++;
@@ -209,9 +223,12 @@ static step on_insert(pipeline *p, const pgo_msg *m, int *exit_code)
         p->st.skipped++;
         return STEP_OK;
     }
-    return after_publish(p, publish_event(p->pub, &ev, mapped == EVENT_BAD_ROW ? p->err : NULL,
-                                          NULL),
-                         exit_code);
+    if ((s = after_publish(p, publish_event(p->pub, &ev, mapped == EVENT_BAD_ROW ? p->err : NULL,
+                                            &bytes),
+                           exit_code)) == STEP_OK &&
+        bytes > 0)
+        metrics_record_pending(p->m, ev.timestamp_ms);
+    return s;
 }
 
 static step on_data(pipeline *p, const pgrepl_msg *msg, int *exit_code)
@@ -228,10 +245,16 @@ static step on_data(pipeline *p, const pgrepl_msg *msg, int *exit_code)
     case PGO_BEGIN:
         ledger_begin(&p->ledger, m.u.begin.final_lsn);
         p->txn_commit_time_us = m.u.begin.commit_time + CLOCK_PG_EPOCH_OFFSET_US;
+        p->txn_begin_ms = clock_mono_ms();
+        metrics_lag_since(p->m, p->txn_begin_ms);
         return STEP_OK;
     case PGO_COMMIT:
         ledger_commit(&p->ledger, m.u.commit.end_lsn);
         p->st.pg_txns++;
+        /* Nothing of it waits for Kafka (no outbox rows, or all published before), and no
+         * open batch does: caught up. */
+        if (!ledger_batch_open(&p->ledger))
+            metrics_lag_clear(p->m);
         return STEP_OK;
     case PGO_INSERT: return on_insert(p, &m, exit_code);
     case PGO_UPDATE: p->st.updates++; return STEP_OK;
@@ -248,6 +271,7 @@ static step on_tick(pipeline *p, int *exit_code)
     int64_t now = clock_mono_ms();
     step s;
 
+    metrics_heartbeat(p->m, now);
     if (ledger_batch_due(&p->ledger, now) && (s = commit_batch(p, exit_code)) != STEP_OK)
         return s;
     /* Idle advance: other tables keep WAL moving while the outbox is quiet; a
@@ -547,6 +571,7 @@ static int rewind_stream(pipeline *p)
         snprintf(p->err, sizeof p->err, "%s", publish_error(p->pub));
         return publish_exit_code(p->pub);
     }
+    metrics_txn_aborted(p->m, publish_get_counts(p->pub));
     ledger_rewind(&p->ledger);
     pgrepl_close(p->pg);
     p->pg = NULL;
@@ -567,10 +592,13 @@ static int stream(pipeline *p)
             log_warn(p->lg, "%s", p->err);
             return -1;
         }
+        if (msg.kind != PGREPL_MSG_NONE && msg.wal_end > p->server_end)
+            p->server_end = msg.wal_end;
         if (msg.kind == PGREPL_MSG_DATA) {
             s = on_data(p, &msg, &exit_code);
         } else if (msg.kind == PGREPL_MSG_KEEPALIVE) {
             ledger_server_position(&p->ledger, msg.wal_end);
+            metrics_slot_lag(p->m, msg.wal_end, ledger_committed_lsn(&p->ledger));
             if (msg.reply_requested)
                 s = send_status(p, false);
         }
@@ -583,6 +611,7 @@ static int stream(pipeline *p)
     }
     /* Graceful stop: publish what is open (a partial transaction is recorded as such in
      * the checkpoint), confirm it, leave. A standby never gets here: it has no stream. */
+    metrics_set_state(p->m, METRICS_STOPPING);
     if (ledger_batch_open(&p->ledger)) {
         s = commit_batch(p, &exit_code);
         if (s == STEP_EXIT)
@@ -594,11 +623,16 @@ static int stream(pipeline *p)
     return EXIT_OK;
 }
 
-/* Sleeps ms unless a stop is requested (a signal interrupts the sleep). */
+/* Sleeps ms unless a stop is requested (a signal interrupts the sleep), in slices that
+ * keep the heartbeat of /healthz going. */
 static bool pause_unless_stopped(pipeline *p, int ms)
 {
-    if (!*p->stop)
-        clock_sleep_ms(ms);
+    for (int64_t end = clock_mono_ms() + ms, now; !*p->stop && (now = clock_mono_ms()) < end;) {
+        metrics_heartbeat(p->m, now);
+        clock_sleep_ms(end - now < 1000 ? end - now : 1000);
+    }
+    if (*p->stop)
+        metrics_set_state(p->m, METRICS_STOPPING);
     return !*p->stop;
 }
 
@@ -614,10 +648,13 @@ static int run(pipeline *p)
         rc = open_stream(p);
         if (rc == EXIT_OK && !p->have_position)
             rc = become_producer(p);
-        else if (rc == EXIT_OK)
+        else if (rc == EXIT_OK) {
             log_info(p->lg, "streaming again from " LSN_FMT,
                      LSN_ARGS(ledger_committed_lsn(&p->ledger)));
+            metrics_pg_reconnect(p->m);
+        }
         if (rc == EXIT_OK) {
+            metrics_set_state(p->m, METRICS_STREAMING);
             if (standby_logged)
                 log_info(p->lg, "slot %s is free: taking over", p->cfg->postgres.slot);
             standby_logged = false;
@@ -625,6 +662,7 @@ static int run(pipeline *p)
             rc = stream(p);
             if (rc >= 0)
                 return rc;
+            metrics_set_state(p->m, METRICS_STARTING);
             if ((rc = rewind_stream(p)) != EXIT_OK || *p->stop)
                 return rc;
         } else {
@@ -638,6 +676,7 @@ static int run(pipeline *p)
             if (rc == EXIT_SLOT_BUSY && !p->have_position) {
                 if (!standby_logged)
                     log_info(p->lg, "standby: %s; waiting to take over when it frees", p->err);
+                metrics_set_state(p->m, METRICS_STANDBY);
                 standby_logged = true;
                 if (backoff_ms > STANDBY_POLL_MAX_MS)
                     backoff_ms = STANDBY_POLL_MAX_MS;
@@ -656,6 +695,7 @@ static void on_kafka_wait(void *arg)
 {
     pipeline *p = arg;
 
+    metrics_heartbeat(p->m, clock_mono_ms());
     if (clock_mono_ms() - p->last_status_ms >= p->cfg->postgres.status_interval_ms)
         send_status(p, false);
 }
@@ -663,7 +703,7 @@ static void on_kafka_wait(void *arg)
 int pipeline_run(const relay_config *cfg, const pipeline_opts *opts, const log_ctx *lg,
                  volatile sig_atomic_t *stop)
 {
-    pipeline p = {.cfg = cfg, .opts = opts, .lg = lg, .stop = stop};
+    pipeline p = {.cfg = cfg, .opts = opts, .lg = lg, .stop = stop, .m = opts->metrics};
     publish_opts popts = {.state_key = cfg->name,
                           .resume = "nothing from its transaction on was confirmed, so the relay "
                                     "resumes there",
@@ -701,6 +741,7 @@ int pipeline_run(const relay_config *cfg, const pipeline_opts *opts, const log_c
                 (ledger_pos){0, 0, 0});
     rc = run(&p);
 out:
+    metrics_set_state(p.m, METRICS_STOPPING);
     if (rc != EXIT_OK && p.err[0] != '\0')
         log_error(lg, "%s", p.err);
     if (p.pub != NULL) {

@@ -19,6 +19,9 @@ DBURL=${PGURL%/*}/$DB
 SLOT=it_$ID
 RELAY_PID=
 HOLD_PID=
+# Tests run several relays at once (standbys, the fault matrix): none serves HTTP unless a
+# test gives it a port of its own (free_port), so none collides on http.listen's default.
+export OUTBOX_RELAY_HTTP_LISTEN=
 
 log() { printf '[%s %s] %s\n' "$TEST_NAME" "$(date +%H:%M:%S)" "$*" >&2; }
 fail() {

@@ -108,6 +108,7 @@ static const setting_spec specs[] = {
          schemas.format_assert, "false", "true"),
     SPEC("dead_letter.topic", "OUTBOX_RELAY_DEAD_LETTER_TOPIC", S_STR, dead_letter.topic,
          "outbox-relay.dead-letter", "orders.dlq"),
+    SPEC("http.listen", "OUTBOX_RELAY_HTTP_LISTEN", S_STR, http.listen, ":9490", ""),
 };
 
 #define NSPECS (sizeof(specs) / sizeof(specs[0]))
@@ -456,7 +457,7 @@ static const struct file_error {
     {"# c\nslot = \"x\";\n", 2, "unknown setting \"slot\" (did you mean \"postgres.slot\"?)"},
     {"foo = 1;\n", 1,
      "unknown setting \"foo\" (known: name, log_level, postgres, outbox, kafka, batch, schemas, "
-     "dead_letter)"},
+     "dead_letter, http)"},
     {"postgres = {\n  slot = \"a\";\n  foo = { bar = 1; };\n};\n", 3,
      "unknown setting \"postgres.foo\" (known in postgres: conninfo, slot, publication, "
      "create_slot, status_interval_ms, connect_timeout_s)"},
