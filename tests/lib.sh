@@ -19,6 +19,7 @@ DBURL=${PGURL%/*}/$DB
 SLOT=it_$ID
 RELAY_PID=
 HOLD_PID=
+BG_PIDS=() # other processes a test started (a second relay, Prometheus): killed on exit
 # Tests run several relays at once (standbys, the fault matrix): none serves HTTP unless a
 # test gives it a port of its own (free_port), so none collides on http.listen's default.
 export OUTBOX_RELAY_HTTP_LISTEN=
@@ -35,6 +36,7 @@ cleanup() {
   local rc=$?
   [[ -n $RELAY_PID ]] && kill -9 "$RELAY_PID" 2>/dev/null || true
   [[ -n $HOLD_PID ]] && kill -9 "$HOLD_PID" 2>/dev/null || true
+  for pid in "${BG_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   standby_remove
   psql -X -q "$PGURL" -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '$SLOT'" >/dev/null 2>&1 || true
