@@ -113,6 +113,10 @@ static const opt_def opts[] = {
           "Period of standby status updates and idle checkpoints."),
     OPT_I("postgres.connect_timeout_s", postgres.connect_timeout_s, 10, 1, 3600,
           "Timeout for connecting to Postgres, and for the first contact with Kafka."),
+    OPT_I("postgres.slot_warn_bytes", postgres.slot_warn_bytes, 1073741824, 0, 2147483647,
+          "Warn (at most once a minute) when the slot's safe_wal_size, the WAL that may still "
+          "be written before max_slot_wal_keep_size makes Postgres drop what the slot needs, "
+          "falls below this; 0 never warns."),
 
     OPT_S("outbox.table", outbox.table, "public.outbox", check_table,
           "[schema.]table, each part 1-63 bytes",

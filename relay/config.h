@@ -44,6 +44,7 @@ typedef struct relay_config {
         bool create_slot;        /* create the slot at start when missing */
         int status_interval_ms;  /* standby status update and idle checkpoint period */
         int connect_timeout_s;
+        int slot_warn_bytes; /* warn when the slot's safe_wal_size falls below; 0 = never */
     } postgres;
 
     struct {

@@ -5,6 +5,7 @@
  * of subcommand. Knows no wire format.
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "metrics.h"
 #include "pipeline.h"
 #include "schema_cli.h"
+#include "slotwatch.h"
 
 extern char **environ;
 
@@ -69,6 +71,18 @@ static void catch_stop_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* Threads started between block_stop_signals and restore leave SIGTERM/SIGINT to the main
+ * thread, whose waits they interrupt. */
+static void block_stop_signals(sigset_t *old)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
 /* The HTTP endpoint over m when http.listen is set; *srv stays NULL otherwise. An address
  * that cannot be bound is a configuration error: one line, EXIT_CONFIG. */
 static int start_http(const relay_config *cfg, relay_metrics *m, const log_ctx *lg,
@@ -95,7 +109,9 @@ static int cmd_run(const char *path, bool accept_slot_position)
     failpoint fp;
     relay_metrics metrics;
     http_server *srv = NULL;
+    slotwatch *watch = NULL;
     pipeline_opts opts = {accept_slot_position, &fp, &metrics};
+    sigset_t sigs;
     int rc;
 
     if (cfg == NULL) {
@@ -110,11 +126,19 @@ static int cmd_run(const char *path, bool accept_slot_position)
     catch_stop_signals();
     log_info(&lg, "outbox-relay %s starting as \"%s\" (config %s)", RELAY_VERSION, cfg->name,
              path);
-    if ((rc = start_http(cfg, &metrics, &lg, &srv)) == EXIT_OK) {
+    block_stop_signals(&sigs);
+    rc = start_http(cfg, &metrics, &lg, &srv);
+    if (rc == EXIT_OK && (watch = slotwatch_start(cfg, &lg, &metrics)) == NULL) {
+        log_error(&lg, "cannot start the slot watch thread (out of memory or threads)");
+        rc = EXIT_INTERNAL;
+    }
+    pthread_sigmask(SIG_SETMASK, &sigs, NULL);
+    if (rc == EXIT_OK) {
         failpoint_init(&fp, environ);
         rc = pipeline_run(cfg, &opts, &lg, &stop_requested);
     }
     log_info(&lg, "outbox-relay stopped (exit %d)", rc);
+    slotwatch_stop(watch);
     http_stop(srv);
     metrics_destroy(&metrics);
     config_free(cfg);

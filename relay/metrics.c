@@ -173,6 +173,16 @@ void metrics_set_slot(relay_metrics *m, const metrics_slot *s)
     pthread_mutex_unlock(&m->lock);
 }
 
+metrics_slot metrics_get_slot(relay_metrics *m)
+{
+    metrics_slot s;
+
+    pthread_mutex_lock(&m->lock);
+    s = m->shared.slot;
+    pthread_mutex_unlock(&m->lock);
+    return s;
+}
+
 void metrics_backfill_rows(relay_metrics *m, uint64_t done, uint64_t total)
 {
     pthread_mutex_lock(&m->lock);

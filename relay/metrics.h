@@ -113,6 +113,7 @@ void metrics_lag_clear(relay_metrics *m);
 void metrics_slot_lag(relay_metrics *m, uint64_t server_end, uint64_t confirmed);
 void metrics_pg_reconnect(relay_metrics *m);
 void metrics_set_slot(relay_metrics *m, const metrics_slot *s);
+metrics_slot metrics_get_slot(relay_metrics *m);
 void metrics_backfill_rows(relay_metrics *m, uint64_t done, uint64_t total);
 
 /* ---- the HTTP thread's side ---- */

@@ -210,7 +210,7 @@ pgrepl_status pgrepl_slot_info(pgrepl_conn *c, const char *slot_name, pgrepl_slo
     memset(out, 0, sizeof(*out));
     snprintf(sql, sizeof sql,
              "SELECT plugin, slot_type, database, active, coalesce(active_pid, 0), "
-             "coalesce(confirmed_flush_lsn, '0/0') "
+             "coalesce(confirmed_flush_lsn, '0/0'), coalesce(wal_status, '') "
              "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s",
              lit ? lit : "NULL");
     PQfreemem(lit);
@@ -224,6 +224,7 @@ pgrepl_status pgrepl_slot_info(pgrepl_conn *c, const char *slot_name, pgrepl_slo
         out->active = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
         out->active_pid = atoi(PQgetvalue(res, 0, 4));
         lsn_parse(PQgetvalue(res, 0, 5), &out->confirmed_flush);
+        snprintf(out->wal_status, sizeof out->wal_status, "%s", PQgetvalue(res, 0, 6));
         if (strcmp(PQgetvalue(res, 0, 1), "logical") != 0) {
             snprintf(errbuf, errbuf_size,
                      "replication slot \"%s\" is a physical slot: drop it or choose another "

@@ -34,6 +34,7 @@ typedef struct pgrepl_slot {
     char plugin[64];
     char database[64];
     relay_lsn confirmed_flush;
+    char wal_status[16]; /* reserved, extended, unreserved, lost */
 } pgrepl_slot;
 
 #define PGREPL_MAX_HISTORY 64 /* timeline switches remembered (the most recent) */

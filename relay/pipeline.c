@@ -21,6 +21,8 @@
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
 #define STANDBY_POLL_MAX_MS 5000 /* a standby takes over at most this long after the slot frees */
+#define SLOT_CHECK_MS 1000       /* how often the loop looks at what the slot watch saw */
+#define SLOT_WARN_INTERVAL_MS 60000
 
 /* Besides what the publisher counts. */
 typedef struct stats {
@@ -58,6 +60,7 @@ typedef struct pipeline {
     int64_t txn_begin_ms;       /* when its Begin arrived (monotonic), for lag_seconds */
     relay_lsn server_end;       /* the server's WAL end, as of the last message */
     int64_t last_status_ms, last_idle_ms, last_stats_ms;
+    int64_t last_slot_check_ms, last_slot_warn_ms;
     stats st;
     char err[2048];
 } pipeline;
@@ -265,6 +268,53 @@ static step on_data(pipeline *p, const pgrepl_msg *msg, int *exit_code)
     }
 }
 
+/* The message for a slot whose WAL Postgres removed (wal_status "lost"), and the fix. */
+static int slot_lost(pipeline *p)
+{
+    const char *slot = p->cfg->postgres.slot;
+
+    snprintf(p->err, sizeof p->err,
+             "replication slot \"%s\" is lost (wal_status lost): Postgres removed WAL it still "
+             "needed (max_slot_wal_keep_size), so events after the confirmed position " LSN_FMT
+             " may never reach Kafka; drop and create the slot (SELECT "
+             "pg_drop_replication_slot('%s'); SELECT pg_create_logical_replication_slot('%s', "
+             "'pgoutput');), start once with --accept-slot-position, and replay the gap with "
+             "outbox-relay backfill --since <the time of the last event consumers saw>",
+             slot, LSN_ARGS(ledger_committed_lsn(&p->ledger)), slot, slot);
+    return EXIT_POSITION;
+}
+
+/* What the slot watch (slotwatch.h) last saw: a lost slot stops the relay; an unreserved one,
+ * or one close to it, is worth a warning now and then. */
+static step check_slot(pipeline *p, int64_t now, int *exit_code)
+{
+    metrics_slot s = metrics_get_slot(p->m);
+    bool unreserved = strcmp(s.wal_status, "unreserved") == 0;
+    bool low = s.have_safe_wal_size && p->cfg->postgres.slot_warn_bytes > 0 &&
+               s.safe_wal_size < p->cfg->postgres.slot_warn_bytes;
+
+    p->last_slot_check_ms = now;
+    if (!s.have)
+        return STEP_OK;
+    if (strcmp(s.wal_status, "lost") == 0) {
+        *exit_code = slot_lost(p);
+        return STEP_EXIT;
+    }
+    if ((unreserved || low) &&
+        (p->last_slot_warn_ms == 0 || now - p->last_slot_warn_ms >= SLOT_WARN_INTERVAL_MS)) {
+        p->last_slot_warn_ms = now;
+        log_warn(p->lg,
+                 "replication slot \"%s\" is in danger: wal_status %s, safe_wal_size %" PRId64
+                 " bytes (postgres.slot_warn_bytes %d), retaining %" PRId64 " bytes of WAL; once "
+                 "max_slot_wal_keep_size is exceeded Postgres removes WAL the slot needs and the "
+                 "relay stops (exit 79): make sure it can publish (Kafka reachable, not stopped) "
+                 "or raise max_slot_wal_keep_size",
+                 p->cfg->postgres.slot, s.wal_status, s.safe_wal_size,
+                 p->cfg->postgres.slot_warn_bytes, s.retained_wal_bytes);
+    }
+    return STEP_OK;
+}
+
 /* Timers that run whether or not data arrives: batch due, idle advance, status, stats. */
 static step on_tick(pipeline *p, int *exit_code)
 {
@@ -290,6 +340,8 @@ static step on_tick(pipeline *p, int *exit_code)
         p->last_stats_ms = now;
         log_stats(p);
     }
+    if (now - p->last_slot_check_ms >= SLOT_CHECK_MS)
+        return check_slot(p, now, exit_code);
     return STEP_OK;
 }
 
@@ -475,6 +527,8 @@ static int open_stream(pipeline *p)
                  cfg->postgres.slot, slot->plugin, slot->database, p->sys.dbname);
         return EXIT_CONFIG;
     }
+    if (strcmp(slot->wal_status, "lost") == 0)
+        return slot_lost(p);
     if (slot->active) {
         snprintf(p->err, sizeof p->err, "replication slot \"%s\" is in use by process %d",
                  cfg->postgres.slot, slot->active_pid);

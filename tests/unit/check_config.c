@@ -53,6 +53,8 @@ static const setting_spec specs[] = {
          postgres.status_interval_ms, "10000", "250"),
     SPEC("postgres.connect_timeout_s", "OUTBOX_RELAY_POSTGRES_CONNECT_TIMEOUT_S", S_INT,
          postgres.connect_timeout_s, "10", "3600"),
+    SPEC("postgres.slot_warn_bytes", "OUTBOX_RELAY_POSTGRES_SLOT_WARN_BYTES", S_INT,
+         postgres.slot_warn_bytes, "1073741824", "0"),
     SPEC("outbox.table", "OUTBOX_RELAY_OUTBOX_TABLE", S_STR, outbox.table, "public.outbox",
          "app.events"),
     SPEC("outbox.topic", "OUTBOX_RELAY_OUTBOX_TOPIC", S_STR, outbox.topic,
@@ -460,7 +462,7 @@ static const struct file_error {
      "dead_letter, http)"},
     {"postgres = {\n  slot = \"a\";\n  foo = { bar = 1; };\n};\n", 3,
      "unknown setting \"postgres.foo\" (known in postgres: conninfo, slot, publication, "
-     "create_slot, status_interval_ms, connect_timeout_s)"},
+     "create_slot, status_interval_ms, connect_timeout_s, slot_warn_bytes)"},
     {"outbox = {\n  columns = {\n    kind = \"k\";\n  };\n};\n", 3,
      "unknown setting \"outbox.columns.kind\" (known in outbox.columns: id, aggregate_type, "
      "aggregate_id, event_type, payload, headers, created_at)"},
