@@ -70,13 +70,14 @@ static bool check_brokers(const char *v, char *why, size_t why_size);
 static bool check_listen(const char *v, char *why, size_t why_size);
 
 /* An enum setting is stored as an int; its names are listed in value order. */
-_Static_assert(sizeof(log_level) == sizeof(int) && sizeof(config_value) == sizeof(int) &&
+_Static_assert(sizeof(log_level) == sizeof(int) && sizeof(log_format) == sizeof(int) && sizeof(config_value) == sizeof(int) &&
                    sizeof(config_on_invalid) == sizeof(int) &&
                    sizeof(config_on_unknown) == sizeof(int) &&
                    sizeof(config_applies_to) == sizeof(int) && sizeof(config_draft) == sizeof(int),
                "enum settings are stored through an int");
 static const char *const log_levels[] = {
     [LVL_ERROR] = "error", [LVL_WARN] = "warn", [LVL_INFO] = "info", [LVL_DEBUG] = "debug", NULL};
+static const char *const log_formats[] = {[LOG_TEXT] = "text", [LOG_JSON] = "json", NULL};
 static const char *const value_formats[] = {
     [CONFIG_VALUE_PAYLOAD] = "payload", [CONFIG_VALUE_ENVELOPE] = "envelope", NULL};
 static const char *const on_invalid_policies[] = {
@@ -97,7 +98,11 @@ static const opt_def opts[] = {
           "1-200 characters from A-Z, a-z, 0-9, '.', '_' and '-'",
           "Identity of this relay: the Kafka transactional.id and the checkpoint key derive "
           "from it, so two relays must never share a name."),
-    OPT_E("log_level", log_level, LVL_INFO, log_levels, "Least severe message logged."),
+    OPT_E("log.level", log.level, LVL_INFO, log_levels, "Least severe message logged."),
+    OPT_E("log.format", log.format, LOG_TEXT, log_formats,
+          "Log lines on stderr: \"TIME LEVEL message\", or one JSON object per line (ts, "
+          "level, msg and fields such as slot, lsn, exit_code), librdkafka's and libpq's "
+          "messages included."),
 
     {.path = "postgres.conninfo", .type = OPT_STRING, .offset = FIELD(postgres.conninfo),
      .def_str = "", .secret = true,
@@ -1255,6 +1260,7 @@ static const char *enum_name(const char *const *names, int v)
     }
 
 ENUM_NAME(config_log_level_name, log_level, log_levels)
+ENUM_NAME(config_log_format_name, log_format, log_formats)
 ENUM_NAME(config_value_name, config_value, value_formats)
 ENUM_NAME(config_on_invalid_name, config_on_invalid, on_invalid_policies)
 ENUM_NAME(config_on_unknown_name, config_on_unknown, on_unknown_policies)

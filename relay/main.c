@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "backfill.h"
@@ -56,6 +57,15 @@ static void usage(FILE *f)
           "78 config or server setup, 79 slot and checkpoint disagree, 80 Kafka fatal/fenced,\n"
           "81 backfill stopped by a signal before its end\n",
           f);
+}
+
+/* The log before the config is read: the format the environment asks for, so that even a
+ * broken file's line reaches a JSON log collector as JSON. */
+static log_ctx first_log(void)
+{
+    const char *f = getenv("OUTBOX_RELAY_LOG_FORMAT");
+
+    return (log_ctx){LVL_INFO, f != NULL && strcasecmp(f, "json") == 0 ? LOG_JSON : LOG_TEXT};
 }
 
 /* No SA_RESTART: a signal interrupts the wait on the replication socket. */
@@ -105,7 +115,7 @@ static int cmd_run(const char *path, bool accept_slot_position)
 {
     char err[1024];
     relay_config *cfg = config_load(path, environ, err, sizeof err);
-    log_ctx lg = {LVL_INFO};
+    log_ctx lg = first_log();
     failpoint fp;
     relay_metrics metrics;
     http_server *srv = NULL;
@@ -118,7 +128,8 @@ static int cmd_run(const char *path, bool accept_slot_position)
         log_error(&lg, "%s", err);
         return EXIT_CONFIG;
     }
-    lg.level = cfg->log_level;
+    lg.level = cfg->log.level;
+    lg.format = cfg->log.format;
     if (metrics_init(&metrics, "run") != 0) {
         config_free(cfg);
         return EXIT_INTERNAL;
@@ -137,7 +148,9 @@ static int cmd_run(const char *path, bool accept_slot_position)
         failpoint_init(&fp, environ);
         rc = pipeline_run(cfg, &opts, &lg, &stop_requested);
     }
-    log_info(&lg, "outbox-relay stopped (exit %d)", rc);
+    snprintf(err, sizeof err, "%d", rc);
+    log_write_fields(&lg, LVL_INFO, &(log_field){"exit_code", err, 1}, 1,
+                     "outbox-relay stopped (exit %d)", rc);
     slotwatch_stop(watch);
     http_stop(srv);
     metrics_destroy(&metrics);
@@ -151,7 +164,7 @@ static int cmd_backfill(int argc, char **argv)
     backfill_args args;
     char err[1024];
     relay_config *cfg;
-    log_ctx lg = {LVL_INFO};
+    log_ctx lg = first_log();
     struct timespec now;
     int rc;
 
@@ -170,7 +183,8 @@ static int cmd_backfill(int argc, char **argv)
         log_error(&lg, "%s", err);
         return EXIT_CONFIG;
     }
-    lg.level = cfg->log_level;
+    lg.level = cfg->log.level;
+    lg.format = cfg->log.format;
     catch_stop_signals();
     rc = backfill_run(&args, cfg, &lg, &stop_requested);
     config_free(cfg);

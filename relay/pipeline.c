@@ -303,7 +303,7 @@ static step check_slot(pipeline *p, int64_t now, int *exit_code)
     if ((unreserved || low) &&
         (p->last_slot_warn_ms == 0 || now - p->last_slot_warn_ms >= SLOT_WARN_INTERVAL_MS)) {
         p->last_slot_warn_ms = now;
-        log_warn(p->lg,
+        log_write_fields(p->lg, LVL_WARN, &(log_field){"slot", p->cfg->postgres.slot, 0}, 1,
                  "replication slot \"%s\" is in danger: wal_status %s, safe_wal_size %" PRId64
                  " bytes (postgres.slot_warn_bytes %d), retaining %" PRId64 " bytes of WAL; once "
                  "max_slot_wal_keep_size is exceeded Postgres removes WAL the slot needs and the "
@@ -607,11 +607,14 @@ static int become_producer(pipeline *p)
     snprintf(p->cp.slot, sizeof p->cp.slot, "%s", cfg->postgres.slot);
     ledger_init(&p->ledger, p->ledger.limits, start);
     p->have_position = true;
-    log_info(p->lg, "streaming from %s, slot %s at " LSN_FMT ", checkpoint %s" LSN_FMT " (" LSN_FMT
-                    ":%u)",
-             pgrepl_describe(p->pg), cfg->postgres.slot, LSN_ARGS(p->slot.confirmed_flush),
-             found ? "" : "(none yet) ", LSN_ARGS(start.end_lsn), LSN_ARGS(start.commit_lsn),
-             start.index);
+    snprintf(what, sizeof what, LSN_FMT, LSN_ARGS(start.end_lsn));
+    log_write_fields(p->lg, LVL_INFO,
+                     (log_field[]){{"slot", cfg->postgres.slot, 0}, {"lsn", what, 0}}, 2,
+                     "streaming from %s, slot %s at " LSN_FMT ", checkpoint %s" LSN_FMT
+                     " (" LSN_FMT ":%u)",
+                     pgrepl_describe(p->pg), cfg->postgres.slot, LSN_ARGS(p->slot.confirmed_flush),
+                     found ? "" : "(none yet) ", LSN_ARGS(start.end_lsn),
+                     LSN_ARGS(start.commit_lsn), start.index);
     return EXIT_OK;
 }
 

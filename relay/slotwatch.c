@@ -84,25 +84,35 @@ static bool look(slotwatch *w, char *err, size_t err_size)
     return true;
 }
 
+/* One look; a failure clears the metrics (stale numbers would mislead) and is logged once
+ * per series. */
+static void look_and_report(slotwatch *w)
+{
+    char err[512] = "";
+    metrics_slot none = {0};
+
+    if (look(w, err, sizeof err)) {
+        w->failing = false;
+        return;
+    }
+    metrics_set_slot(w->m, &none);
+    if (!w->failing)
+        log_warn(w->lg, "slot watch (retained WAL, wal_status): %s; retrying", err);
+    w->failing = true;
+}
+
 static void *watch(void *arg)
 {
     slotwatch *w = arg;
     int interval = w->cfg->postgres.status_interval_ms;
-    char err[512];
 
     if (interval > SLOTWATCH_MAX_INTERVAL_MS)
         interval = SLOTWATCH_MAX_INTERVAL_MS;
     while (!atomic_load(&w->stop)) {
-        err[0] = '\0';
-        if (look(w, err, sizeof err)) {
-            w->failing = false;
-        } else {
-            metrics_slot none = {0};
-            metrics_set_slot(w->m, &none);
-            if (!w->failing)
-                log_warn(w->lg, "slot watch (retained WAL, wal_status): %s; retrying", err);
-            w->failing = true;
-        }
+        /* Until the run loop reached the server (streaming or standby) its own line says
+         * what is wrong; the watch adds nothing then. */
+        if (metrics_get_state(w->m) != METRICS_STARTING)
+            look_and_report(w);
         for (int64_t end = clock_mono_ms() + interval; !atomic_load(&w->stop) &&
                                                        clock_mono_ms() < end;)
             clock_sleep_ms(100);

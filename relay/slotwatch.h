@@ -22,8 +22,10 @@
 
 typedef struct slotwatch slotwatch;
 
-/* Starts the thread; cfg, lg and m must outlive it. NULL when out of memory or threads. A
- * server it cannot reach is retried each interval; its first failure is logged once. */
+/* Starts the thread; cfg, lg and m must outlive it. NULL when out of memory or threads. It
+ * looks only while the run loop streams or waits as a standby (not while it connects, whose
+ * failures the loop reports). A server it cannot reach is retried each interval; the first
+ * failure of a series is logged. */
 slotwatch *slotwatch_start(const relay_config *cfg, const log_ctx *lg, relay_metrics *m);
 
 /* Stops the thread (within a statement timeout) and closes the connection; NULL is fine. */
