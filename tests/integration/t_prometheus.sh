@@ -3,7 +3,8 @@
 # API, outbox_relay_events_published_total of the streaming one rises by exactly the rows
 # committed, outbox_relay_lag_seconds is seen above 0 while a batch lingers and returns to
 # 0, and the second reports state="standby" (its /readyz: 503 "standby"); promtool finds
-# nothing to complain about in either exposition. Then the standby takes over and is ready.
+# nothing to complain about in either exposition, and every expression of the Grafana
+# dashboard runs on it (alerts.yml loaded). Then the standby takes over and is ready.
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 command -v prometheus >/dev/null || fail "prometheus is not installed (Debian package prometheus; deploy/local/up.sh installs it)"
 
@@ -25,6 +26,7 @@ wait_http "http://$b/readyz" 503
 port=$(free_port)
 cat >"$WORK/prometheus.yml" <<YML
 global: { scrape_interval: 1s, evaluation_interval: 1s }
+rule_files: ['$ROOT/deploy/prometheus/alerts.yml']
 scrape_configs:
   - job_name: outbox-relay
     static_configs:
@@ -79,6 +81,16 @@ for addr in "$a" "$b"; do
   out=$(promtool check metrics <"$WORK/exposition" 2>&1) || fail "promtool check metrics failed on $addr: $out"
   [[ -z $out ]] || fail "promtool check metrics complains about $addr: $out"
 done
+
+# Every expression of the Grafana dashboard runs on this Prometheus (promtool query).
+n=0 with_data=0
+while IFS= read -r expr; do
+  out=$(promtool query instant "http://127.0.0.1:$port" "$expr" 2>&1) || fail "dashboard expression fails: $expr: $out"
+  n=$((n + 1))
+  [[ -z $out ]] || with_data=$((with_data + 1))
+done < <(jq -r '.panels[].targets[].expr | gsub("\\$__rate_interval"; "1m") | gsub("\\$instance"; ".*")' "$ROOT/deploy/grafana/outbox-relay.json")
+((with_data > n / 2)) || fail "only $with_data of $n dashboard expressions return data"
+log "$n dashboard expressions run by promtool, $with_data with data"
 
 relay_stop # the standby takes over and becomes ready
 wait_http "http://$b/readyz" 200 20
