@@ -93,17 +93,17 @@ static void block_stop_signals(sigset_t *old)
     pthread_sigmask(SIG_BLOCK, &set, old);
 }
 
-/* The HTTP endpoint over m when http.listen is set; *srv stays NULL otherwise. An address
- * that cannot be bound is a configuration error: one line, EXIT_CONFIG. */
-static int start_http(const relay_config *cfg, relay_metrics *m, const log_ctx *lg,
-                      http_server **srv)
+/* The HTTP endpoint over m on addr (http.listen, backfill's --http-listen); *srv stays NULL
+ * when addr is NULL or "". An address that cannot be bound is a configuration error: one
+ * line, EXIT_CONFIG. */
+static int start_http(const char *addr, relay_metrics *m, const log_ctx *lg, http_server **srv)
 {
     char err[1024];
 
     *srv = NULL;
-    if (cfg->http.listen[0] == '\0')
+    if (addr == NULL || addr[0] == '\0')
         return EXIT_OK;
-    if ((*srv = http_start(cfg->http.listen, m, err, sizeof err)) == NULL) {
+    if ((*srv = http_start(addr, m, err, sizeof err)) == NULL) {
         log_error(lg, "%s", err);
         return EXIT_CONFIG;
     }
@@ -138,7 +138,7 @@ static int cmd_run(const char *path, bool accept_slot_position)
     log_info(&lg, "outbox-relay %s starting as \"%s\" (config %s)", RELAY_VERSION, cfg->name,
              path);
     block_stop_signals(&sigs);
-    rc = start_http(cfg, &metrics, &lg, &srv);
+    rc = start_http(cfg->http.listen, &metrics, &lg, &srv);
     if (rc == EXIT_OK && (watch = slotwatch_start(cfg, &lg, &metrics)) == NULL) {
         log_error(&lg, "cannot start the slot watch thread (out of memory or threads)");
         rc = EXIT_INTERNAL;
@@ -166,6 +166,9 @@ static int cmd_backfill(int argc, char **argv)
     relay_config *cfg;
     log_ctx lg = first_log();
     struct timespec now;
+    relay_metrics metrics;
+    http_server *srv = NULL;
+    sigset_t sigs;
     int rc;
 
     clock_gettime(CLOCK_REALTIME, &now);
@@ -185,8 +188,18 @@ static int cmd_backfill(int argc, char **argv)
     }
     lg.level = cfg->log.level;
     lg.format = cfg->log.format;
+    if (metrics_init(&metrics, "backfill") != 0) {
+        config_free(cfg);
+        return EXIT_INTERNAL;
+    }
     catch_stop_signals();
-    rc = backfill_run(&args, cfg, &lg, &stop_requested);
+    block_stop_signals(&sigs);
+    rc = start_http(args.http_listen, &metrics, &lg, &srv);
+    pthread_sigmask(SIG_SETMASK, &sigs, NULL);
+    if (rc == EXIT_OK)
+        rc = backfill_run(&args, cfg, &lg, &metrics, &stop_requested);
+    http_stop(srv);
+    metrics_destroy(&metrics);
     config_free(cfg);
     return rc;
 }

@@ -3,21 +3,25 @@
 # nothing reads, in 1-row and in 1000-row transactions. Over the same WAL, two slots:
 #   baseline  pg_recvlogical (pgoutput, proto 1) to /dev/null: the raw decode rate
 #   relay     outbox-relay until the slot is confirmed at the end of the backlog
+#   relay+http  the same with the HTTP endpoint on (http.listen) and /metrics scraped every
+#             second, as Prometheus would: the endpoint's overhead
 # A third slot is read first and not timed, so both timed runs find the WAL in the page
 # cache (otherwise whichever runs first pays for the disk).
-# Prints both rates, their ratio and the relay's peak RSS; the last line is
-#   drain ratio=<worst ratio> rss_mb=<peak RSS>
+# Prints the rates, the relay's ratio to pg_recvlogical, the relay's peak RSS and the
+# endpoint's overhead; the last line is
+#   drain ratio=<worst ratio> rss_mb=<peak RSS> http_overhead_pct=<worst overhead>
 # Targets: ratio >= 0.8, RSS <= 32 MB.  Usage: tests/bench/drain.sh [ROWS]
 BENCH=drain
 # shellcheck source=tests/bench/lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 ROWS=${1:-1000000}
 
-# scenario TXN_SIZE: prints "seconds_recvlogical seconds_relay peak_rss_kb". Run in a
+# scenario TXN_SIZE: prints "seconds_recvlogical seconds_relay peak_rss_kb
+# seconds_relay_http". Run in a
 # subshell: its database and slots are its own, dropped at its end.
 scenario() {
   local size=$1 slot_warm=bench_warm_${1}_$RUN slot_raw=bench_raw_${1}_$RUN
-  local slot_relay=bench_relay_${1}_$RUN
+  local slot_relay=bench_relay_${1}_$RUN slot_http=bench_http_${1}_$RUN
   DB=bench_${size}_$RUN
   DBURL=${PGURL%/*}/$DB
 
@@ -25,11 +29,12 @@ scenario() {
   create_slot "$slot_warm"
   create_slot "$slot_raw"
   create_slot "$slot_relay"
+  create_slot "$slot_http"
   log "writing $ROWS rows in $size-row transactions"
   write_backlog "$size" "INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload)
       SELECT 'order', 'order-' || ((t * $size + g) % 10000), 'OrderCreated',
              jsonb_build_object('order_id', t * $size + g, 'amount', 19.99, 'currency', 'EUR')"
-  local end t0 t1 t2 t3 rss=0
+  local end t0 t1 t2 t3 t4 t5 rss=0 addr scraper
   end=$(sql -c "SELECT pg_current_wal_lsn()")
 
   log "warming the page cache (untimed pg_recvlogical)"
@@ -47,20 +52,40 @@ scenario() {
   rss=$(awk '/VmHWM/ { print $2 }' "/proc/$RELAY_PID/status")
   kill -TERM "$RELAY_PID"
   wait "$RELAY_PID"
+
+  log "outbox-relay with the HTTP endpoint on, /metrics scraped every second"
+  relay_start etc/outbox-relay.conf "$WORK/http-$size.log" "bench-http-$size-$RUN" "$slot_http" \
+    "bench.http.$size.$RUN" OUTBOX_RELAY_HTTP_LISTEN=127.0.0.1:0
+  t4=$(now)
+  until addr=$(sed -n 's/.* on \([0-9.]*:[0-9]*\)$/\1/p' "$WORK/http-$size.log") && [[ -n $addr ]]; do
+    relay_alive "$WORK/http-$size.log"
+    sleep 0.01
+  done
+  (while curl -s -o /dev/null "http://$addr/metrics"; do sleep 1; done) &
+  scraper=$!
+  wait_slot "$slot_http" "$end" "$WORK/http-$size.log" 0.05
+  t5=$(now)
+  kill "$scraper" 2>/dev/null || true
+  wait "$scraper" 2>/dev/null || true
+  kill -TERM "$RELAY_PID"
+  wait "$RELAY_PID"
   drop_db
-  echo "$(echo "$t1 - $t0" | bc) $(echo "$t3 - $t2" | bc) $rss"
+  echo "$(echo "$t1 - $t0" | bc) $(echo "$t3 - $t2" | bc) $rss $(echo "$t5 - $t4" | bc)"
 }
 
-printf '%-18s %10s %14s %14s %14s %14s %7s %12s\n' "transactions" "rows" "recvlogical s" "recvlogical/s" "relay s" "relay/s" "ratio" "relay RSS MB"
-worst=999 peak=0
+printf '%-18s %10s %14s %14s %14s %14s %7s %12s %14s %10s\n' "transactions" "rows" "recvlogical s" "recvlogical/s" "relay s" "relay/s" "ratio" "relay RSS MB" "relay+http/s" "http +%"
+worst=999 peak=0 overhead=-999
 for size in 1 1000; do
-  read -r s_raw s_relay rss < <(scenario "$size")
+  read -r s_raw s_relay rss s_http < <(scenario "$size")
   raw_rate=$(echo "$ROWS / $s_raw" | bc)
   relay_rate=$(echo "$ROWS / $s_relay" | bc)
   ratio=$(echo "scale=2; $relay_rate / $raw_rate" | bc)
   rss_mb=$(echo "scale=1; $rss / 1024" | bc)
-  printf '%-18s %10d %14.2f %14d %14.2f %14d %7.2f %12.1f\n' "$size-row" "$ROWS" "$s_raw" "$raw_rate" "$s_relay" "$relay_rate" "$ratio" "$rss_mb"
+  http_rate=$(echo "$ROWS / $s_http" | bc)
+  pct=$(echo "scale=1; ($s_http - $s_relay) * 100 / $s_relay" | bc)
+  printf '%-18s %10d %14.2f %14d %14.2f %14d %7.2f %12.1f %14d %10.1f\n' "$size-row" "$ROWS" "$s_raw" "$raw_rate" "$s_relay" "$relay_rate" "$ratio" "$rss_mb" "$http_rate" "$pct"
   worst=$(echo "if ($ratio < $worst) $ratio else $worst" | bc)
   peak=$(echo "if ($rss_mb > $peak) $rss_mb else $peak" | bc)
+  overhead=$(echo "if ($pct > $overhead) $pct else $overhead" | bc)
 done
-echo "drain ratio=$worst rss_mb=$peak"
+echo "drain ratio=$worst rss_mb=$peak http_overhead_pct=$overhead"

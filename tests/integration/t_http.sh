@@ -2,7 +2,8 @@
 # The HTTP endpoint (relay/http.c): /metrics, /healthz and /readyz answer as the README says;
 # clients that hold every connection with half a request (slowloris) or send a huge header
 # cannot stall streaming, and their connections are dropped after the timeout; an address
-# in use, or one that does not parse, stops the start with exit 78 and one line.
+# in use, or one that does not parse, stops the start with exit 78 and one line; backfill
+# --http-listen serves the job's progress.
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 setup_db
@@ -58,4 +59,18 @@ OUTBOX_RELAY_HTTP_LISTEN=localhost timeout 20 "$RELAY_BIN" run -c "$ROOT/etc/out
 ((rc == 78)) || fail "http.listen without a port exited $rc, not 78"
 grep -q 'OUTBOX_RELAY_HTTP_LISTEN' "$WORK/third.log" || fail "no line naming the variable: $(cat "$WORK/third.log")"
 relay_stop
+
+# backfill --http-listen: the job's progress on /metrics while it runs (300 rows at 150/s).
+"$RELAY_BIN" backfill -c "$ROOT/etc/outbox-relay.conf" --job http --topic "it.$ID.replay" --rate 150 \
+  --http-listen 127.0.0.1:0 >"$WORK/backfill.log" 2>&1 &
+BG_PIDS+=($!)
+backfill=$!
+addr=$(http_address "$WORK/backfill.log")
+wait_http "http://$addr/readyz" 200 10
+curl -s "http://$addr/metrics" >"$WORK/backfill.metrics"
+grep -q '^outbox_relay_build_info{.*command="backfill"} 1$' "$WORK/backfill.metrics" || fail "backfill's build_info: $(grep build_info "$WORK/backfill.metrics")"
+grep -q '^outbox_relay_backfill_rows 300$' "$WORK/backfill.metrics" || fail "backfill_rows is not 300: $(grep backfill_rows "$WORK/backfill.metrics")"
+wait "$backfill" || fail "backfill exited $?"
+log "backfill served its progress: $(grep '^outbox_relay_backfill_rows_done' "$WORK/backfill.metrics") mid-job"
+cat "$WORK/backfill.log" >>"$WORK/relay.log"
 log "ok: endpoints, 405/404, a huge header, 40 held connections while streaming, port in use (exit 78)"
