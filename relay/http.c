@@ -212,8 +212,7 @@ void http_stop(http_server *s)
 {
     if (s == NULL)
         return;
-    MHD_stop_daemon(s->daemon);
-    close(s->fd);
+    MHD_stop_daemon(s->daemon); /* closes the listening socket too */
     free(s);
 }
 

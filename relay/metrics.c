@@ -108,9 +108,14 @@ void metrics_txn_committed(relay_metrics *m, const publish_counts *c, double com
                            int64_t now_wall_ms)
 {
     bool checkpoint_only = c->events == m->base.events && c->dead_letters == m->base.dead_letters;
-
     metrics_values *v = &m->shared;
+    metrics_histogram e2e = {0};
 
+    /* Observed before taking the lock: a scrape never waits for a large transaction. */
+    for (size_t i = 0; i < m->ncreated; i++) {
+        double age = (double)(now_wall_ms - m->created_ms[i]) / 1000.0;
+        observe(&e2e, end_to_end_le, age > 0 ? age : 0);
+    }
     pthread_mutex_lock(&m->lock);
     v->events += c->events - m->base.events;
     for (int r = 0; r < METRICS_REASONS; r++)
@@ -120,10 +125,10 @@ void metrics_txn_committed(relay_metrics *m, const publish_counts *c, double com
     if (checkpoint_only)
         v->checkpoint_only++;
     observe(&v->commit, commit_le, commit_s);
-    for (size_t i = 0; i < m->ncreated; i++) {
-        double age = (double)(now_wall_ms - m->created_ms[i]) / 1000.0;
-        observe(&v->end_to_end, end_to_end_le, age > 0 ? age : 0);
-    }
+    for (int i = 0; i < METRICS_BUCKETS; i++)
+        v->end_to_end.buckets[i] += e2e.buckets[i];
+    v->end_to_end.count += e2e.count;
+    v->end_to_end.sum += e2e.sum;
     pthread_mutex_unlock(&m->lock);
     m->base = *c;
     m->ncreated = 0;

@@ -134,7 +134,6 @@ static step commit_batch(pipeline *p, int *exit_code)
     int n;
     relay_lsn confirm;
     step s;
-
     int64_t t0 = clock_mono_us();
 
     p->cp.pos = ledger_batch_checkpoint(&p->ledger);

@@ -4,7 +4,7 @@
 #   baseline  pg_recvlogical (pgoutput, proto 1) to /dev/null: the raw decode rate
 #   relay     outbox-relay until the slot is confirmed at the end of the backlog
 #   relay+http  the same with the HTTP endpoint on (http.listen) and /metrics scraped every
-#             second, as Prometheus would: the endpoint's overhead
+#             second, as Prometheus would: the endpoint's overhead (runs off, on, on, off)
 # A third slot is read first and not timed, so both timed runs find the WAL in the page
 # cache (otherwise whichever runs first pays for the disk).
 # Prints the rates, the relay's ratio to pg_recvlogical, the relay's peak RSS and the
@@ -16,25 +16,54 @@ BENCH=drain
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 ROWS=${1:-1000000}
 
+# timed_relay SLOT END TAG [VAR=VALUE...]: `outbox-relay run` over SLOT until it confirmed
+# END; prints "seconds peak_rss_kb". With OUTBOX_RELAY_HTTP_LISTEN among the variables,
+# /metrics is scraped every second meanwhile, as Prometheus would.
+timed_relay() {
+  local slot=$1 end=$2 tag=$3 t0 t1 rss addr scraper=
+  shift 3
+  relay_start etc/outbox-relay.conf "$WORK/$tag.log" "bench-$tag-$RUN" "$slot" "bench.$tag.$RUN" "$@"
+  t0=$(now)
+  if [[ $* == *OUTBOX_RELAY_HTTP_LISTEN* ]]; then
+    until addr=$(sed -n 's/.* on \([0-9.]*:[0-9]*\)$/\1/p' "$WORK/$tag.log") && [[ -n $addr ]]; do
+      relay_alive "$WORK/$tag.log"
+      sleep 0.01
+    done
+    (while curl -s -o /dev/null "http://$addr/metrics"; do sleep 1; done) &
+    scraper=$!
+  fi
+  wait_slot "$slot" "$end" "$WORK/$tag.log" 0.05
+  t1=$(now)
+  rss=$(awk '/VmHWM/ { print $2 }' "/proc/$RELAY_PID/status")
+  if [[ -n $scraper ]]; then
+    kill "$scraper" 2>/dev/null || true
+    wait "$scraper" 2>/dev/null || true
+  fi
+  kill -TERM "$RELAY_PID"
+  wait "$RELAY_PID"
+  echo "$(echo "$t1 - $t0" | bc) $rss"
+}
+
 # scenario TXN_SIZE: prints "seconds_recvlogical seconds_relay peak_rss_kb
-# seconds_relay_http". Run in a
-# subshell: its database and slots are its own, dropped at its end.
+# seconds_relay_http". The relay runs four times over the same WAL, endpoint off, on, on,
+# off (so a machine getting busier or quieter meanwhile weighs on both alike); each time is
+# the mean of its two runs. Run in a subshell: its database and slots are its own, dropped
+# at its end.
 scenario() {
-  local size=$1 slot_warm=bench_warm_${1}_$RUN slot_raw=bench_raw_${1}_$RUN
-  local slot_relay=bench_relay_${1}_$RUN slot_http=bench_http_${1}_$RUN
+  local size=$1 slot_warm=bench_warm_${1}_$RUN slot_raw=bench_raw_${1}_$RUN i
+  local slots=(bench_off1_${1}_$RUN bench_on1_${1}_$RUN bench_on2_${1}_$RUN bench_off2_${1}_$RUN)
   DB=bench_${size}_$RUN
   DBURL=${PGURL%/*}/$DB
 
   create_db sql/01_outbox.sql sql/02_publication.sql
   create_slot "$slot_warm"
   create_slot "$slot_raw"
-  create_slot "$slot_relay"
-  create_slot "$slot_http"
+  for i in "${slots[@]}"; do create_slot "$i"; done
   log "writing $ROWS rows in $size-row transactions"
   write_backlog "$size" "INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload)
       SELECT 'order', 'order-' || ((t * $size + g) % 10000), 'OrderCreated',
              jsonb_build_object('order_id', t * $size + g, 'amount', 19.99, 'currency', 'EUR')"
-  local end t0 t1 t2 t3 t4 t5 rss=0 addr scraper
+  local end t0 t1 off1 on1 on2 off2 rss rss2 x
   end=$(sql -c "SELECT pg_current_wal_lsn()")
 
   log "warming the page cache (untimed pg_recvlogical)"
@@ -44,33 +73,15 @@ scenario() {
   recvlogical "$slot_raw" "$end"
   t1=$(now)
 
-  log "outbox-relay over the same backlog"
-  relay_start etc/outbox-relay.conf "$WORK/relay-$size.log" "bench-$size-$RUN" "$slot_relay" "bench.$size.$RUN"
-  t2=$(now)
-  wait_slot "$slot_relay" "$end" "$WORK/relay-$size.log" 0.05
-  t3=$(now)
-  rss=$(awk '/VmHWM/ { print $2 }' "/proc/$RELAY_PID/status")
-  kill -TERM "$RELAY_PID"
-  wait "$RELAY_PID"
-
-  log "outbox-relay with the HTTP endpoint on, /metrics scraped every second"
-  relay_start etc/outbox-relay.conf "$WORK/http-$size.log" "bench-http-$size-$RUN" "$slot_http" \
-    "bench.http.$size.$RUN" OUTBOX_RELAY_HTTP_LISTEN=127.0.0.1:0
-  t4=$(now)
-  until addr=$(sed -n 's/.* on \([0-9.]*:[0-9]*\)$/\1/p' "$WORK/http-$size.log") && [[ -n $addr ]]; do
-    relay_alive "$WORK/http-$size.log"
-    sleep 0.01
-  done
-  (while curl -s -o /dev/null "http://$addr/metrics"; do sleep 1; done) &
-  scraper=$!
-  wait_slot "$slot_http" "$end" "$WORK/http-$size.log" 0.05
-  t5=$(now)
-  kill "$scraper" 2>/dev/null || true
-  wait "$scraper" 2>/dev/null || true
-  kill -TERM "$RELAY_PID"
-  wait "$RELAY_PID"
+  log "outbox-relay over the same backlog: endpoint off, on, on, off (on: /metrics every second)"
+  read -r off1 rss < <(timed_relay "${slots[0]}" "$end" "off1-$size")
+  read -r on1 x < <(timed_relay "${slots[1]}" "$end" "on1-$size" OUTBOX_RELAY_HTTP_LISTEN=127.0.0.1:0)
+  read -r on2 x < <(timed_relay "${slots[2]}" "$end" "on2-$size" OUTBOX_RELAY_HTTP_LISTEN=127.0.0.1:0)
+  read -r off2 rss2 < <(timed_relay "${slots[3]}" "$end" "off2-$size")
+  ((rss2 > rss)) && rss=$rss2
+  log "$size-row: off $off1 s, on $on1 s, on $on2 s, off $off2 s"
   drop_db
-  echo "$(echo "$t1 - $t0" | bc) $(echo "$t3 - $t2" | bc) $rss $(echo "$t5 - $t4" | bc)"
+  echo "$(echo "$t1 - $t0" | bc) $(echo "scale=3; ($off1 + $off2) / 2" | bc) $rss $(echo "scale=3; ($on1 + $on2) / 2" | bc)"
 }
 
 printf '%-18s %10s %14s %14s %14s %14s %7s %12s %14s %10s\n' "transactions" "rows" "recvlogical s" "recvlogical/s" "relay s" "relay/s" "ratio" "relay RSS MB" "relay+http/s" "http +%"
