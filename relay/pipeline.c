@@ -30,6 +30,9 @@ typedef struct stats {
     uint64_t other_tables, updates, deletes, truncates, messages;
 } stats;
 
+#define JSON_OID 114 /* pg_type.oid of json and jsonb: fixed in every Postgres */
+#define JSONB_OID 3802
+
 /* The outbox relation's columns as event_map reads them, collected once per Relation
  * message (event.h's neutral row). */
 typedef struct row_shape {
@@ -61,6 +64,7 @@ typedef struct pipeline {
     relay_lsn server_end;       /* the server's WAL end, as of the last message */
     int64_t last_status_ms, last_idle_ms, last_stats_ms;
     int64_t last_slot_check_ms, last_slot_warn_ms;
+    log_repeat status_failed; /* repeats every second while Kafka is waited for */
     stats st;
     char err[2048];
 } pipeline;
@@ -104,9 +108,10 @@ static step send_status(pipeline *p, bool reply)
         return STEP_OK;
     if (pgrepl_send_status(p->pg, ledger_seen_lsn(&p->ledger), ledger_committed_lsn(&p->ledger),
                            reply, p->err, sizeof p->err) != PGREPL_OK) {
-        log_warn(p->lg, "%s", p->err);
+        log_repeated(p->lg, &p->status_failed, LVL_WARN, "%s", p->err);
         return STEP_REWIND;
     }
+    log_repeat_reset(p->lg, &p->status_failed, LVL_WARN);
     p->last_status_ms = clock_mono_ms();
     return STEP_OK;
 }
@@ -182,8 +187,18 @@ static int row_of(pipeline *p, const pgo_relation *rel, const pgo_value *vals, i
         rs->shape = 0;
     }
     if (rs->shape != shape) {
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
             rs->names[i] = rel->columns[i].name;
+            if (p->cfg->outbox.value == CONFIG_VALUE_ENVELOPE &&
+                strcmp(rel->columns[i].name, p->cfg->outbox.columns.payload) == 0 &&
+                rel->columns[i].type_oid != JSON_OID && rel->columns[i].type_oid != JSONB_OID)
+                log_info(p->lg,
+                         "column \"%s\" of %s.%s is not json or jsonb (type oid %u): with "
+                         "outbox.value = \"envelope\" a payload that is not JSON is "
+                         "dead-lettered as bad_row (make it jsonb to have Postgres check it)",
+                         rel->columns[i].name, rel->nspname, rel->relname,
+                         rel->columns[i].type_oid);
+        }
         rs->shape = shape;
     }
     /* Only text comes for an INSERT ('u', unchanged TOAST, only in updates). */
