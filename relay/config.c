@@ -101,8 +101,8 @@ static const opt_def opts[] = {
     OPT_E("log.level", log.level, LVL_INFO, log_levels, "Least severe message logged."),
     OPT_E("log.format", log.format, LOG_TEXT, log_formats,
           "Log lines on stderr: \"TIME LEVEL message\", or one JSON object per line (ts, "
-          "level, msg and fields such as slot, lsn, exit_code), librdkafka's and libpq's "
-          "messages included."),
+          "level, msg and fields such as slot, lsn, event_id, topic, exit_code), librdkafka's "
+          "and libpq's messages included."),
 
     {.path = "postgres.conninfo", .type = OPT_STRING, .offset = FIELD(postgres.conninfo),
      .def_str = "", .secret = true,

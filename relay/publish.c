@@ -273,8 +273,12 @@ static publish_step dead_letter(publisher *p, const event *ev, const policy_verd
     kafka_status st;
     char line[1536];
 
+    log_field fields[] = {{"event_id", ev->id != NULL ? ev->id : "", 0},
+                          {"topic", p->cfg->dead_letter.topic, 0}};
+
     policy_describe(p->policy, ev, v, p->opts.resume, line, sizeof line);
-    log_warn(p->lg, "%s %s", p->opts.dry_run ? "would dead-letter" : "dead-lettered", line);
+    log_write_fields(p->lg, LVL_WARN, fields, 2, "%s %s",
+                     p->opts.dry_run ? "would dead-letter" : "dead-lettered", line);
     if (!p->opts.dry_run) {
         policy_dead_letter(p->policy, ev, v, false, &dl);
         st = produce(p, &dl, false);

@@ -17,11 +17,12 @@ source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 ROWS=${1:-1000000}
 
 # timed_relay SLOT END TAG [VAR=VALUE...]: `outbox-relay run` over SLOT until it confirmed
-# END; prints "seconds peak_rss_kb cpu_seconds" (the relay's user + system CPU, which the
-# machine's other load disturbs less than the wall time). With OUTBOX_RELAY_HTTP_LISTEN among the variables,
-# /metrics is scraped every second meanwhile, as Prometheus would.
+# END; prints "seconds peak_rss_kb cpu_seconds scrape_ms" (the relay's user + system CPU, which
+# the machine's other load disturbs less than the wall time). With OUTBOX_RELAY_HTTP_LISTEN
+# among the variables, /metrics is scraped every second meanwhile, as Prometheus would, and
+# after the drain 200 scrapes in a row measure the relay CPU one costs (scrape_ms; else 0).
 timed_relay() {
-  local slot=$1 end=$2 tag=$3 t0 t1 rss cpu addr scraper=
+  local slot=$1 end=$2 tag=$3 t0 t1 rss cpu addr scraper= scrape_ms=0 c0
   shift 3
   relay_start etc/outbox-relay.conf "$WORK/$tag.log" "bench-$tag-$RUN" "$slot" "bench.$tag.$RUN" "$@"
   t0=$(now)
@@ -36,18 +37,22 @@ timed_relay() {
   wait_slot "$slot" "$end" "$WORK/$tag.log" 0.05
   t1=$(now)
   rss=$(awk '/VmHWM/ { print $2 }' "/proc/$RELAY_PID/status")
-  cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$RELAY_PID/stat")
+  cpu=$(relay_cpu)
   if [[ -n $scraper ]]; then
     kill "$scraper" 2>/dev/null || true
     wait "$scraper" 2>/dev/null || true
+    c0=$(relay_cpu)
+    for _ in {1..200}; do curl -s -o /dev/null "http://$addr/metrics"; done
+    scrape_ms=$(echo "scale=3; ($(relay_cpu) - $c0) * 1000 / 200" | bc)
   fi
   kill -TERM "$RELAY_PID"
   wait "$RELAY_PID"
-  echo "$(echo "$t1 - $t0" | bc) $rss $cpu"
+  echo "$(echo "$t1 - $t0" | bc) $rss $cpu $scrape_ms"
 }
+relay_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$RELAY_PID/stat"; }
 
 # scenario TXN_SIZE: prints "seconds_recvlogical seconds_relay peak_rss_kb
-# seconds_relay_http cpu_relay cpu_relay_http". The relay runs four times over the same WAL, endpoint off, on, on,
+# seconds_relay_http cpu_relay cpu_relay_http scrape_ms". The relay runs four times over the same WAL, endpoint off, on, on,
 # off (so a machine getting busier or quieter meanwhile weighs on both alike); each figure is
 # the mean of its two runs. Run in a subshell: its database and slots are its own, dropped
 # at its end.
@@ -65,7 +70,7 @@ scenario() {
   write_backlog "$size" "INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload)
       SELECT 'order', 'order-' || ((t * $size + g) % 10000), 'OrderCreated',
              jsonb_build_object('order_id', t * $size + g, 'amount', 19.99, 'currency', 'EUR')"
-  local end t0 t1 off1 on1 on2 off2 rss rss2 x c_off1 c_on1 c_on2 c_off2
+  local end t0 t1 off1 on1 on2 off2 rss rss2 x c_off1 c_on1 c_on2 c_off2 scrape
   end=$(sql -c "SELECT pg_current_wal_lsn()")
 
   log "warming the page cache (untimed pg_recvlogical)"
@@ -76,22 +81,22 @@ scenario() {
   t1=$(now)
 
   log "outbox-relay over the same backlog: endpoint off, on, on, off (on: /metrics every second)"
-  read -r off1 rss c_off1 < <(timed_relay "${slots[0]}" "$end" "off1-$size")
-  read -r on1 x c_on1 < <(timed_relay "${slots[1]}" "$end" "on1-$size" OUTBOX_RELAY_HTTP_LISTEN=127.0.0.1:0)
-  read -r on2 x c_on2 < <(timed_relay "${slots[2]}" "$end" "on2-$size" OUTBOX_RELAY_HTTP_LISTEN=127.0.0.1:0)
-  read -r off2 rss2 c_off2 < <(timed_relay "${slots[3]}" "$end" "off2-$size")
+  read -r off1 rss c_off1 _ < <(timed_relay "${slots[0]}" "$end" "off1-$size")
+  read -r on1 x c_on1 _ < <(timed_relay "${slots[1]}" "$end" "on1-$size" OUTBOX_RELAY_HTTP_LISTEN=127.0.0.1:0)
+  read -r on2 x c_on2 scrape < <(timed_relay "${slots[2]}" "$end" "on2-$size" OUTBOX_RELAY_HTTP_LISTEN=127.0.0.1:0)
+  read -r off2 rss2 c_off2 _ < <(timed_relay "${slots[3]}" "$end" "off2-$size")
   ((rss2 > rss)) && rss=$rss2
   log "$size-row: off $off1 s ($c_off1 s CPU), on $on1 s ($c_on1), on $on2 s ($c_on2), off $off2 s ($c_off2)"
   drop_db
   echo "$(echo "$t1 - $t0" | bc) $(echo "scale=3; ($off1 + $off2) / 2" | bc) $rss" \
     "$(echo "scale=3; ($on1 + $on2) / 2" | bc) $(echo "scale=3; ($c_off1 + $c_off2) / 2" | bc)" \
-    "$(echo "scale=3; ($c_on1 + $c_on2) / 2" | bc)"
+    "$(echo "scale=3; ($c_on1 + $c_on2) / 2" | bc) $scrape"
 }
 
 printf '%-18s %10s %14s %14s %14s %14s %7s %12s %14s %10s %10s %10s\n' "transactions" "rows" "recvlogical s" "recvlogical/s" "relay s" "relay/s" "ratio" "relay RSS MB" "relay+http/s" "http +%" "CPU s" "CPU +%"
 worst=999 peak=0 overhead=-999 cpu_overhead=-999
 for size in 1 1000; do
-  read -r s_raw s_relay rss s_http c_relay c_http < <(scenario "$size")
+  read -r s_raw s_relay rss s_http c_relay c_http scrape < <(scenario "$size")
   raw_rate=$(echo "$ROWS / $s_raw" | bc)
   relay_rate=$(echo "$ROWS / $s_relay" | bc)
   ratio=$(echo "scale=2; $relay_rate / $raw_rate" | bc)
@@ -104,5 +109,6 @@ for size in 1 1000; do
   peak=$(echo "if ($rss_mb > $peak) $rss_mb else $peak" | bc)
   overhead=$(echo "if ($pct > $overhead) $pct else $overhead" | bc)
   cpu_overhead=$(echo "if ($cpct > $cpu_overhead) $cpct else $cpu_overhead" | bc)
+  log "one scrape of /metrics costs the relay $scrape ms of CPU (200 in a row after the drain)"
 done
 echo "drain ratio=$worst rss_mb=$peak http_overhead_pct=$overhead http_cpu_overhead_pct=$cpu_overhead"

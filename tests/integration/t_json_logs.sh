@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # log.format = "json": every line the relay writes is one JSON object with ts, level and
 # msg (jq parses the whole log), librdkafka's own lines (debug=broker,eos) and libpq's
-# multi-line messages with quotes included; fields where they exist (slot, lsn, exit_code);
+# multi-line messages with quotes included; fields where they exist (slot, lsn, exit_code,
+# a dead letter's event_id and topic);
 # a broken configuration is reported as JSON too.
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -27,7 +28,7 @@ one_object_per_line "$WORK/relay.log"
 jq -e -s 'any(.msg | startswith("kafka "))' "$WORK/relay.log" >/dev/null || fail "no librdkafka line"
 jq -e -s 'any(.exit_code == 0)' "$WORK/relay.log" >/dev/null || fail "no exit_code field"
 jq -e -s --arg s "$SLOT" 'any(.slot == $s and (.lsn | test("^[0-9A-F]+/[0-9A-F]+$")))' "$WORK/relay.log" >/dev/null || fail "no slot and lsn fields"
-jq -e -s 'any(.level == "warn" and (.msg | contains("dead-lettered")))' "$WORK/relay.log" >/dev/null || fail "no dead-letter line"
+jq -e -s 'any(.level == "warn" and (.msg | contains("dead-lettered")) and .event_id == "2" and .topic == "outbox-relay.dead-letter")' "$WORK/relay.log" >/dev/null || fail "no dead-letter line with event_id and topic"
 log "$(wc -l <"$WORK/relay.log") JSON lines, $(jq -s '[.[] | select(.msg | startswith("kafka "))] | length' "$WORK/relay.log") of them librdkafka's"
 
 # libpq's message (several lines, quotes) for a server that is not there; exit 69.
