@@ -28,21 +28,29 @@ static const char *const query =
     "restart_lsn)::bigint, 0), coalesce(wal_status, ''), safe_wal_size "
     "FROM pg_catalog.pg_replication_slots WHERE slot_name = $1";
 
+/* An ordinary connection (no replication) as conninfo says, the user's options kept and a
+ * statement timeout added; the user's connect_timeout wins (dbname expands conninfo after
+ * ours). */
 static void connect_pg(slotwatch *w, char *err, size_t err_size)
 {
-    char timeout[16], options[64];
+    char timeout[16], options[1024];
     const char *keys[] = {"connect_timeout", "fallback_application_name", "dbname", "options",
                           PGCONN_CLIENT_ENCODING_KEY, NULL};
     const char *vals[] = {timeout, "outbox-relay slot watch", w->cfg->postgres.conninfo, options,
                           PGCONN_CLIENT_ENCODING, NULL};
     PQconninfoOption *parsed = pgconn_parse(w->cfg->postgres.conninfo, err, err_size);
+    const char *user_options = "";
 
     /* A conninfo that does not parse: the run loop reports it, never its text. */
     if (parsed == NULL)
         return;
+    for (PQconninfoOption *o = parsed; o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "options") == 0 && o->val != NULL)
+            user_options = o->val;
+    snprintf(options, sizeof options, "%s%s-c statement_timeout=%d", user_options,
+             user_options[0] ? " " : "", SLOTWATCH_STATEMENT_TIMEOUT_MS);
     PQconninfoFree(parsed);
     snprintf(timeout, sizeof timeout, "%d", w->cfg->postgres.connect_timeout_s);
-    snprintf(options, sizeof options, "-c statement_timeout=%d", SLOTWATCH_STATEMENT_TIMEOUT_MS);
     w->pg = PQconnectdbParams(keys, vals, 1);
     if (w->pg != NULL && PQstatus(w->pg) != CONNECTION_OK) {
         pgconn_connect_failed(w->pg, false, err, err_size);
