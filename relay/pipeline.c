@@ -436,7 +436,7 @@ static int read_checkpoint(pipeline *p, bool *found)
 
 /*
  * Whether the server's history can hold a checkpoint at end_lsn written on `timeline` (0:
- * unknown): its WAL reaches that far, and it did not leave that timeline at or before it.
+ * unknown): its WAL reaches that far, and it did not leave that timeline before it.
  * A promoted standby that lagged, a point-in-time restore or a server whose WAL went back
  * fail one of the two, and the slot on it (recreated or not) is behind the checkpoint:
  * skipping "published" transactions below the checkpoint there would lose events. True,
@@ -465,9 +465,9 @@ static bool history_lacks(pipeline *p, relay_lsn end_lsn, uint32_t timeline, cha
                  "not in the history of %s (timeline %u at " LSN_FMT ")",
                  p->cfg->name, LSN_ARGS(end_lsn), timeline, pgrepl_describe(p->pg),
                  p->sys.timeline, LSN_ARGS(p->sys.xlogpos));
-    else if (ended <= end_lsn)
+    else if (ended < end_lsn)
         snprintf(what, size,
-                 "%s left timeline %u for a new one at " LSN_FMT ", at or before relay \"%s\"'s "
+                 "%s left timeline %u for a new one at " LSN_FMT ", before relay \"%s\"'s "
                  "checkpoint at " LSN_FMT " (timeline %u; the server is now on timeline %u at "
                  LSN_FMT "): what the checkpoint covers after that point is not in its history",
                  pgrepl_describe(p->pg), timeline, LSN_ARGS(ended), p->cfg->name,
@@ -492,6 +492,14 @@ static int open_stream(pipeline *p)
                            sizeof p->err);
     if (p->pg == NULL)
         return exit_for_pg(st);
+    if (cfg->postgres.failover_slot && pgrepl_server_version(p->pg) < 170000) {
+        snprintf(p->err, sizeof p->err,
+                 "postgres.failover_slot = true needs Postgres 17 or newer; %s runs %d.%d: set "
+                 "it to false (a failover then needs the steps in the README)",
+                 pgrepl_describe(p->pg), pgrepl_server_version(p->pg) / 10000,
+                 pgrepl_server_version(p->pg) % 10000);
+        return EXIT_CONFIG;
+    }
     if ((st = pgrepl_identify(p->pg, &p->sys, p->err, sizeof p->err)) != PGREPL_OK ||
         (st = pgrepl_check_publication(p->pg, cfg->postgres.publication, nsp, rel, p->err,
                                        sizeof p->err)) != PGREPL_OK ||
@@ -526,12 +534,13 @@ static int open_stream(pipeline *p)
                      cfg->postgres.slot, cfg->postgres.slot);
             return EXIT_CONFIG;
         }
-        if ((st = pgrepl_create_slot(p->pg, cfg->postgres.slot, p->err, sizeof p->err)) !=
-                PGREPL_OK ||
+        if ((st = pgrepl_create_slot(p->pg, cfg->postgres.slot, cfg->postgres.failover_slot,
+                                     p->err, sizeof p->err)) != PGREPL_OK ||
             (st = pgrepl_slot_info(p->pg, cfg->postgres.slot, slot, p->err, sizeof p->err)) !=
                 PGREPL_OK)
             return exit_for_pg(st);
-        log_info(p->lg, "created replication slot %s at " LSN_FMT, cfg->postgres.slot,
+        log_info(p->lg, "created %sreplication slot %s at " LSN_FMT,
+                 cfg->postgres.failover_slot ? "failover " : "", cfg->postgres.slot,
                  LSN_ARGS(slot->confirmed_flush));
     }
     if (strcmp(slot->plugin, "pgoutput") != 0 || strcmp(slot->database, p->sys.dbname) != 0) {
@@ -547,6 +556,13 @@ static int open_stream(pipeline *p)
         snprintf(p->err, sizeof p->err, "replication slot \"%s\" is in use by process %d",
                  cfg->postgres.slot, slot->active_pid);
         return EXIT_SLOT_BUSY;
+    }
+    if (cfg->postgres.failover_slot && slot->failover == 0) {
+        if ((st = pgrepl_make_failover_slot(p->pg, cfg->postgres.slot, p->err,
+                                            sizeof p->err)) != PGREPL_OK)
+            return exit_for_pg(st);
+        log_info(p->lg, "made replication slot %s a failover slot (postgres.failover_slot)",
+                 cfg->postgres.slot);
     }
     if (p->have_position) {
         bool lacks = history_lacks(p, ledger_committed_lsn(&p->ledger), p->cp.timeline, what,

@@ -465,7 +465,7 @@ static const struct file_error {
      "dead_letter, http)"},
     {"postgres = {\n  slot = \"a\";\n  foo = { bar = 1; };\n};\n", 3,
      "unknown setting \"postgres.foo\" (known in postgres: conninfo, slot, publication, "
-     "create_slot, status_interval_ms, connect_timeout_s, slot_warn_bytes)"},
+     "create_slot, failover_slot, status_interval_ms, connect_timeout_s, slot_warn_bytes)"},
     {"outbox = {\n  columns = {\n    kind = \"k\";\n  };\n};\n", 3,
      "unknown setting \"outbox.columns.kind\" (known in outbox.columns: id, aggregate_type, "
      "aggregate_id, event_type, payload, headers, created_at)"},

@@ -1,6 +1,7 @@
 /*
  * check_pgoutput.c — the pgoutput decoder against messages captured from a real
- * PostgreSQL 15 (tests/unit/fixtures/pgoutput.txt, made by capture-pgoutput.sh).
+ * PostgreSQL 15 (tests/unit/fixtures/pgoutput.txt, made by capture-pgoutput.sh), and from
+ * the other majors (pgoutput-<major>.txt, with PGOUTPUT_FIXTURE).
  *
  * The fixture is one decoding session in stream order. A test that needs a message
  * decodes the stream from the start up to it with a fresh decoder, as a walsender
@@ -18,7 +19,6 @@
 #ifndef RELAY_SOURCE_DIR
 #error "RELAY_SOURCE_DIR must name the source tree (the build sets it)"
 #endif
-#define FIXTURE_PATH RELAY_SOURCE_DIR "/tests/unit/fixtures/pgoutput.txt"
 
 #define OID_INT8 20
 #define OID_TEXT 25
@@ -132,9 +132,16 @@ static void fixture_free(fixture *f)
     free(f);
 }
 
+/* PGOUTPUT_FIXTURE names another capture (fixtures/pgoutput-<major>.txt): ctest runs this
+ * suite once per Postgres major captured. */
 static void setup(void)
 {
-    fx = fixture_load(FIXTURE_PATH);
+    const char *other = getenv("PGOUTPUT_FIXTURE");
+    char path[1024];
+
+    snprintf(path, sizeof path, "%s/tests/unit/fixtures/%s", RELAY_SOURCE_DIR,
+             other != NULL && other[0] != '\0' ? other : "pgoutput.txt");
+    fx = fixture_load(path);
 }
 
 static void teardown(void)
@@ -254,7 +261,7 @@ START_TEST(stream_decodes_in_order)
     relay_lsn final_lsn = 0, last_end = 0;
     int64_t begin_time = 0;
     bool in_txn = false;
-    int ntxn = 0, nchanges = 0;
+    int ntxn = 0, nchanges = 0, txn_content = 0;
     char err[256];
 
     ck_assert_ptr_nonnull(dec);
@@ -270,6 +277,7 @@ START_TEST(stream_decodes_in_order)
         case PGO_BEGIN:
             ck_assert_msg(!in_txn, "%s: Begin inside a transaction", m->label);
             in_txn = true;
+            txn_content = 0;
             final_lsn = msg.u.begin.final_lsn;
             begin_time = msg.u.begin.commit_time;
             ck_assert_uint_ne(msg.u.begin.xid, 0);
@@ -278,7 +286,8 @@ START_TEST(stream_decodes_in_order)
         case PGO_COMMIT:
             ck_assert_msg(in_txn, "%s: Commit outside a transaction", m->label);
             in_txn = false;
-            ntxn++;
+            /* Up to Postgres 14 a transaction without changes (a DDL one) is sent empty. */
+            ntxn += txn_content > 0;
             ck_assert_uint_eq(msg.u.commit.flags, 0);
             /* Begin announces the commit record's position; Commit confirms it. */
             ck_assert_uint_eq(msg.u.commit.commit_lsn, final_lsn);
@@ -295,10 +304,12 @@ START_TEST(stream_decodes_in_order)
         case PGO_TRUNCATE:
             ck_assert_msg(in_txn, "%s: change outside a transaction", m->label);
             nchanges++;
+            txn_content++;
             break;
         case PGO_MESSAGE:
             /* Only transactional messages come between Begin and Commit. */
             ck_assert_int_eq(msg.u.message.flags & 1, in_txn ? 1 : 0);
+            txn_content++;
             break;
         default:
             break;
