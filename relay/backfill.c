@@ -92,6 +92,7 @@ void backfill_usage(FILE *f)
         "  --rate N            publish at most N events per second\n"
         "  --dry-run           map and count the selection, publish nothing (--job optional)\n"
         "  --restart           run a job again from its beginning, even a finished one\n"
+        "  --http-listen ADDR  serve /metrics, /healthz, /readyz on ADDR (host:port) meanwhile\n"
         "\n"
         "exit codes: 0 published (or finished before), 64 usage, 65 a row cannot become a\n"
         "record, 69 server unreachable, 70 internal error, 77 Postgres refused the user or\n"
@@ -106,6 +107,7 @@ enum {
     OPT_RATE,
     OPT_DRY_RUN,
     OPT_RESTART,
+    OPT_HTTP_LISTEN,
 };
 
 static bool job_name_ok(const char *s)
@@ -132,6 +134,7 @@ int backfill_parse_args(int argc, char **argv, int64_t now_us, backfill_args *ou
         {"rate", required_argument, NULL, OPT_RATE},
         {"dry-run", no_argument, NULL, OPT_DRY_RUN},
         {"restart", no_argument, NULL, OPT_RESTART},
+        {"http-listen", required_argument, NULL, OPT_HTTP_LISTEN},
         {NULL, 0, NULL, 0},
     };
     int c, taken;
@@ -182,6 +185,9 @@ int backfill_parse_args(int argc, char **argv, int64_t now_us, backfill_args *ou
         case OPT_DRY_RUN:
             out->dry_run = true;
             break;
+        case OPT_HTTP_LISTEN:
+            out->http_listen = optarg;
+            break;
         case OPT_RESTART:
             out->restart = true;
             break;
@@ -217,6 +223,7 @@ typedef struct backfill {
                        * relay is called that, '/' is not allowed in names */
     scan *scan;           /* the outbox, read in the job's snapshot */
     publish_step page_ps; /* how a commit during the page query went */
+    relay_metrics *m;     /* shared with the HTTP thread (metrics.h) */
     event_mapper *mapper;
     publisher *pub; /* verdict, produce or dead-letter, commit with the job record: as `run` */
     kafka_client *kafka;
@@ -265,6 +272,7 @@ static void progress(backfill *b, bool final)
                            (double)(now - b->start_ms) / 1000.0};
     char line[512];
 
+    metrics_heartbeat(b->m, now);
     if (!final && now < b->next_progress_ms)
         return;
     b->next_progress_ms = now + (b->tty ? PROGRESS_TTY_MS : PROGRESS_LOG_MS);
@@ -336,6 +344,7 @@ static publish_step after_publish(backfill *b, publish_step ps)
         say(b, LVL_WARN, "%s; the Kafka transaction is given up, continuing after id %s", b->err,
             b->committed.cursor[0] ? b->committed.cursor : "(start)");
         ps = publish_abort(b->pub);
+        metrics_txn_aborted(b->m, publish_get_counts(b->pub));
     }
     if (ps == PUBLISH_EXIT) {
         snprintf(b->err, sizeof b->err, "%s", publish_error(b->pub));
@@ -362,6 +371,7 @@ static publish_step commit_batch(backfill *b, bool done)
 {
     char rec[JOB_RECORD_MAX];
     publish_step ps;
+    int64_t t0;
     int n;
 
     b->job.done = done;
@@ -372,8 +382,12 @@ static publish_step commit_batch(backfill *b, bool done)
         b->exit_code = EXIT_INTERNAL;
         return PUBLISH_EXIT;
     }
+    t0 = clock_mono_us();
     if ((ps = after_publish(b, publish_commit(b->pub, rec, (size_t)n))) != PUBLISH_OK)
         return ps;
+    metrics_txn_committed(b->m, publish_get_counts(b->pub), (double)(clock_mono_us() - t0) / 1e6,
+                          clock_wall_us() / 1000);
+    metrics_backfill_rows(b->m, b->job.published, b->total);
     if (b->batch_events > 0)
         say(b, LVL_DEBUG, "committed Kafka transaction: %u events up to id %s, open %" PRId64 " ms",
             b->batch_events, b->job.cursor, clock_mono_ms() - b->batch_started_ms);
@@ -690,9 +704,9 @@ static void summary(backfill *b, int rc)
 }
 
 int backfill_run(const backfill_args *args, const relay_config *cfg, const log_ctx *lg,
-                 volatile sig_atomic_t *stop)
+                 relay_metrics *m, volatile sig_atomic_t *stop)
 {
-    backfill b = {.args = args, .cfg = cfg, .lg = lg, .stop = stop};
+    backfill b = {.args = args, .cfg = cfg, .lg = lg, .stop = stop, .m = m};
     bool finished = false;
     publish_opts popts;
     struct winsize ws;
@@ -750,6 +764,8 @@ int backfill_run(const backfill_args *args, const relay_config *cfg, const log_c
             b.name, b.total - b.job.published, sel, b.job.max_id[0] ? b.job.max_id : "(none)",
             from);
     }
+    metrics_set_state(m, METRICS_STREAMING);
+    metrics_backfill_rows(m, b.job.published, b.total);
     if (b.job.max_id[0] != '\0') {
         rc = scan_job(&b);
     } else if (!args->dry_run) {
@@ -762,6 +778,7 @@ int backfill_run(const backfill_args *args, const relay_config *cfg, const log_c
     progress(&b, true);
     summary(&b, rc);
 out:
+    metrics_set_state(m, METRICS_STOPPING);
     if (rc != EXIT_OK && b.err[0] != '\0')
         say(&b, LVL_ERROR, "%s", b.err);
     /* After a fatal error (fenced) the abort fails too, and was explained already. */

@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "record.h"
 
 #define BACKFILL_JOB_MAX 100   /* job name: [A-Za-z0-9._-], this many bytes at most */
@@ -35,6 +36,7 @@ typedef struct backfill_args {
     record_selection sel;
     char topic[RECORD_TOPIC_MAX]; /* --topic: "" keeps outbox.topic */
     int64_t rate;                   /* --rate: events per second, 0 = no limit */
+    const char *http_listen;        /* --http-listen: points into argv; NULL = no endpoint */
     bool dry_run, restart, help;
 } backfill_args;
 
@@ -63,11 +65,12 @@ void backfill_usage(FILE *f);
 int backfill_format_progress(const backfill_progress *p, int bar_width, char *buf, size_t size);
 
 /*
- * Runs the job of args against the servers of cfg until its selection is published, or
+ * Runs the job of args against the servers of cfg, reporting to m (metrics.h: rows of the
+ * job, committed transactions, the state; never NULL), until its selection is published, or
  * *stop becomes non-zero (then it commits what is open and returns EXIT_INTERRUPTED).
  * Returns an exit code after logging one line that says what failed and how to fix it.
  */
 int backfill_run(const backfill_args *args, const relay_config *cfg, const log_ctx *lg,
-                 volatile sig_atomic_t *stop);
+                 relay_metrics *m, volatile sig_atomic_t *stop);
 
 #endif

@@ -177,7 +177,7 @@ static void check_postgres(checklist *cl, const relay_config *cfg)
 static void check_kafka(checklist *cl, const relay_config *cfg)
 {
     char err[1024], txn_id[300];
-    log_ctx quiet = {LVL_ERROR};
+    log_ctx quiet = {LVL_ERROR, LOG_TEXT};
     kafka_client *kc;
     int brokers;
 

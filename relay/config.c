@@ -67,15 +67,17 @@ static bool check_topic(const char *v, char *why, size_t why_size);
 static bool check_template(const char *v, char *why, size_t why_size);
 static bool check_zone(const char *v, char *why, size_t why_size);
 static bool check_brokers(const char *v, char *why, size_t why_size);
+static bool check_listen(const char *v, char *why, size_t why_size);
 
 /* An enum setting is stored as an int; its names are listed in value order. */
-_Static_assert(sizeof(log_level) == sizeof(int) && sizeof(config_value) == sizeof(int) &&
+_Static_assert(sizeof(log_level) == sizeof(int) && sizeof(log_format) == sizeof(int) && sizeof(config_value) == sizeof(int) &&
                    sizeof(config_on_invalid) == sizeof(int) &&
                    sizeof(config_on_unknown) == sizeof(int) &&
                    sizeof(config_applies_to) == sizeof(int) && sizeof(config_draft) == sizeof(int),
                "enum settings are stored through an int");
 static const char *const log_levels[] = {
     [LVL_ERROR] = "error", [LVL_WARN] = "warn", [LVL_INFO] = "info", [LVL_DEBUG] = "debug", NULL};
+static const char *const log_formats[] = {[LOG_TEXT] = "text", [LOG_JSON] = "json", NULL};
 static const char *const value_formats[] = {
     [CONFIG_VALUE_PAYLOAD] = "payload", [CONFIG_VALUE_ENVELOPE] = "envelope", NULL};
 static const char *const on_invalid_policies[] = {
@@ -96,7 +98,11 @@ static const opt_def opts[] = {
           "1-200 characters from A-Z, a-z, 0-9, '.', '_' and '-'",
           "Identity of this relay: the Kafka transactional.id and the checkpoint key derive "
           "from it, so two relays must never share a name."),
-    OPT_E("log_level", log_level, LVL_INFO, log_levels, "Least severe message logged."),
+    OPT_E("log.level", log.level, LVL_INFO, log_levels, "Least severe message logged."),
+    OPT_E("log.format", log.format, LOG_TEXT, log_formats,
+          "Log lines on stderr: \"TIME LEVEL message\", or one JSON object per line (ts, "
+          "level, msg and fields such as slot, lsn, event_id, topic, exit_code), librdkafka's "
+          "and libpq's messages included."),
 
     {.path = "postgres.conninfo", .type = OPT_STRING, .offset = FIELD(postgres.conninfo),
      .def_str = "", .secret = true,
@@ -116,6 +122,10 @@ static const opt_def opts[] = {
           "Period of standby status updates and idle checkpoints."),
     OPT_I("postgres.connect_timeout_s", postgres.connect_timeout_s, 10, 1, 3600,
           "Timeout for connecting to Postgres, and for the first contact with Kafka."),
+    OPT_I("postgres.slot_warn_bytes", postgres.slot_warn_bytes, 1073741824, 0, 2147483647,
+          "Warn (at most once a minute) when the slot's safe_wal_size, the WAL that may still "
+          "be written before max_slot_wal_keep_size makes Postgres drop what the slot needs, "
+          "falls below this; 0 never warns."),
 
     OPT_S("outbox.table", outbox.table, "public.outbox", check_table,
           "[schema.]table, each part 1-63 bytes",
@@ -205,6 +215,12 @@ static const opt_def opts[] = {
     OPT_S("dead_letter.topic", dead_letter.topic, "outbox-relay.dead-letter", check_topic,
           "a topic name of " TOPIC_CHARS,
           "Topic of the events that schemas.on_invalid or on_unknown_type dead-letter."),
+
+    OPT_S("http.listen", http.listen, ":9490", check_listen,
+          "host:port, [ipv6]:port, :port (every address) or \"\" (off)",
+          "Address of the HTTP endpoint (/metrics, /healthz, /readyz); \":9490\" listens on "
+          "every address, as probes and scrapers reach a pod or host from outside; \"\" "
+          "turns it off."),
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -607,6 +623,28 @@ static bool check_template(const char *v, char *why, size_t why_size)
     }
     if (!placeholders && !check_topic(v, why, why_size)) {
         snprintf(why, why_size, v[0] ? "not a legal topic name" : "empty");
+        return false;
+    }
+    return true;
+}
+
+/* "", or host:port / [v6]:port / :port with a decimal port; http.c resolves the host. */
+static bool check_listen(const char *v, char *why, size_t why_size)
+{
+    const char *colon = strrchr(v, ':');
+    long port;
+    char *end;
+
+    if (v[0] == '\0')
+        return true;
+    if (colon == NULL || (v[0] == '[' && (colon == v || colon[-1] != ']'))) {
+        snprintf(why, why_size, "no port");
+        return false;
+    }
+    errno = 0;
+    port = strtol(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || errno != 0 || port < 0 || port > 65535) {
+        snprintf(why, why_size, "port is not a number between 0 and 65535");
         return false;
     }
     return true;
@@ -1226,6 +1264,7 @@ static const char *enum_name(const char *const *names, int v)
     }
 
 ENUM_NAME(config_log_level_name, log_level, log_levels)
+ENUM_NAME(config_log_format_name, log_format, log_formats)
 ENUM_NAME(config_value_name, config_value, value_formats)
 ENUM_NAME(config_on_invalid_name, config_on_invalid, on_invalid_policies)
 ENUM_NAME(config_on_unknown_name, config_on_unknown, on_unknown_policies)

@@ -35,7 +35,10 @@ typedef struct relay_config {
     char *source; /* path of the file it was read from */
 
     char *name; /* identity: transactional.id and checkpoint key derive from it */
-    log_level log_level; /* "error" | "warn" | "info" | "debug" */
+    struct {
+        log_level level;   /* "error" | "warn" | "info" | "debug" */
+        log_format format; /* "text" | "json" */
+    } log;
 
     struct {
         char *conninfo; /* libpq URI or key/value string, as the user wrote it */
@@ -45,6 +48,7 @@ typedef struct relay_config {
         bool failover_slot;      /* Postgres 17+: the slot is synchronized to standbys */
         int status_interval_ms;  /* standby status update and idle checkpoint period */
         int connect_timeout_s;
+        int slot_warn_bytes; /* warn when the slot's safe_wal_size falls below; 0 = never */
     } postgres;
 
     struct {
@@ -96,6 +100,10 @@ typedef struct relay_config {
     struct {
         char *topic;
     } dead_letter;
+
+    struct {
+        char *listen; /* "host:port" of /metrics, /healthz, /readyz; "" = no endpoint */
+    } http;
 } relay_config;
 
 /*
@@ -116,6 +124,7 @@ void config_table_parts(const relay_config *cfg, char *schema, char *name);
 
 /* The canonical spelling of each enum value, as written in a file and printed in logs. */
 const char *config_log_level_name(log_level v);
+const char *config_log_format_name(log_format v);
 const char *config_value_name(config_value v);
 const char *config_on_invalid_name(config_on_invalid v);
 const char *config_on_unknown_name(config_on_unknown v);

@@ -1,25 +1,41 @@
 /*
- * log.h — one-line log records on stderr: "TIME LEVEL message".
+ * log.h — one record per line on stderr: "TIME LEVEL message", or with log.format = "json"
+ * one JSON object {"ts", "level", "msg", fields...}.
  *
- * The level lives in a small struct the caller owns (no global state). The pure modules
- * (pgoutput, event, ledger, policy, record, schema) do not log: they return errors in errbuf
- * and let the caller decide. The drivers (pipeline, backfill) log, and so do publish (dead
- * letters, commit retries) and kafka (librdkafka's own lines, through a log_ctx they get).
+ * The level and format live in a small struct the caller owns (no global state). The pure
+ * modules (pgoutput, event, ledger, policy, record, schema) do not log: they return errors in
+ * errbuf and let the caller decide. The drivers (pipeline, backfill) log, and so do publish
+ * (dead letters, commit retries), kafka (librdkafka's own lines, from its threads) and the
+ * slot watch (its thread): a record is written with one stdio call, so lines never mix.
  */
 #ifndef RELAY_LOG_H
 #define RELAY_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum { LVL_ERROR, LVL_WARN, LVL_INFO, LVL_DEBUG } log_level;
+typedef enum { LOG_TEXT, LOG_JSON } log_format;
 
 typedef struct log_ctx {
     log_level level;
+    log_format format;
 } log_ctx;
+
+/* A structured field of a JSON record ("slot", "lsn", "exit_code", ...): a string, or with
+ * number set a JSON number written as is. The text format leaves fields out (the message
+ * says the same). */
+typedef struct log_field {
+    const char *key;
+    const char *value;
+    int number;
+} log_field;
 
 void log_write(const log_ctx *lg, log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+void log_write_fields(const log_ctx *lg, log_level level, const log_field *fields,
+                      size_t nfields, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* A warning that can come every second for as long as a fault lasts (status updates to a
  * lost server while Kafka is waited for): the first is written, then at most one per

@@ -5,11 +5,13 @@
  * of subcommand. Knows no wire format.
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "audit.h"
@@ -18,9 +20,12 @@
 #include "checklist.h"
 #include "config.h"
 #include "exitcode.h"
+#include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "schema_cli.h"
+#include "slotwatch.h"
 
 extern char **environ;
 
@@ -58,6 +63,15 @@ static void usage(FILE *f)
           f);
 }
 
+/* The log before the config is read: the format the environment asks for, so that even a
+ * broken file's line reaches a JSON log collector as JSON. */
+static log_ctx first_log(void)
+{
+    const char *f = getenv("OUTBOX_RELAY_LOG_FORMAT");
+
+    return (log_ctx){LVL_INFO, f != NULL && strcasecmp(f, "json") == 0 ? LOG_JSON : LOG_TEXT};
+}
+
 /* No SA_RESTART: a signal interrupts the wait on the replication socket. */
 static void catch_stop_signals(void)
 {
@@ -71,26 +85,79 @@ static void catch_stop_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* Threads started between block_stop_signals and restore leave SIGTERM/SIGINT to the main
+ * thread, whose waits they interrupt. */
+static void block_stop_signals(sigset_t *old)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+/* The HTTP endpoint over m on addr (http.listen, backfill's --http-listen); *srv stays NULL
+ * when addr is NULL or "". An address that cannot be bound is a configuration error: one
+ * line, EXIT_CONFIG. */
+static int start_http(const char *addr, relay_metrics *m, const log_ctx *lg, http_server **srv)
+{
+    char err[1024];
+
+    *srv = NULL;
+    if (addr == NULL || addr[0] == '\0')
+        return EXIT_OK;
+    if ((*srv = http_start(addr, m, err, sizeof err)) == NULL) {
+        log_error(lg, "%s", err);
+        return EXIT_CONFIG;
+    }
+    log_info(lg, "http: /metrics, /healthz and /readyz on %s", http_address(*srv));
+    return EXIT_OK;
+}
+
 static int cmd_run(const char *path, bool accept_slot_position)
 {
     char err[1024];
     relay_config *cfg = config_load(path, environ, err, sizeof err);
-    log_ctx lg = {LVL_INFO};
+    log_ctx lg = first_log();
     failpoint fp;
-    pipeline_opts opts = {accept_slot_position, &fp};
+    relay_metrics metrics;
+    http_server *srv = NULL;
+    slotwatch *watch = NULL;
+    pipeline_opts opts = {accept_slot_position, &fp, &metrics};
+    sigset_t sigs;
     int rc;
 
     if (cfg == NULL) {
         log_error(&lg, "%s", err);
         return EXIT_CONFIG;
     }
-    lg.level = cfg->log_level;
+    lg.level = cfg->log.level;
+    lg.format = cfg->log.format;
+    if (metrics_init(&metrics, "run") != 0) {
+        config_free(cfg);
+        return EXIT_INTERNAL;
+    }
     catch_stop_signals();
     log_info(&lg, "outbox-relay %s starting as \"%s\" (config %s)", RELAY_VERSION, cfg->name,
              path);
-    failpoint_init(&fp, environ);
-    rc = pipeline_run(cfg, &opts, &lg, &stop_requested);
-    log_info(&lg, "outbox-relay stopped (exit %d)", rc);
+    block_stop_signals(&sigs);
+    rc = start_http(cfg->http.listen, &metrics, &lg, &srv);
+    if (rc == EXIT_OK && (watch = slotwatch_start(cfg, &lg, &metrics)) == NULL) {
+        log_error(&lg, "cannot start the slot watch thread (out of memory or threads)");
+        rc = EXIT_INTERNAL;
+    }
+    pthread_sigmask(SIG_SETMASK, &sigs, NULL);
+    if (rc == EXIT_OK) {
+        failpoint_init(&fp, environ);
+        rc = pipeline_run(cfg, &opts, &lg, &stop_requested);
+    }
+    snprintf(err, sizeof err, "%d", rc);
+    log_write_fields(&lg, LVL_INFO, &(log_field){"exit_code", err, 1}, 1,
+                     "outbox-relay stopped (exit %d)", rc);
+    slotwatch_stop(watch);
+    http_stop(srv);
+    metrics_destroy(&metrics);
     config_free(cfg);
     return rc;
 }
@@ -106,7 +173,8 @@ static relay_config *load_for_command(const char *path, log_ctx *lg)
         log_error(lg, "%s", err);
         return NULL;
     }
-    lg->level = cfg->log_level;
+    lg->level = cfg->log.level;
+    lg->format = cfg->log.format;
     catch_stop_signals();
     return cfg;
 }
@@ -117,7 +185,10 @@ static int cmd_backfill(int argc, char **argv)
     backfill_args args;
     char err[1024];
     relay_config *cfg;
-    log_ctx lg = {LVL_INFO};
+    log_ctx lg = first_log();
+    relay_metrics metrics;
+    http_server *srv = NULL;
+    sigset_t sigs;
     int rc;
 
     if (backfill_parse_args(argc, argv, clock_wall_us(), &args, err, sizeof err) != 0) {
@@ -130,7 +201,17 @@ static int cmd_backfill(int argc, char **argv)
     }
     if ((cfg = load_for_command(args.config, &lg)) == NULL)
         return EXIT_CONFIG;
-    rc = backfill_run(&args, cfg, &lg, &stop_requested);
+    if (metrics_init(&metrics, "backfill") != 0) {
+        config_free(cfg);
+        return EXIT_INTERNAL;
+    }
+    block_stop_signals(&sigs);
+    rc = start_http(args.http_listen, &metrics, &lg, &srv);
+    pthread_sigmask(SIG_SETMASK, &sigs, NULL);
+    if (rc == EXIT_OK)
+        rc = backfill_run(&args, cfg, &lg, &metrics, &stop_requested);
+    http_stop(srv);
+    metrics_destroy(&metrics);
     config_free(cfg);
     return rc;
 }
@@ -141,7 +222,7 @@ static int cmd_audit(int argc, char **argv)
     audit_args args;
     char err[1024];
     relay_config *cfg;
-    log_ctx lg = {LVL_INFO};
+    log_ctx lg = first_log();
     int rc;
 
     if (audit_parse_args(argc, argv, clock_wall_us(), &args, err, sizeof err) != 0) {

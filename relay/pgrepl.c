@@ -210,7 +210,7 @@ pgrepl_status pgrepl_slot_info(pgrepl_conn *c, const char *slot_name, pgrepl_slo
     memset(out, 0, sizeof(*out));
     snprintf(sql, sizeof sql,
              "SELECT plugin, slot_type, database, active, coalesce(active_pid, 0), "
-             "coalesce(confirmed_flush_lsn, '0/0'), %s "
+             "coalesce(confirmed_flush_lsn, '0/0'), %s, coalesce(wal_status, '') "
              "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s",
              PQserverVersion(c->conn) >= 170000 ? "failover::int" : "-1", lit ? lit : "NULL");
     PQfreemem(lit);
@@ -225,6 +225,7 @@ pgrepl_status pgrepl_slot_info(pgrepl_conn *c, const char *slot_name, pgrepl_slo
         out->active_pid = atoi(PQgetvalue(res, 0, 4));
         lsn_parse(PQgetvalue(res, 0, 5), &out->confirmed_flush);
         out->failover = atoi(PQgetvalue(res, 0, 6));
+        snprintf(out->wal_status, sizeof out->wal_status, "%s", PQgetvalue(res, 0, 7));
         if (strcmp(PQgetvalue(res, 0, 1), "logical") != 0) {
             snprintf(errbuf, errbuf_size,
                      "replication slot \"%s\" is a physical slot: drop it or choose another "

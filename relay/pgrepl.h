@@ -35,6 +35,7 @@ typedef struct pgrepl_slot {
     char database[64];
     relay_lsn confirmed_flush;
     int failover; /* 1 a failover slot, 0 not, -1 the server has none (before 17) */
+    char wal_status[16]; /* reserved, extended, unreserved, lost */
 } pgrepl_slot;
 
 #define PGREPL_MAX_HISTORY 64 /* timeline switches remembered (the most recent) */

@@ -23,6 +23,8 @@
 #define BACKOFF_MAX_MS 30000
 #define STANDBY_POLL_MAX_MS 5000 /* a standby takes over at most this long after the slot frees */
 #define PAUSE_SLICE_MS 1000      /* longest sleep between two watchdog checks */
+#define SLOT_CHECK_MS 1000       /* how often the loop looks at what the slot watch saw */
+#define SLOT_WARN_INTERVAL_MS 60000
 
 /* Besides what the publisher counts. */
 typedef struct stats {
@@ -47,6 +49,7 @@ typedef struct pipeline {
     const pipeline_opts *opts;
     const log_ctx *lg;
     volatile sig_atomic_t *stop;
+    relay_metrics *m; /* shared with the HTTP thread: see metrics.h for what locks */
     event_mapper *mapper;
     row_shape row;
     publisher *pub; /* verdict, produce or dead-letter, commit with the checkpoint */
@@ -60,7 +63,10 @@ typedef struct pipeline {
     record_checkpoint cp; /* system_id and slot stamped on every checkpoint */
     bool have_position;  /* the producer is ready and the ledger knows where we are */
     int64_t txn_commit_time_us; /* of the Postgres transaction being received, µs since 1970 */
+    int64_t txn_begin_ms;       /* when its Begin arrived (monotonic), for lag_seconds */
+    relay_lsn server_end;       /* the server's WAL end, as of the last message */
     int64_t last_status_ms, last_idle_ms, last_stats_ms;
+    int64_t last_slot_check_ms, last_slot_warn_ms;
     log_repeat status_failed; /* repeats every second while Kafka is waited for */
     stats st;
     char err[2048];
@@ -136,17 +142,25 @@ static step commit_batch(pipeline *p, int *exit_code)
     int n;
     relay_lsn confirm;
     step s;
+    int64_t t0 = clock_mono_us();
 
     p->cp.pos = ledger_batch_checkpoint(&p->ledger);
     n = record_checkpoint_format(p->cfg->name, &p->cp, value, sizeof value);
     if ((s = after_publish(p, publish_commit(p->pub, value, (size_t)n), exit_code)) != STEP_OK)
         return s;
+    metrics_txn_committed(p->m, publish_get_counts(p->pub), (double)(clock_mono_us() - t0) / 1e6,
+                          clock_wall_us() / 1000);
     FAILPOINT(p->opts->failpoint, "after_commit_before_status");
     if (p->cp.pos.commit_lsn != 0)
         FAILPOINT(p->opts->failpoint, "after_split_commit");
     confirm = ledger_batch_committed(&p->ledger);
     log_debug(p->lg, "committed Kafka transaction; checkpoint " LSN_FMT " (" LSN_FMT ":%u)",
               LSN_ARGS(confirm), LSN_ARGS(p->cp.pos.commit_lsn), p->cp.pos.index);
+    /* What is still unconfirmed: the rest of a transaction split by this commit, or nothing. */
+    metrics_lag_clear(p->m);
+    if (p->ledger.in_txn)
+        metrics_lag_since(p->m, p->txn_begin_ms);
+    metrics_slot_lag(p->m, p->server_end, confirm);
     return send_status(p, false);
 }
 
@@ -206,6 +220,8 @@ static step on_insert(pipeline *p, const pgo_msg *m, int *exit_code)
     relay_lsn lsn;
     uint32_t index;
     int mapped = -1;
+    size_t bytes = 0;
+    step s;
 
     if (!event_is_outbox(p->mapper, rel->nspname, rel->relname)) {
         p->st.other_tables++;
@@ -227,9 +243,12 @@ static step on_insert(pipeline *p, const pgo_msg *m, int *exit_code)
         p->st.skipped++;
         return STEP_OK;
     }
-    return after_publish(p, publish_event(p->pub, &ev, mapped == EVENT_BAD_ROW ? p->err : NULL,
-                                          NULL),
-                         exit_code);
+    if ((s = after_publish(p, publish_event(p->pub, &ev, mapped == EVENT_BAD_ROW ? p->err : NULL,
+                                            &bytes),
+                           exit_code)) == STEP_OK &&
+        bytes > 0)
+        metrics_record_pending(p->m, ev.timestamp_ms);
+    return s;
 }
 
 static step on_data(pipeline *p, const pgrepl_msg *msg, int *exit_code)
@@ -246,10 +265,16 @@ static step on_data(pipeline *p, const pgrepl_msg *msg, int *exit_code)
     case PGO_BEGIN:
         ledger_begin(&p->ledger, m.u.begin.final_lsn);
         p->txn_commit_time_us = m.u.begin.commit_time + CLOCK_PG_EPOCH_OFFSET_US;
+        p->txn_begin_ms = clock_mono_ms();
+        metrics_lag_since(p->m, p->txn_begin_ms);
         return STEP_OK;
     case PGO_COMMIT:
         ledger_commit(&p->ledger, m.u.commit.end_lsn);
         p->st.pg_txns++;
+        /* Nothing of it waits for Kafka (no outbox rows, or all published before), and no
+         * open batch does: caught up. */
+        if (!ledger_batch_open(&p->ledger))
+            metrics_lag_clear(p->m);
         return STEP_OK;
     case PGO_INSERT: return on_insert(p, &m, exit_code);
     case PGO_UPDATE: p->st.updates++; return STEP_OK;
@@ -260,12 +285,60 @@ static step on_data(pipeline *p, const pgrepl_msg *msg, int *exit_code)
     }
 }
 
+/* The message for a slot whose WAL Postgres removed (wal_status "lost"), and the fix. */
+static int slot_lost(pipeline *p)
+{
+    const char *slot = p->cfg->postgres.slot;
+
+    snprintf(p->err, sizeof p->err,
+             "replication slot \"%s\" is lost (wal_status lost): Postgres removed WAL it still "
+             "needed (max_slot_wal_keep_size), so events after the confirmed position " LSN_FMT
+             " may never reach Kafka; drop and create the slot (SELECT "
+             "pg_drop_replication_slot('%s'); SELECT pg_create_logical_replication_slot('%s', "
+             "'pgoutput');), start once with --accept-slot-position, and replay the gap with "
+             "outbox-relay backfill --since <the time of the last event consumers saw>",
+             slot, LSN_ARGS(ledger_committed_lsn(&p->ledger)), slot, slot);
+    return EXIT_POSITION;
+}
+
+/* What the slot watch (slotwatch.h) last saw: a lost slot stops the relay; an unreserved one,
+ * or one close to it, is worth a warning now and then. */
+static step check_slot(pipeline *p, int64_t now, int *exit_code)
+{
+    metrics_slot s = metrics_get_slot(p->m);
+    bool unreserved = strcmp(s.wal_status, "unreserved") == 0;
+    bool low = s.have_safe_wal_size && p->cfg->postgres.slot_warn_bytes > 0 &&
+               s.safe_wal_size < p->cfg->postgres.slot_warn_bytes;
+
+    p->last_slot_check_ms = now;
+    if (!s.have)
+        return STEP_OK;
+    if (strcmp(s.wal_status, "lost") == 0) {
+        *exit_code = slot_lost(p);
+        return STEP_EXIT;
+    }
+    if ((unreserved || low) &&
+        (p->last_slot_warn_ms == 0 || now - p->last_slot_warn_ms >= SLOT_WARN_INTERVAL_MS)) {
+        p->last_slot_warn_ms = now;
+        log_write_fields(p->lg, LVL_WARN, &(log_field){"slot", p->cfg->postgres.slot, 0}, 1,
+                 "replication slot \"%s\" is in danger: wal_status %s, safe_wal_size %" PRId64
+                 " bytes (postgres.slot_warn_bytes %d), retaining %" PRId64 " bytes of WAL; once "
+                 "max_slot_wal_keep_size is exceeded Postgres removes WAL the slot needs and the "
+                 "relay stops (exit 79): make sure it can publish (Kafka reachable, not stopped) "
+                 "or raise max_slot_wal_keep_size",
+                 p->cfg->postgres.slot, s.wal_status, s.safe_wal_size,
+                 p->cfg->postgres.slot_warn_bytes, s.retained_wal_bytes);
+    }
+    return STEP_OK;
+}
+
 /* Timers that run whether or not data arrives: batch due, idle advance, status, stats. */
 static step on_tick(pipeline *p, int *exit_code)
 {
     int64_t now = clock_mono_ms();
     step s;
 
+    metrics_heartbeat(p->m, now);
     if (ledger_batch_due(&p->ledger, now) && (s = commit_batch(p, exit_code)) != STEP_OK)
         return s;
     /* Idle advance: other tables keep WAL moving while the outbox is quiet; a
@@ -285,6 +358,8 @@ static step on_tick(pipeline *p, int *exit_code)
         log_stats(p);
     }
     notify_streaming(&p->notify, now, ledger_committed_lsn(&p->ledger));
+    if (now - p->last_slot_check_ms >= SLOT_CHECK_MS)
+        return check_slot(p, now, exit_code);
     return STEP_OK;
 }
 
@@ -479,6 +554,8 @@ static int open_stream(pipeline *p)
                  cfg->postgres.slot, slot->plugin, slot->database, p->sys.dbname);
         return EXIT_CONFIG;
     }
+    if (strcmp(slot->wal_status, "lost") == 0)
+        return slot_lost(p);
     if (slot->active) {
         snprintf(p->err, sizeof p->err, "replication slot \"%s\" is in use by process %d",
                  cfg->postgres.slot, slot->active_pid);
@@ -564,11 +641,14 @@ static int become_producer(pipeline *p)
     snprintf(p->cp.slot, sizeof p->cp.slot, "%s", cfg->postgres.slot);
     ledger_init(&p->ledger, p->ledger.limits, start);
     p->have_position = true;
-    log_info(p->lg, "streaming from %s, slot %s at " LSN_FMT ", checkpoint %s" LSN_FMT " (" LSN_FMT
-                    ":%u)",
-             pgrepl_describe(p->pg), cfg->postgres.slot, LSN_ARGS(p->slot.confirmed_flush),
-             found ? "" : "(none yet) ", LSN_ARGS(start.end_lsn), LSN_ARGS(start.commit_lsn),
-             start.index);
+    snprintf(what, sizeof what, LSN_FMT, LSN_ARGS(start.end_lsn));
+    log_write_fields(p->lg, LVL_INFO,
+                     (log_field[]){{"slot", cfg->postgres.slot, 0}, {"lsn", what, 0}}, 2,
+                     "streaming from %s, slot %s at " LSN_FMT ", checkpoint %s" LSN_FMT
+                     " (" LSN_FMT ":%u)",
+                     pgrepl_describe(p->pg), cfg->postgres.slot, LSN_ARGS(p->slot.confirmed_flush),
+                     found ? "" : "(none yet) ", LSN_ARGS(start.end_lsn),
+                     LSN_ARGS(start.commit_lsn), start.index);
     notify_ready(&p->notify, "streaming from " LSN_FMT, LSN_ARGS(start.end_lsn));
     return EXIT_OK;
 }
@@ -583,6 +663,7 @@ static int rewind_stream(pipeline *p)
         snprintf(p->err, sizeof p->err, "%s", publish_error(p->pub));
         return publish_exit_code(p->pub);
     }
+    metrics_txn_aborted(p->m, publish_get_counts(p->pub));
     ledger_rewind(&p->ledger);
     pgrepl_close(p->pg);
     p->pg = NULL;
@@ -603,10 +684,13 @@ static int stream(pipeline *p)
             log_warn(p->lg, "%s", p->err);
             return -1;
         }
+        if (msg.kind != PGREPL_MSG_NONE && msg.wal_end > p->server_end)
+            p->server_end = msg.wal_end;
         if (msg.kind == PGREPL_MSG_DATA) {
             s = on_data(p, &msg, &exit_code);
         } else if (msg.kind == PGREPL_MSG_KEEPALIVE) {
             ledger_server_position(&p->ledger, msg.wal_end);
+            metrics_slot_lag(p->m, msg.wal_end, ledger_committed_lsn(&p->ledger));
             if (msg.reply_requested)
                 s = send_status(p, false);
         }
@@ -620,6 +704,7 @@ static int stream(pipeline *p)
     /* Graceful stop: publish what is open (a partial transaction is recorded as such in
      * the checkpoint), confirm it, leave. A standby never gets here: it has no stream. */
     notify_stopping(&p->notify);
+    metrics_set_state(p->m, METRICS_STOPPING);
     if (ledger_batch_open(&p->ledger)) {
         s = commit_batch(p, &exit_code);
         if (s == STEP_EXIT)
@@ -632,17 +717,20 @@ static int stream(pipeline *p)
 }
 
 /* Sleeps ms unless a stop is requested (a signal interrupts the sleep), in slices that
- * keep the watchdog fed. */
+ * keep the watchdog fed and the heartbeat of /healthz going. */
 static bool pause_unless_stopped(pipeline *p, int ms)
 {
     int64_t now, until = clock_mono_ms() + ms;
 
     while (!*p->stop && (now = clock_mono_ms()) < until) {
         notify_watchdog(&p->notify, now);
+        metrics_heartbeat(p->m, now);
         clock_sleep_ms(until - now < PAUSE_SLICE_MS ? until - now : PAUSE_SLICE_MS);
     }
-    if (*p->stop)
+    if (*p->stop) {
         notify_stopping(&p->notify);
+        metrics_set_state(p->m, METRICS_STOPPING);
+    }
     return !*p->stop;
 }
 
@@ -663,8 +751,10 @@ static int run(pipeline *p)
                      LSN_ARGS(ledger_committed_lsn(&p->ledger)));
             notify_ready(&p->notify, "streaming again from " LSN_FMT,
                          LSN_ARGS(ledger_committed_lsn(&p->ledger)));
+            metrics_pg_reconnect(p->m);
         }
         if (rc == EXIT_OK) {
+            metrics_set_state(p->m, METRICS_STREAMING);
             if (standby_logged)
                 log_info(p->lg, "slot %s is free: taking over", p->cfg->postgres.slot);
             standby_logged = false;
@@ -672,6 +762,7 @@ static int run(pipeline *p)
             rc = stream(p);
             if (rc >= 0)
                 return rc;
+            metrics_set_state(p->m, METRICS_STARTING);
             if ((rc = rewind_stream(p)) != EXIT_OK || *p->stop)
                 return rc;
         } else {
@@ -687,6 +778,7 @@ static int run(pipeline *p)
                     log_info(p->lg, "standby: %s; waiting to take over when it frees", p->err);
                     notify_ready(&p->notify, "standby: %s", p->err);
                 }
+                metrics_set_state(p->m, METRICS_STANDBY);
                 standby_logged = true;
                 if (backoff_ms > STANDBY_POLL_MAX_MS)
                     backoff_ms = STANDBY_POLL_MAX_MS;
@@ -706,6 +798,7 @@ static void on_kafka_wait(void *arg)
     pipeline *p = arg;
 
     notify_watchdog(&p->notify, clock_mono_ms());
+    metrics_heartbeat(p->m, clock_mono_ms());
     if (clock_mono_ms() - p->last_status_ms >= p->cfg->postgres.status_interval_ms)
         send_status(p, false);
 }
@@ -713,7 +806,7 @@ static void on_kafka_wait(void *arg)
 int pipeline_run(const relay_config *cfg, const pipeline_opts *opts, const log_ctx *lg,
                  volatile sig_atomic_t *stop)
 {
-    pipeline p = {.cfg = cfg, .opts = opts, .lg = lg, .stop = stop};
+    pipeline p = {.cfg = cfg, .opts = opts, .lg = lg, .stop = stop, .m = opts->metrics};
     publish_opts popts = {.state_key = cfg->name,
                           .resume = "nothing from its transaction on was confirmed, so the relay "
                                     "resumes there",
@@ -752,6 +845,7 @@ int pipeline_run(const relay_config *cfg, const pipeline_opts *opts, const log_c
                 (ledger_pos){0, 0, 0});
     rc = run(&p);
 out:
+    metrics_set_state(p.m, METRICS_STOPPING);
     if (rc != EXIT_OK && p.err[0] != '\0')
         log_error(lg, "%s", p.err);
     if (p.pub != NULL) {

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "failpoint.h"
 #include "log.h"
+#include "metrics.h"
 
 /* Choices of one run, from the command line. */
 typedef struct pipeline_opts {
@@ -28,6 +29,7 @@ typedef struct pipeline_opts {
      * continue from the slot's position instead of refusing (logged loudly). */
     bool accept_slot_position;
     failpoint *failpoint; /* crash points of test builds; never NULL */
+    relay_metrics *metrics; /* what the loop reports to the HTTP endpoint; never NULL */
 } pipeline_opts;
 
 /*

@@ -9,6 +9,8 @@
 #include "exitcode.h"
 #include "policy.h"
 
+_Static_assert(POLICY_REJECTED + 1 == PUBLISH_REASONS, "publish_counts has a slot per reason");
+
 #define POLL_EVERY 1000 /* serve librdkafka's delivery reports every N produced records */
 #define SAME_FAILURES_MAX 3 /* transactions in a row failing alike at the broker before giving up */
 
@@ -128,6 +130,7 @@ publish_step publish_abort(publisher *p)
         kafka_status st = kafka_abort(p->kafka, why, sizeof why);
         if (st == KAFKA_OK) {
             p->txn_open = false;
+            p->counts.aborted_txns++;
         } else if (st == KAFKA_RETRY && !*p->opts.stop) {
             log_warn(p->lg, "%s; retrying", why);
         } else if (st == KAFKA_RETRY) {
@@ -201,8 +204,10 @@ static publish_step kafka_failed(publisher *p, kafka_status st)
     if (doomed && p->txn_open) {
         char abort_why[512];
 
-        if (kafka_abort(p->kafka, abort_why, sizeof abort_why) == KAFKA_OK)
+        if (kafka_abort(p->kafka, abort_why, sizeof abort_why) == KAFKA_OK) {
             p->txn_open = false;
+            p->counts.aborted_txns++;
+        }
         kafka_poll(p->kafka);
     }
     tag = kafka_rejected_record(p->kafka, &why);
@@ -268,8 +273,12 @@ static publish_step dead_letter(publisher *p, const event *ev, const policy_verd
     kafka_status st;
     char line[1536];
 
+    log_field fields[] = {{"event_id", ev->id != NULL ? ev->id : "", 0},
+                          {"topic", p->cfg->dead_letter.topic, 0}};
+
     policy_describe(p->policy, ev, v, p->opts.resume, line, sizeof line);
-    log_warn(p->lg, "%s %s", p->opts.dry_run ? "would dead-letter" : "dead-lettered", line);
+    log_write_fields(p->lg, LVL_WARN, fields, 2, "%s %s",
+                     p->opts.dry_run ? "would dead-letter" : "dead-lettered", line);
     if (!p->opts.dry_run) {
         policy_dead_letter(p->policy, ev, v, false, &dl);
         st = produce(p, &dl, false);
@@ -284,6 +293,7 @@ static publish_step dead_letter(publisher *p, const event *ev, const policy_verd
         *bytes = dl.key_len + dl.value_len;
     }
     p->counts.dead_letters++;
+    p->counts.dead_letter_reasons[v->reason]++;
     return PUBLISH_OK;
 }
 

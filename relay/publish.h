@@ -40,10 +40,14 @@ typedef struct publish_opts {
     volatile sig_atomic_t *stop; /* once set, a commit the broker keeps refusing is given up */
 } publish_opts;
 
+#define PUBLISH_REASONS 6 /* policy_reason values */
+
 typedef struct publish_counts {
     uint64_t events;       /* produced as mapped */
     uint64_t dead_letters; /* produced to dead_letter.topic instead */
+    uint64_t dead_letter_reasons[PUBLISH_REASONS]; /* the same, by policy_reason */
     uint64_t kafka_txns;   /* committed */
+    uint64_t aborted_txns; /* aborted (replayed, or given up at a stop) */
 } publish_counts;
 
 typedef struct publisher publisher;

@@ -19,6 +19,10 @@ DBURL=${PGURL%/*}/$DB
 SLOT=it_$ID
 RELAY_PID=
 HOLD_PID=
+BG_PIDS=() # other processes a test started (a second relay, Prometheus): killed on exit
+# Tests run several relays at once (standbys, the fault matrix): none serves HTTP unless a
+# test gives it a port of its own (free_port), so none collides on http.listen's default.
+export OUTBOX_RELAY_HTTP_LISTEN=
 
 log() { printf '[%s %s] %s\n' "$TEST_NAME" "$(date +%H:%M:%S)" "$*" >&2; }
 fail() {
@@ -32,6 +36,7 @@ cleanup() {
   local rc=$?
   [[ -n $RELAY_PID ]] && kill -9 "$RELAY_PID" 2>/dev/null || true
   [[ -n $HOLD_PID ]] && kill -9 "$HOLD_PID" 2>/dev/null || true
+  for pid in "${BG_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   standby_remove
   psql -X -q "$PGURL" -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '$SLOT'" >/dev/null 2>&1 || true
@@ -88,6 +93,39 @@ hold_foreign_txn() {
 }
 
 current_lsn() { sql -c "SELECT pg_current_wal_lsn()"; }
+
+# free_port: a TCP port nothing on 127.0.0.1 listens on now (for servers that cannot be
+# given port 0, such as Prometheus).
+free_port() {
+  local p
+  for _ in {1..50}; do
+    p=$((20000 + RANDOM % 30000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+  done
+  fail "no free port found"
+}
+
+# http_address LOG: the address a relay started with http.listen = "127.0.0.1:0" bound,
+# from its log (waits up to 30 s for the line).
+http_address() {
+  local deadline=$((SECONDS + 30)) a
+  until a=$(sed -n 's/.*http: \/metrics, \/healthz and \/readyz on \([^ ]*\)$/\1/p' "$1" 2>/dev/null | tail -n 1) && [[ -n $a ]]; do
+    ((SECONDS < deadline)) || fail "no http address in $1"
+    sleep 0.1
+  done
+  echo "$a"
+}
+
+# wait_http URL STATUS [SECONDS]: until GET URL answers STATUS.
+wait_http() {
+  local deadline=$((SECONDS + ${3:-30})) code
+  while ((SECONDS < deadline)); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" || true)
+    [[ $code == "$2" ]] && return 0
+    sleep 0.2
+  done
+  fail "$1 answered $code, not $2, for ${3:-30} s"
+}
 
 # checkpoint_end: end_lsn of this relay's newest committed checkpoint ("" when none).
 checkpoint_end() {

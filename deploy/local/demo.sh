@@ -79,7 +79,7 @@ say "outbox-relay run -c etc/seed.conf (topic '$TOPIC', envelope, schemas on, de
 OUTBOX_RELAY_NAME=$NAME OUTBOX_RELAY_POSTGRES_CONNINFO=$DBURL OUTBOX_RELAY_POSTGRES_SLOT=$SLOT \
   OUTBOX_RELAY_KAFKA_BROKERS=$KAFKA_BROKERS OUTBOX_RELAY_POSTGRES_STATUS_INTERVAL_MS=1000 \
   OUTBOX_RELAY_SCHEMAS_DIR=etc/schemas OUTBOX_RELAY_SCHEMAS_APPLIES_TO=value \
-  OUTBOX_RELAY_DEAD_LETTER_TOPIC=$DEAD \
+  OUTBOX_RELAY_DEAD_LETTER_TOPIC=$DEAD OUTBOX_RELAY_HTTP_LISTEN=127.0.0.1:0 \
   build/outbox-relay run -c etc/seed.conf 2>"$WORK/relay.log" &
 RELAY_PID=$!
 
@@ -146,6 +146,9 @@ for _ in $(seq 1 100); do
   [[ $(sql -c "SELECT confirmed_flush_lsn >= '$end' FROM pg_replication_slots WHERE slot_name = '$SLOT'") == t ]] && break
   sleep 0.1
 done
+# What Prometheus would scrape (http.listen; a free port here, :9490 by default).
+addr=$(sed -n 's/.*http: .* on \([^ ]*\)$/\1/p' "$WORK/relay.log")
+metrics=$(curl -s --max-time 5 "http://$addr/metrics" | grep -E '^outbox_relay_(events_published_total|dead_letters_total\{reason="invalid"\}|state\{state="streaming"\}|lag_seconds) ' || true)
 kill -TERM "$RELAY_PID" 2>/dev/null || true
 wait "$RELAY_PID" || { echo "relay exited with an error:"; cat "$WORK/relay.log"; exit 1; }
 RELAY_PID=
@@ -166,6 +169,8 @@ head -3 "$WORK/analytics-group"
 say "what reached '$DEAD'"
 grep 'dead-lettered event' "$WORK/relay.log" | sed 's/^[^ ]* warn /  /'
 printf '  event %s: %s\n' "$invalid_id" "${dead:-(none)}"
+say "the relay's /metrics on $addr (a few lines)"
+sed 's/^/  /' <<<"$metrics"
 say "summary"
 printf '  %-40s %s\n' \
   "outbox rows written" "$written" \

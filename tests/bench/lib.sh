@@ -17,6 +17,8 @@ DB=bench_${BENCH}_$RUN
 DBURL=${PGURL%/*}/$DB
 WORK=$(mktemp -d "/tmp/outbox-bench-$BENCH.XXXXXX")
 SLOTS=()
+# No HTTP endpoint unless a run asks for one (drain.sh's overhead run).
+export OUTBOX_RELAY_HTTP_LISTEN=${OUTBOX_RELAY_HTTP_LISTEN-}
 
 now() { date +%s.%N; }
 log() { printf '[%s-bench %s] %s\n' "$BENCH" "$(date +%H:%M:%S)" "$*" >&2; }

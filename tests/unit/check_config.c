@@ -40,7 +40,8 @@ typedef struct setting_spec {
 
 static const setting_spec specs[] = {
     SPEC("name", "OUTBOX_RELAY_NAME", S_STR, name, "outbox-relay", "orders-relay.1"),
-    SPEC("log_level", "OUTBOX_RELAY_LOG_LEVEL", S_ENUM, log_level, "info", "debug"),
+    SPEC("log.level", "OUTBOX_RELAY_LOG_LEVEL", S_ENUM, log.level, "info", "debug"),
+    SPEC("log.format", "OUTBOX_RELAY_LOG_FORMAT", S_ENUM, log.format, "text", "json"),
     SPEC("postgres.conninfo", "OUTBOX_RELAY_POSTGRES_CONNINFO", S_STR, postgres.conninfo, "",
          "host=db dbname=app"),
     SPEC("postgres.slot", "OUTBOX_RELAY_POSTGRES_SLOT", S_STR, postgres.slot, "outbox_relay",
@@ -53,6 +54,8 @@ static const setting_spec specs[] = {
          postgres.status_interval_ms, "10000", "250"),
     SPEC("postgres.connect_timeout_s", "OUTBOX_RELAY_POSTGRES_CONNECT_TIMEOUT_S", S_INT,
          postgres.connect_timeout_s, "10", "3600"),
+    SPEC("postgres.slot_warn_bytes", "OUTBOX_RELAY_POSTGRES_SLOT_WARN_BYTES", S_INT,
+         postgres.slot_warn_bytes, "1073741824", "0"),
     SPEC("outbox.table", "OUTBOX_RELAY_OUTBOX_TABLE", S_STR, outbox.table, "public.outbox",
          "app.events"),
     SPEC("outbox.topic", "OUTBOX_RELAY_OUTBOX_TOPIC", S_STR, outbox.topic,
@@ -108,6 +111,7 @@ static const setting_spec specs[] = {
          schemas.format_assert, "false", "true"),
     SPEC("dead_letter.topic", "OUTBOX_RELAY_DEAD_LETTER_TOPIC", S_STR, dead_letter.topic,
          "outbox-relay.dead-letter", "orders.dlq"),
+    SPEC("http.listen", "OUTBOX_RELAY_HTTP_LISTEN", S_STR, http.listen, ":9490", ""),
 };
 
 #define NSPECS (sizeof(specs) / sizeof(specs[0]))
@@ -115,8 +119,10 @@ static const setting_spec specs[] = {
 /* An enum setting's value by its name; NULL for a field that is no enum. */
 static const char *enum_text(const relay_config *cfg, size_t offset)
 {
-    if (offset == offsetof(relay_config, log_level))
-        return config_log_level_name(cfg->log_level);
+    if (offset == offsetof(relay_config, log.level))
+        return config_log_level_name(cfg->log.level);
+    if (offset == offsetof(relay_config, log.format))
+        return config_log_format_name(cfg->log.format);
     if (offset == offsetof(relay_config, outbox.value))
         return config_value_name(cfg->outbox.value);
     if (offset == offsetof(relay_config, schemas.on_invalid))
@@ -348,12 +354,12 @@ END_TEST
 START_TEST(enum_values_are_stored_canonically)
 {
     char err[512], path[64];
-    relay_config *cfg = load_text("log_level = \"DEBUG\";\noutbox = { value = \"Envelope\"; };\n",
+    relay_config *cfg = load_text("log = { level = \"DEBUG\"; };\noutbox = { value = \"Envelope\"; };\n",
                                   no_env, err, sizeof err, path, sizeof path);
 
     ck_assert_msg(cfg != NULL, "%s", err);
-    ck_assert_int_eq(cfg->log_level, LVL_DEBUG);
-    ck_assert_str_eq(config_log_level_name(cfg->log_level), "debug");
+    ck_assert_int_eq(cfg->log.level, LVL_DEBUG);
+    ck_assert_str_eq(config_log_level_name(cfg->log.level), "debug");
     ck_assert_int_eq(cfg->outbox.value, CONFIG_VALUE_ENVELOPE);
     ck_assert_str_eq(config_value_name(cfg->outbox.value), "envelope");
     config_free(cfg);
@@ -423,7 +429,7 @@ static const struct file_error {
     {"postgres = { slot = [\"a\"]; };\n", 1, "postgres.slot: expected a string, got an array"},
     {"outbox = { table = (\"a\", 1); };\n", 1, "outbox.table: expected a string, got a list"},
     {"outbox = { topic = { a = 1; }; };\n", 1, "outbox.topic: expected a string, got a group"},
-    {"log_level = 3;\n", 1, "log_level: expected one of error, warn, info, debug, got an integer"},
+    {"log = { level = 3; };\n", 1, "log.level: expected one of error, warn, info, debug, got an integer"},
     {"kafka = 3;\n", 1, "kafka: expected a group, got an integer"},
     {"outbox = { columns = \"id\"; };\n", 1, "outbox.columns: expected a group, got a string"},
     /* Ranges. */
@@ -455,11 +461,11 @@ static const struct file_error {
     /* Unknown names, at every depth, with a suggestion or the list of what is known. */
     {"# c\nslot = \"x\";\n", 2, "unknown setting \"slot\" (did you mean \"postgres.slot\"?)"},
     {"foo = 1;\n", 1,
-     "unknown setting \"foo\" (known: name, log_level, postgres, outbox, kafka, batch, schemas, "
-     "dead_letter)"},
+     "unknown setting \"foo\" (known: name, log, postgres, outbox, kafka, batch, schemas, "
+     "dead_letter, http)"},
     {"postgres = {\n  slot = \"a\";\n  foo = { bar = 1; };\n};\n", 3,
      "unknown setting \"postgres.foo\" (known in postgres: conninfo, slot, publication, "
-     "create_slot, failover_slot, status_interval_ms, connect_timeout_s)"},
+     "create_slot, failover_slot, status_interval_ms, connect_timeout_s, slot_warn_bytes)"},
     {"outbox = {\n  columns = {\n    kind = \"k\";\n  };\n};\n", 3,
      "unknown setting \"outbox.columns.kind\" (known in outbox.columns: id, aggregate_type, "
      "aggregate_id, event_type, payload, headers, created_at)"},
@@ -473,8 +479,8 @@ static const struct file_error {
      "unknown setting \"postgres.status_interval\" (did you mean "
      "\"postgres.status_interval_ms\"?)"},
     /* Enums and string formats. */
-    {"log_level = \"verbose\";\n", 1,
-     "log_level: expected one of error, warn, info, debug, got \"verbose\""},
+    {"log = { level = \"verbose\"; };\n", 1,
+     "log.level: expected one of error, warn, info, debug, got \"verbose\""},
     {"outbox = { value = \"json\"; };\n", 1,
      "outbox.value: expected one of payload, envelope, got \"json\""},
     {"name = \"my relay\";\n", 1,
@@ -561,11 +567,11 @@ static const struct file_error {
     {"kafka = { checkpoint_topic = \"t\"; };\ndead_letter = { topic = \"t\"; };\n", 2,
      "dead_letter.topic is the checkpoint topic \"t\": choose another dead-letter topic"},
     /* libconfig's own errors. */
-    {"name = \"x\"\nlog_level = ;\n", 2, "syntax error"},
+    {"name = \"x\"\nlog = { level = ; };\n", 2, "syntax error"},
     {"name = \"x\";\nname = \"y\";\n", 2, "duplicate setting name"},
     /* The first problem in the file is the one reported. */
-    {"name = \"ok\";\nlog_level = \"loud\";\nbatch = { max_events = 0; };\n", 2,
-     "log_level: expected"},
+    {"name = \"ok\";\nlog = { level = \"loud\"; };\nbatch = { max_events = 0; };\n", 2,
+     "log.level: expected"},
 };
 
 START_TEST(file_error)
@@ -709,9 +715,10 @@ static const struct env_error {
     {"OUTBOX_RELAY_KAFKA_BROKER=x",
      "OUTBOX_RELAY_KAFKA_BROKER: unknown setting (did you mean OUTBOX_RELAY_KAFKA_BROKERS?)"},
     {"OUTBOX_RELAY_FOO=x",
-     "OUTBOX_RELAY_FOO: unknown setting; known: OUTBOX_RELAY_NAME, OUTBOX_RELAY_LOG_LEVEL, "
+     "OUTBOX_RELAY_FOO: unknown setting; known: OUTBOX_RELAY_NAME, OUTBOX_RELAY_LOG_*, "
      "OUTBOX_RELAY_POSTGRES_*, OUTBOX_RELAY_OUTBOX_*, OUTBOX_RELAY_KAFKA_*, "
-     "OUTBOX_RELAY_BATCH_*, OUTBOX_RELAY_SCHEMAS_*, OUTBOX_RELAY_DEAD_LETTER_*"},
+     "OUTBOX_RELAY_BATCH_*, OUTBOX_RELAY_SCHEMAS_*, OUTBOX_RELAY_DEAD_LETTER_*, "
+     "OUTBOX_RELAY_HTTP_*"},
     {"OUTBOX_RELAY_POSTGRES_FOO=x",
      "OUTBOX_RELAY_POSTGRES_FOO: unknown setting; known: OUTBOX_RELAY_POSTGRES_CONNINFO, "
      "OUTBOX_RELAY_POSTGRES_SLOT,"},

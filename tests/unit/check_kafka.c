@@ -249,7 +249,7 @@ START_TEST(bad_property_is_reported)
 {
     relay_config cfg = *test_config_defaults();
     config_prop prop = {"no.such.property", "1"};
-    log_ctx lg = {LVL_ERROR};
+    log_ctx lg = {LVL_ERROR, LOG_TEXT};
     char err[512] = "";
 
     cfg.name = "x";

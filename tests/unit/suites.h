@@ -20,5 +20,6 @@ Suite *suite_kafka(void);
 Suite *suite_schema(void);
 Suite *suite_policy(void);
 Suite *suite_backfill(void);
+Suite *suite_metrics(void);
 
 #endif
