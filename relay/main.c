@@ -5,6 +5,7 @@
  * of subcommand. Knows no wire format.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
@@ -67,6 +68,15 @@ static void catch_stop_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* A config file holding a password that others may read is worth a line at every start. */
+static void warn_exposed(const relay_config *cfg, const log_ctx *lg)
+{
+    char warning[PATH_MAX * 2 + 256];
+
+    if (config_exposed_warning(cfg, warning, sizeof warning)[0] != '\0')
+        log_warn(lg, "%s", warning);
+}
+
 static int cmd_run(const char *path, bool accept_slot_position)
 {
     char err[1024];
@@ -81,6 +91,7 @@ static int cmd_run(const char *path, bool accept_slot_position)
         return EXIT_CONFIG;
     }
     lg.level = cfg->log_level;
+    warn_exposed(cfg, &lg);
     catch_stop_signals();
     log_info(&lg, "outbox-relay %s starting as \"%s\" (config %s)", RELAY_VERSION, cfg->name,
              path);
@@ -117,6 +128,7 @@ static int cmd_backfill(int argc, char **argv)
         return EXIT_CONFIG;
     }
     lg.level = cfg->log_level;
+    warn_exposed(cfg, &lg);
     catch_stop_signals();
     rc = backfill_run(&args, cfg, &lg, &stop_requested);
     config_free(cfg);
