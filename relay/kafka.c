@@ -33,6 +33,8 @@ struct kafka_client {
     size_t nstamps, stamps_cap;
     kafka_wait_fn wait_fn;
     void *wait_arg;
+    /* The brokers refused this client's TLS handshake or SASL login: retrying cannot help. */
+    char refused[768];
 };
 
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -46,10 +48,37 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
     log_write(kc->lg, lvl, "kafka %s: %s", fac, buf);
 }
 
+/* The fix for a refused TLS handshake or SASL login, from librdkafka's reason. */
+static const char *refusal_fix(const kafka_client *kc, int err, const char *reason)
+{
+    const char *mech = "";
+
+    for (size_t i = 0; i < kc->cfg->kafka.nproperties; i++)
+        if (strcmp(kc->cfg->kafka.properties[i].name, "sasl.mechanism") == 0 ||
+            strcmp(kc->cfg->kafka.properties[i].name, "sasl.mechanisms") == 0)
+            mech = kc->cfg->kafka.properties[i].value;
+    if (err == RD_KAFKA_RESP_ERR__SSL && strstr(reason, "certificate verify failed") != NULL)
+        return "set ssl.ca.location in kafka.properties to the CA certificate that signed the "
+               "brokers' certificates";
+    if (err == RD_KAFKA_RESP_ERR__SSL)
+        return "check the ssl.* settings of kafka.properties and the brokers' listener";
+    /* librdkafka before 2.6.1 sends a SCRAM proof that Kafka 4 brokers reject (#4895). */
+    if (strncmp(mech, "SCRAM", 5) == 0 && rd_kafka_version() < 0x020601ff)
+        return "check sasl.username and sasl.password in kafka.properties; if they are right "
+               "and the brokers run Kafka 4, this librdkafka (before 2.6.1) cannot log in with "
+               "SCRAM there: use sasl.mechanism PLAIN (over SASL_SSL) or a newer librdkafka";
+    return "check sasl.username, sasl.password and sasl.mechanism in kafka.properties";
+}
+
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-    const kafka_client *kc = opaque;
+    kafka_client *kc = opaque;
 
+    if ((err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL) &&
+        kc->refused[0] == '\0')
+        snprintf(kc->refused, sizeof kc->refused, "%s to Kafka refused: %s (%s)",
+                 err == RD_KAFKA_RESP_ERR__SSL ? "TLS" : "SASL login", reason,
+                 refusal_fix(kc, err, reason));
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         char why[512];
         rd_kafka_fatal_error(rk, why, sizeof why);
@@ -297,6 +326,17 @@ static void waited(kafka_client *kc)
  * for another reason than a retriable one, or timeout_ms passed; the wait hook runs
  * between slices. librdkafka lets these calls be repeated after a retriable timeout:
  * the operation goes on in the background. */
+/* True, with the reason in errbuf, when the brokers refused this client's TLS handshake
+ * or login (seen by on_error, served here): a retry would get the same answer. */
+static bool refused(kafka_client *kc, char *errbuf, size_t errbuf_size)
+{
+    rd_kafka_poll(kc->rk, 0);
+    if (kc->refused[0] == '\0')
+        return false;
+    snprintf(errbuf, errbuf_size, "%s", kc->refused);
+    return true;
+}
+
 static kafka_status txn_call(kafka_client *kc, rd_kafka_error_t *(*call)(rd_kafka_t *, int),
                              const char *what, int timeout_ms, char *errbuf, size_t errbuf_size)
 {
@@ -307,6 +347,8 @@ static kafka_status txn_call(kafka_client *kc, rd_kafka_error_t *(*call)(rd_kafk
         int64_t left = deadline - clock_mono_ms();
         st = classify(kc, call(kc->rk, left < WAIT_SLICE_MS ? (int)(left > 0 ? left : 1) : WAIT_SLICE_MS),
                       what, errbuf, errbuf_size);
+        if (st == KAFKA_RETRY && refused(kc, errbuf, errbuf_size))
+            return KAFKA_FATAL;
         if (st != KAFKA_RETRY || clock_mono_ms() >= deadline)
             return st;
         waited(kc);
@@ -809,8 +851,9 @@ int kafka_broker_count(kafka_client *kc, int timeout_ms, char *errbuf, size_t er
     int n;
 
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        snprintf(errbuf, errbuf_size, "cannot reach Kafka at %s: %s (check kafka.brokers)",
-                 kc->cfg->kafka.brokers, rd_kafka_err2str(err));
+        if (!refused(kc, errbuf, errbuf_size))
+            snprintf(errbuf, errbuf_size, "cannot reach Kafka at %s: %s (check kafka.brokers)",
+                     kc->cfg->kafka.brokers, rd_kafka_err2str(err));
         return -1;
     }
     n = md->broker_cnt;

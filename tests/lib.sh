@@ -87,6 +87,20 @@ hold_foreign_txn() {
   done
 }
 
+# expect CODE PATTERN -- command...: exit code and exactly one error line matching PATTERN;
+# the output is left in $WORK/out.
+expect() {
+  local code=$1 pattern=$2 rc=0
+  shift 3
+  "$@" >"$WORK/out" 2>&1 || rc=$?
+  ((rc == code)) || fail "$*: exit $rc, expected $code: $(tail -3 "$WORK/out")"
+  grep -Eq -- "$pattern" "$WORK/out" || fail "$*: no line matching '$pattern' in: $(cat "$WORK/out")"
+  local errors
+  errors=$(grep -c ' error ' "$WORK/out" || true)
+  ((errors <= 1)) || fail "$*: $errors error lines: $(cat "$WORK/out")"
+  log "exit $rc: $(grep -E -- "$pattern" "$WORK/out" | head -1 | cut -c1-150)"
+}
+
 current_lsn() { sql -c "SELECT pg_current_wal_lsn()"; }
 
 # checkpoint_end: end_lsn of this relay's newest committed checkpoint ("" when none).
