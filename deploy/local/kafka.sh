@@ -6,8 +6,8 @@
 #   pause   SIGSTOP (broker hangs, connections stay open)
 #   resume  SIGCONT
 #   status  print the pid, exit 1 if not running
-#   acls ARGS...     kafka-acls (org.apache.kafka.tools.AclCommand) against the plaintext
-#                    listener, whose principal is a super user in the OUTBOX_TLS setup
+#   acls ARGS...     kafka-acls (org.apache.kafka.tools.AclCommand) as the admin user over
+#                    SASL_SSL (SCRAM-SHA-512) of the OUTBOX_TLS setup
 set -euo pipefail
 # shellcheck source=deploy/local/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
@@ -23,7 +23,9 @@ case ${1:-} in
   status) pid_or_die ;;
   acls)
     shift
-    kafka_tool AclCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" "$@"
+    tls_certs
+    kafka_tool AclCommand --bootstrap-server "127.0.0.1:$KAFKA_SASL_PORT" \
+      --command-config "$TLS_DIR/admin.properties" "$@"
     ;;
   *) die "usage: $0 stop|kill|start|pause|resume|status|acls ARGS..." ;;
 esac

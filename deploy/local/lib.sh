@@ -144,9 +144,12 @@ tls_sign() {
 # tls_certs: once, under $TLS_DIR: a local CA (ca.crt), the servers' certificate for
 # localhost and 127.0.0.1 (server.crt, server.key; server.pem for Kafka), and a client
 # certificate for $TLS_CLIENT_CN whose key is encrypted with $TLS_KEY_PASSPHRASE
-# (client.crt, client.key).
+# (client.crt, client.key); then tls_client_files.
 tls_certs() {
-  [[ -s $TLS_DIR/client.crt ]] && return 0
+  [[ -s $TLS_DIR/client.crt ]] || tls_make_certs
+  tls_client_files
+}
+tls_make_certs() {
   command -v openssl >/dev/null || need_apt openssl
   log "creating a local CA and certificates in $TLS_DIR"
   rm -rf "$TLS_DIR"
@@ -163,6 +166,23 @@ tls_certs() {
     cat "$TLS_DIR/server.key" "$TLS_DIR/server.crt" >"$TLS_DIR/server.pem"
   ) || die "openssl failed to create the certificates in $TLS_DIR"
   chmod 644 "$TLS_DIR/ca.crt" "$TLS_DIR/server.crt" "$TLS_DIR/client.crt"
+}
+
+# tls_client_files: the SASL users' passwords (one file each, as a secret is mounted) and
+# admin.properties, the Java tools' login as the admin over SASL_SSL with SCRAM-SHA-512.
+tls_client_files() {
+  (
+    umask 077
+    printf '%s\n' "$KAFKA_RELAY_PASSWORD" >"$TLS_DIR/$KAFKA_RELAY_USER.password"
+    printf '%s\n' "$TLS_KEY_PASSPHRASE" >"$TLS_DIR/client.key.passphrase"
+    cat >"$TLS_DIR/admin.properties" <<EOF
+security.protocol=SASL_SSL
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$KAFKA_ADMIN_USER" password="$KAFKA_ADMIN_PASSWORD";
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.crt
+EOF
+  )
 }
 
 # ---------------------------------------------------------------- Kafka ----
