@@ -58,8 +58,8 @@ setup_db() {
   export OUTBOX_RELAY_LOG_LEVEL=debug
 }
 
-relay_start() { # relay_start [extra args]: background, log appended to $WORK/relay.log
-  "$RELAY_BIN" run -c "$ROOT/etc/outbox-relay.conf" "$@" >>"$WORK/relay.log" 2>&1 &
+relay_start() { # relay_start [extra args]: background, log appended to $WORK/relay.log; config $RELAY_CONF
+  "$RELAY_BIN" run -c "${RELAY_CONF:-$ROOT/etc/outbox-relay.conf}" "$@" >>"$WORK/relay.log" 2>&1 &
   RELAY_PID=$!
 }
 
