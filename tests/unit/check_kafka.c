@@ -153,6 +153,32 @@ static void produce_batch(kafka_client *kc, ledger_pos pos)
     ck_assert_int_eq(produce_checkpoint(kc, &cp, err, sizeof err), KAFKA_OK);
 }
 
+/* A topic the broker will not add to the transaction for lack of Write: the call fails
+ * for good, naming the permission, the topic and the grant. */
+START_TEST(missing_write_acl_is_named)
+{
+    mock m;
+    kafka_client *kc;
+    char err[512] = "";
+
+    mock_start(&m);
+    kc = kafka_new(&m.cfg, m.cfg.name, &m.lg, err, sizeof err);
+    ck_assert_int_eq(kafka_init_transactions(kc, 10000, err, sizeof err), KAFKA_OK);
+    ck_assert(!kafka_refused(kc));
+    rd_kafka_mock_push_request_errors(m.cluster, API_ADD_PARTITIONS_TO_TXN, 1,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+    produce_batch(kc, (ledger_pos){100, 0, 0});
+    ck_assert_int_eq(kafka_commit(kc, err, sizeof err), KAFKA_FATAL);
+    ck_assert_msg(strstr(err, "Kafka denies the relay's principal the Write permission on topic ") ==
+                      err,
+                  "%s", err);
+    ck_assert_msg(strstr(err, "--operation Write --topic '") != NULL, "%s", err);
+    ck_assert(kafka_refused(kc));
+    kafka_free(kc);
+    mock_stop(&m);
+}
+END_TEST
+
 START_TEST(committed_checkpoint_is_read_back_and_aborted_one_is_not)
 {
     mock m;
@@ -191,9 +217,10 @@ START_TEST(failed_produce_makes_the_commit_abortable)
     mock_start(&m);
     kc = kafka_new(&m.cfg, m.cfg.name, &m.lg, err, sizeof err);
     ck_assert_int_eq(kafka_init_transactions(kc, 10000, err, sizeof err), KAFKA_OK);
-    /* The broker refuses to add a partition to the transaction: it is doomed. */
+    /* The broker refuses to add a partition to the transaction: it is doomed. (Refused
+     * for lack of Write it is fatal instead: see error_classes.) */
     rd_kafka_mock_push_request_errors(m.cluster, API_ADD_PARTITIONS_TO_TXN, 1,
-                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+                                      RD_KAFKA_RESP_ERR_POLICY_VIOLATION);
     produce_batch(kc, (ledger_pos){100, 0, 0});
     ck_assert_int_eq(kafka_commit(kc, err, sizeof err), KAFKA_ABORT);
     ck_assert_msg(strstr(err, "commit_transaction") != NULL, "%s", err);
@@ -277,8 +304,9 @@ static const struct {
      RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED, KAFKA_FATAL, KAFKA_OK},
     {"AddPartitionsToTxn concurrent", API_ADD_PARTITIONS_TO_TXN,
      RD_KAFKA_RESP_ERR_CONCURRENT_TRANSACTIONS, KAFKA_OK, KAFKA_OK},
+    /* An ACL missing: replaying cannot help (the line names it, see missing_write_acl). */
     {"AddPartitionsToTxn not authorized", API_ADD_PARTITIONS_TO_TXN,
-     RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED, KAFKA_OK, KAFKA_ABORT},
+     RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED, KAFKA_OK, KAFKA_FATAL},
     {"Produce not enough replicas", API_PRODUCE, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, KAFKA_OK,
      KAFKA_OK},
     {"Produce invalid acks", API_PRODUCE, RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS, KAFKA_OK,
@@ -574,6 +602,7 @@ Suite *suite_kafka(void)
     tcase_add_test(pure, bad_property_is_reported);
     tcase_add_test(mocked, committed_checkpoint_is_read_back_and_aborted_one_is_not);
     tcase_add_test(mocked, failed_produce_makes_the_commit_abortable);
+    tcase_add_test(mocked, missing_write_acl_is_named);
     tcase_add_test(mocked, fenced_commit_is_fatal_and_says_so);
     tcase_add_test(mocked, missing_topic_is_named_with_the_fix);
     tcase_add_loop_test(mocked, error_classes, 0, (int)(sizeof injected / sizeof injected[0]));
