@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -79,7 +80,13 @@ static const char *prop(const kafka_client *kc, const char *name)
 static void deny(kafka_client *kc, char *errbuf, size_t errbuf_size, const char *op,
                  const char *what, const char *acl)
 {
-    const char *user = prop(kc, "sasl.username");
+    const char *proto = prop(kc, "security.protocol");
+    /* The principal is the SASL user only with SASL (a certificate's name, say, otherwise). */
+    const char *user = proto != NULL && strncasecmp(proto, "SASL", 4) == 0 &&
+                               prop(kc, "sasl.username") != NULL &&
+                               prop(kc, "sasl.username")[0] != '\0'
+                           ? prop(kc, "sasl.username")
+                           : NULL;
 
     kc->denied = true;
     snprintf(errbuf, errbuf_size,

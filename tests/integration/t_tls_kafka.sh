@@ -58,6 +58,14 @@ if [[ $(printf '%s\n' "$(pkg-config --modversion rdkafka)" 2.6.1 | sort -V | hea
     env "${K}_SASL_MECHANISM=SCRAM-SHA-512" "$RELAY_BIN" check -c "$conf"
 fi
 
+# The SSL listener: a client certificate (its key encrypted) is the login; the authorizer
+# sees its CN, which has no ACLs, so check connects and is then denied its TransactionalId.
+kexpect 1 "^FAIL transactions +Kafka denies the relay's principal the Write permission on TransactionalId \"$N/check\"" \
+  env OUTBOX_RELAY_KAFKA_BROKERS="$KAFKA_SSL_BROKERS" "${K}_SECURITY_PROTOCOL=SSL" \
+  "${K}_SSL_CERTIFICATE_LOCATION=$TLS/client.crt" "${K}_SSL_KEY_LOCATION=$TLS/client.key" \
+  "${K}_SSL_KEY_PASSWORD_FILE=$TLS/client.key.passphrase" "$RELAY_BIN" check -c "$conf"
+grep -Eq "^OK   kafka +1 broker\(s\) at $KAFKA_SSL_BROKERS" "$WORK/out" || fail "check over SSL: $(cat "$WORK/out")"
+
 # The README's ACLs for a relay named $N whose events go to topics it.$ID.*, run as the
 # admin over SASL_SSL with SCRAM-SHA-512 (Java's client logs in fine).
 acl() { "$ROOT/deploy/local/kafka.sh" acls "$@" >>"$WORK/acls.log" 2>&1 || fail "kafka-acls $*: $(tail -3 "$WORK/acls.log")"; }
