@@ -97,6 +97,18 @@ static void deny(kafka_client *kc, char *errbuf, size_t errbuf_size, const char 
              user ? user : "<principal>", op, acl);
 }
 
+/* deny for a topic: `what` names it ("topic", "the checkpoint topic"), note ("" or " (...)")
+ * follows its name. */
+static void deny_topic(kafka_client *kc, char *errbuf, size_t errbuf_size, const char *op,
+                       const char *what, const char *topic, const char *note)
+{
+    char res[400], acl[300];
+
+    snprintf(res, sizeof res, "%s %s%s", what, topic, note);
+    snprintf(acl, sizeof acl, "--topic '%s'", topic);
+    deny(kc, errbuf, errbuf_size, op, res, acl);
+}
+
 bool kafka_refused(const kafka_client *kc)
 {
     return kc->denied || kc->refused[0] != '\0';
@@ -105,16 +117,14 @@ bool kafka_refused(const kafka_client *kc)
 /* True, with deny's message, when a failed call failed because a topic is not writable. */
 static bool write_denied(kafka_client *kc, char *errbuf, size_t errbuf_size)
 {
-    char topic[sizeof kc->unwritable], what[300], acl[300];
+    char topic[sizeof kc->unwritable];
 
     pthread_mutex_lock(&kc->lock);
     memcpy(topic, kc->unwritable, sizeof topic);
     pthread_mutex_unlock(&kc->lock);
     if (topic[0] == '\0')
         return false;
-    snprintf(what, sizeof what, "topic %s", topic);
-    snprintf(acl, sizeof acl, "--topic '%s'", topic);
-    deny(kc, errbuf, errbuf_size, "Write", what, acl);
+    deny_topic(kc, errbuf, errbuf_size, "Write", "topic", topic, "");
     return true;
 }
 
@@ -550,12 +560,8 @@ static kafka_status create_topic(kafka_client *kc, const char *topic, int partit
     rd_kafka_resp_err_t err = n == 1 ? rd_kafka_topic_result_error(res[0]) : RD_KAFKA_RESP_ERR__FAIL;
     if (err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
         err == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED) {
-        char what[300], acl[300];
-
-        snprintf(what, sizeof what, "topic %s (to create it; or create it by hand and set "
-                 "kafka.create_topics = false)", topic);
-        snprintf(acl, sizeof acl, "--topic '%s'", topic);
-        deny(kc, errbuf, errbuf_size, "Create", what, acl);
+        deny_topic(kc, errbuf, errbuf_size, "Create", "topic", topic,
+                   " (to create it; or create it by hand and set kafka.create_topics = false)");
         goto out;
     }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
@@ -609,12 +615,9 @@ static kafka_status ensure_topic(kafka_client *kc, const char *topic, int partit
              topic_exists(kc, topic, errbuf, errbuf_size) != 1;) {
             if (clock_mono_ms() > until && existed) {
                 /* There, but hidden from us: Describe is missing, which Write implies. */
-                char what[300], acl[300];
-
-                snprintf(what, sizeof what, "topic %s (it exists, but Kafka hides it from a "
-                         "principal without Write, which implies Describe)", topic);
-                snprintf(acl, sizeof acl, "--topic '%s'", topic);
-                deny(kc, errbuf, errbuf_size, "Write", what, acl);
+                deny_topic(kc, errbuf, errbuf_size, "Write", "topic", topic,
+                           " (it exists, but Kafka hides it from a principal without Write, "
+                           "which implies Describe)");
                 return KAFKA_FATAL;
             }
             if (clock_mono_ms() > until) {
@@ -764,11 +767,7 @@ kafka_status kafka_read_latest(kafka_client *kc, const char *key, char *buf, siz
         rd_kafka_message_t *msg = rd_kafka_consumer_poll(c, 200);
 
         if (msg != NULL && msg->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
-            char what[300], acl[300];
-
-            snprintf(what, sizeof what, "the checkpoint topic %s", topic);
-            snprintf(acl, sizeof acl, "--topic '%s'", topic);
-            deny(kc, errbuf, errbuf_size, "Read", what, acl);
+            deny_topic(kc, errbuf, errbuf_size, "Read", "the checkpoint topic", topic, "");
             rd_kafka_message_destroy(msg);
             st = KAFKA_FATAL;
             goto out;

@@ -43,6 +43,7 @@ int main(int argc, char **argv)
     rd_kafka_t *rk;
     rd_kafka_queue_t *q;
     rd_kafka_event_t *ev;
+    rd_kafka_AclBinding_t *b;
 
     if (argc != 8 || (add = lookup(argv[2], (const char *const[]){"remove", "add", NULL})) < 0 ||
         (type = lookup(argv[4], types)) < 0 || (pattern = lookup(argv[6], patterns)) < 0 ||
@@ -58,27 +59,19 @@ int main(int argc, char **argv)
         return 1;
     }
     q = rd_kafka_queue_new(rk);
-    if (add) {
-        rd_kafka_AclBinding_t *b = rd_kafka_AclBinding_new(
-            type_of[type], argv[5], pattern_of[pattern], argv[3], "*", op_of[op],
-            RD_KAFKA_ACL_PERMISSION_TYPE_ALLOW, why, sizeof why);
-        if (b == NULL) {
-            fprintf(stderr, "kafka_acl: %s\n", why);
-            goto out;
-        }
-        rd_kafka_CreateAcls(rk, &b, 1, NULL, q);
-        rd_kafka_AclBinding_destroy(b);
-    } else {
-        rd_kafka_AclBindingFilter_t *f = rd_kafka_AclBindingFilter_new(
-            type_of[type], argv[5], pattern_of[pattern], argv[3], "*", op_of[op],
-            RD_KAFKA_ACL_PERMISSION_TYPE_ALLOW, why, sizeof why);
-        if (f == NULL) {
-            fprintf(stderr, "kafka_acl: %s\n", why);
-            goto out;
-        }
-        rd_kafka_DeleteAcls(rk, &f, 1, NULL, q);
-        rd_kafka_AclBinding_destroy(f);
+    /* A filter is a binding (one type in librdkafka); it matches exactly this one. */
+    b = (add ? rd_kafka_AclBinding_new : rd_kafka_AclBindingFilter_new)(
+        type_of[type], argv[5], pattern_of[pattern], argv[3], "*", op_of[op],
+        RD_KAFKA_ACL_PERMISSION_TYPE_ALLOW, why, sizeof why);
+    if (b == NULL) {
+        fprintf(stderr, "kafka_acl: %s\n", why);
+        goto out;
     }
+    if (add)
+        rd_kafka_CreateAcls(rk, &b, 1, NULL, q);
+    else
+        rd_kafka_DeleteAcls(rk, &b, 1, NULL, q);
+    rd_kafka_AclBinding_destroy(b);
     ev = rd_kafka_queue_poll(q, 30000);
     if (ev == NULL) {
         fprintf(stderr, "kafka_acl: no answer in 30 s\n");
