@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -797,28 +798,13 @@ static publish_step commit_batch(backfill *b, bool done)
     }
     if ((ps = after_publish(b, publish_commit(b->pub, rec, (size_t)n))) != PUBLISH_OK)
         return ps;
+    if (b->batch_events > 0)
+        say(b, LVL_DEBUG, "committed Kafka transaction: %u events up to id %s, open %" PRId64 " ms",
+            b->batch_events, b->job.cursor, clock_mono_ms() - b->batch_started_ms);
     b->committed = b->job;
     b->kafka_failures = 0;
     reset_batch(b);
     return PUBLISH_OK;
-}
-
-/* Holds the pace of --rate: event n is due n/rate seconds after the scan began. */
-static void wait_rate(backfill *b)
-{
-    int64_t due, left;
-
-    if (b->args->rate <= 0)
-        return;
-    due = b->rate_t0_us + (int64_t)((double)b->rate_n++ * 1e6 / (double)b->args->rate);
-    while ((left = due - clock_mono_us()) > 0 && !*b->stop) {
-        if (left > 100000)
-            left = 100000;
-        nanosleep(&(struct timespec){0, left * 1000}, NULL);
-        if (b->kafka != NULL)
-            kafka_poll(b->kafka);
-        progress(b, false);
-    }
 }
 
 /* The same limits as `run`'s batches: events, bytes, and batch.linger_ms since the
@@ -828,6 +814,88 @@ static bool batch_due(const backfill *b)
     return b->batch_events >= (uint32_t)b->cfg->batch.max_events ||
            b->batch_bytes >= (size_t)b->cfg->batch.max_bytes ||
            clock_mono_ms() - b->batch_started_ms >= b->cfg->batch.linger_ms;
+}
+
+/* Milliseconds until the open transaction is due by its age; -1 when none is open. Waits
+ * (--rate, a slow page query) end there, so no wait keeps a transaction open past its bound. */
+static int64_t batch_due_in_ms(const backfill *b)
+{
+    int64_t left;
+
+    if (b->batch_events == 0 || b->args->dry_run)
+        return -1;
+    left = b->batch_started_ms + b->cfg->batch.linger_ms - clock_mono_ms();
+    return left > 0 ? left : 0;
+}
+
+/* Holds the pace of --rate: event n is due n/rate seconds after the scan began. A batch
+ * that comes due meanwhile is committed. */
+static publish_step wait_rate(backfill *b)
+{
+    int64_t due, left, batch_left;
+
+    if (b->args->rate <= 0)
+        return PUBLISH_OK;
+    due = b->rate_t0_us + (int64_t)((double)b->rate_n++ * 1e6 / (double)b->args->rate);
+    while ((left = due - clock_mono_us()) > 0 && !*b->stop) {
+        if ((batch_left = batch_due_in_ms(b)) == 0) {
+            publish_step ps = commit_batch(b, false);
+            if (ps != PUBLISH_OK)
+                return ps;
+            continue;
+        }
+        if (left > 100000)
+            left = 100000;
+        if (batch_left > 0 && left > batch_left * 1000)
+            left = batch_left * 1000;
+        nanosleep(&(struct timespec){0, left * 1000}, NULL);
+        if (b->kafka != NULL)
+            kafka_poll(b->kafka);
+        progress(b, false);
+    }
+    return PUBLISH_OK;
+}
+
+/* Reads a page. While the query runs, the open transaction is committed when it comes due
+ * (a slow query must not hold it open past batch.linger_ms); *ps says how that went. After a
+ * rewind the page is not used: it follows a cursor that was given up. NULL with *rc on a
+ * failed query. */
+static PGresult *read_page(backfill *b, const query *q, int *rc, publish_step *ps)
+{
+    const char *what = "reading the outbox";
+    PGresult *res = NULL, *more;
+
+    *ps = PUBLISH_OK;
+    if (!PQsendQueryParams(b->pg, q->sql, q->nparams, NULL, q->params, NULL, NULL, 0)) {
+        *rc = pg_failed(b, NULL, what);
+        return NULL;
+    }
+    while (PQisBusy(b->pg)) {
+        int64_t due_in = *ps == PUBLISH_OK ? batch_due_in_ms(b) : -1;
+        struct pollfd pfd = {.fd = PQsocket(b->pg), .events = POLLIN};
+
+        if (due_in == 0) {
+            *ps = commit_batch(b, false);
+            continue;
+        }
+        if (poll(&pfd, 1, due_in < 0 || due_in > 1000 ? 1000 : (int)due_in) < 0 && errno != EINTR)
+            break;
+        if (!PQconsumeInput(b->pg))
+            break;
+        if (b->kafka != NULL)
+            kafka_poll(b->kafka);
+    }
+    while ((more = PQgetResult(b->pg)) != NULL) {
+        if (res == NULL)
+            res = more;
+        else
+            PQclear(more);
+    }
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        return res;
+    *rc = pg_failed(b, res, what);
+    PQclear(res);
+    return NULL;
 }
 
 /* One row: mapped as a replay, then decided and produced by the publisher, as `run` treats
@@ -859,7 +927,8 @@ static publish_step publish_row(backfill *b, const PGresult *res, int r)
     }
     if (mapped == 0 && b->job.topic[0] != '\0')
         ev.topic = b->job.topic;
-    wait_rate(b);
+    if ((ps = wait_rate(b)) != PUBLISH_OK)
+        return ps;
     if (b->batch_events == 0)
         b->batch_started_ms = clock_mono_ms();
     dead = publish_get_counts(b->pub)->dead_letters;
@@ -915,14 +984,20 @@ static int scan(backfill *b)
         if (*b->stop)
             return stop_scan(b, EXIT_INTERRUPTED);
         build_query(b, &q, "*", b->job.cursor[0] != '\0', true, tail);
-        if ((res = run_query(b, &q, "reading the outbox", &rc)) == NULL)
-            return stop_scan(b, rc);
+        res = read_page(b, &q, &rc, &ps);
+        if (ps == PUBLISH_REWIND) {
+            PQclear(res);
+            continue;
+        }
+        if (res == NULL || ps == PUBLISH_EXIT) {
+            PQclear(res);
+            return stop_scan(b, ps == PUBLISH_EXIT ? b->exit_code : rc);
+        }
         rows = PQntuples(res);
         if (rows > 0 && b->names == NULL && (rc = bind_columns(b, res)) != EXIT_OK) {
             PQclear(res);
             return stop_scan(b, rc);
         }
-        ps = PUBLISH_OK;
         for (int r = 0; r < rows && ps == PUBLISH_OK && !*b->stop; r++) {
             ps = publish_row(b, res, r);
             progress(b, false);

@@ -2,12 +2,14 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 #include "exitcode.h"
 #include "kafka.h"
 #include "log.h"
+#include "pgconn.h"
 #include "pgrepl.h"
 #include "policy.h"
 
@@ -66,6 +68,70 @@ static void check_schemas(checklist *cl, const relay_config *cfg)
     policy_free(r);
 }
 
+/* The relay reads pgoutput protocol version 1, which Postgres 10 and later speak; it is
+ * tested on 13 to 18 (tests/versions/run.sh). */
+static void check_server_version(checklist *cl, pgrepl_conn *pg)
+{
+    char num[32], err[1024];
+    long v;
+
+    if (pgrepl_query_value(pg, "SHOW server_version_num", num, sizeof num, err, sizeof err) !=
+        PGREPL_OK) {
+        item(cl, false, "server version", "%s", err);
+        return;
+    }
+    v = strtol(num, NULL, 10);
+    if (v < 130000)
+        item(cl, false, "server version",
+             "Postgres %ld.%ld: the relay needs 13 or newer (tested on 13 to 18)", v / 10000,
+             v % 10000);
+    else
+        item(cl, true, "server version",
+             "Postgres %ld.%ld (13 or newer needed; pgoutput protocol 1)%s", v / 10000,
+             v % 10000, v >= 170000 ? "; failover slots available" : "");
+}
+
+/* postgres.failover_slot: what a promoted standby needs to hold the slot and every change
+ * the relay published (README "Postgres failover"). The standby's own settings
+ * (sync_replication_slots, hot_standby_feedback) are not visible from here. */
+static void check_failover(checklist *cl, const relay_config *cfg, pgrepl_conn *pg,
+                           const pgrepl_slot *slot)
+{
+    char err[1024], value[512];
+
+    if (pgrepl_server_version(pg) < 170000) {
+        item(cl, false, "failover slot", "postgres.failover_slot needs Postgres 17 or newer");
+        return;
+    }
+    if (slot->exists)
+        item(cl, true, "failover slot", "%s %s", cfg->postgres.slot,
+             slot->failover == 1 ? "is a failover slot"
+                                 : "is not a failover slot yet; run makes it one");
+    if (pgrepl_query_value(pg,
+                           "SELECT coalesce(string_agg(s.name || CASE WHEN r.active THEN '' "
+                           "WHEN r.slot_name IS NULL THEN ' (no such slot)' ELSE ' (inactive)' "
+                           "END, ', '), '') FROM unnest(string_to_array(current_setting("
+                           "'synchronized_standby_slots'), ',')) s(name) LEFT JOIN "
+                           "pg_catalog.pg_replication_slots r ON r.slot_name = trim(s.name)",
+                           value, sizeof value, err, sizeof err) != PGREPL_OK)
+        item(cl, false, "standby slots", "%s", err);
+    else if (value[0] == '\0')
+        item(cl, false, "standby slots",
+             "synchronized_standby_slots is empty: set it to the standby's physical slot on "
+             "the primary, else the relay may publish changes the standby lacks and refuse "
+             "(exit 79) after a failover");
+    else
+        item(cl, strstr(value, "(") == NULL, "standby slots",
+             "synchronized_standby_slots: %s", value);
+    if (!pgconn_follows_primary(cfg->postgres.conninfo))
+        item(cl, false, "conninfo",
+             "postgres.conninfo names one host: list the primary and the standby "
+             "(host=a,b port=5432,5432) with target_session_attrs=read-write, so the relay "
+             "follows the promotion");
+    else
+        item(cl, true, "conninfo", "lists several hosts with target_session_attrs=read-write");
+}
+
 static void check_postgres(checklist *cl, const relay_config *cfg)
 {
     char err[1024], value[256], nsp[CONFIG_NAME_SIZE], rel[CONFIG_NAME_SIZE];
@@ -80,6 +146,7 @@ static void check_postgres(checklist *cl, const relay_config *cfg)
         return;
     }
     item(cl, true, "postgres", "replication connection to %s", pgrepl_describe(pg));
+    check_server_version(cl, pg);
     switch (pgrepl_tls(pg, value, sizeof value)) {
     case PGCONN_TLS_VERIFIED: item(cl, true, "postgres tls", "%s", value); break;
     case PGCONN_TLS_NONE:
@@ -139,6 +206,8 @@ static void check_postgres(checklist *cl, const relay_config *cfg)
     else
         item(cl, true, "slot", "%s (pgoutput) at " LSN_FMT "%s", cfg->postgres.slot,
              LSN_ARGS(slot.confirmed_flush), slot.active ? ", in use by a running relay" : "");
+    if (cfg->postgres.failover_slot)
+        check_failover(cl, cfg, pg, &slot);
     pgrepl_close(pg);
 }
 

@@ -110,6 +110,10 @@ static const opt_def opts[] = {
           "a publication name of 1-63 bytes", "Publication that contains the outbox table."),
     OPT_B("postgres.create_slot", postgres.create_slot, false,
           "Create the slot at start when it is missing (else stop and print the SQL)."),
+    OPT_B("postgres.failover_slot", postgres.failover_slot, false,
+          "Postgres 17+: create the slot as a failover slot (and make an existing one so), "
+          "synchronized to standbys with sync_replication_slots, so the relay continues on a "
+          "promoted standby."),
     OPT_I("postgres.status_interval_ms", postgres.status_interval_ms, 10000, 100, 3600000,
           "Period of standby status updates and idle checkpoints."),
     OPT_I("postgres.connect_timeout_s", postgres.connect_timeout_s, 10, 1, 3600,

@@ -45,6 +45,7 @@ typedef struct relay_config {
         char *slot;
         char *publication;
         bool create_slot;        /* create the slot at start when missing */
+        bool failover_slot;      /* Postgres 17+: the slot is synchronized to standbys */
         int status_interval_ms;  /* standby status update and idle checkpoint period */
         int connect_timeout_s;
     } postgres;

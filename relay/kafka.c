@@ -413,6 +413,14 @@ void kafka_set_wait_hook(kafka_client *kc, kafka_wait_fn fn, void *arg)
     kc->wait_arg = arg;
 }
 
+/* The next wait's length: a slice, or what is left until deadline (at least 1 ms). */
+static int slice_until(int64_t deadline)
+{
+    int64_t left = deadline - clock_mono_ms();
+
+    return left >= WAIT_SLICE_MS ? WAIT_SLICE_MS : left > 0 ? (int)left : 1;
+}
+
 static void waited(kafka_client *kc)
 {
     if (kc->wait_fn != NULL)
@@ -441,9 +449,7 @@ static kafka_status txn_call(kafka_client *kc, rd_kafka_error_t *(*call)(rd_kafk
     kafka_status st;
 
     for (;;) {
-        int64_t left = deadline - clock_mono_ms();
-        st = classify(kc, call(kc->rk, left < WAIT_SLICE_MS ? (int)(left > 0 ? left : 1) : WAIT_SLICE_MS),
-                      what, errbuf, errbuf_size);
+        st = classify(kc, call(kc->rk, slice_until(deadline)), what, errbuf, errbuf_size);
         if ((st == KAFKA_RETRY && login_refused(kc, errbuf, errbuf_size)) ||
             (st != KAFKA_OK && write_denied(kc, errbuf, errbuf_size)))
             return KAFKA_FATAL;
@@ -451,6 +457,36 @@ static kafka_status txn_call(kafka_client *kc, rd_kafka_error_t *(*call)(rd_kafk
             return st;
         waited(kc);
     }
+}
+
+/* rd_kafka_metadata, asked again every WAIT_SLICE_MS with the wait hook in between, until
+ * it answers or timeout_ms passed. */
+static rd_kafka_resp_err_t metadata_waiting(kafka_client *kc, int all_topics,
+                                            const struct rd_kafka_metadata **md, int timeout_ms)
+{
+    int64_t deadline = clock_mono_ms() + timeout_ms;
+
+    for (;;) {
+        rd_kafka_resp_err_t err =
+            rd_kafka_metadata(kc->rk, all_topics, NULL, md, slice_until(deadline));
+        if (err != RD_KAFKA_RESP_ERR__TIMED_OUT || clock_mono_ms() >= deadline)
+            return err;
+        waited(kc);
+    }
+}
+
+/* The next event of an admin request's queue, with the wait hook every WAIT_SLICE_MS;
+ * NULL when none came within timeout_ms. */
+static rd_kafka_event_t *admin_result_waiting(kafka_client *kc, rd_kafka_queue_t *q,
+                                              int timeout_ms)
+{
+    int64_t deadline = clock_mono_ms() + timeout_ms;
+    rd_kafka_event_t *ev;
+
+    while ((ev = rd_kafka_queue_poll(q, slice_until(deadline))) == NULL &&
+           clock_mono_ms() < deadline)
+        waited(kc);
+    return ev;
 }
 
 static rd_kafka_error_t *call_init(rd_kafka_t *rk, int timeout_ms)
@@ -501,7 +537,7 @@ static void topic_remember(kafka_client *kc, const char *topic)
 static int topic_exists(kafka_client *kc, const char *topic, char *errbuf, size_t errbuf_size)
 {
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(kc->rk, 1, NULL, &md, METADATA_TIMEOUT_MS);
+    rd_kafka_resp_err_t err = metadata_waiting(kc, 1, &md, METADATA_TIMEOUT_MS);
     int found = 0;
 
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -542,7 +578,7 @@ static kafka_status create_topic(kafka_client *kc, const char *topic, int partit
     }
     rd_kafka_AdminOptions_set_operation_timeout(opts, METADATA_TIMEOUT_MS, why, sizeof why);
     rd_kafka_CreateTopics(kc->rk, &nt, 1, opts, q);
-    ev = rd_kafka_queue_poll(q, METADATA_TIMEOUT_MS + 5000);
+    ev = admin_result_waiting(kc, q, METADATA_TIMEOUT_MS + 5000);
     if (ev == NULL) {
         snprintf(errbuf, errbuf_size, "creating topic %s timed out", topic);
         st = KAFKA_RETRY;
@@ -625,6 +661,7 @@ static kafka_status ensure_topic(kafka_client *kc, const char *topic, int partit
                 return KAFKA_RETRY;
             }
             rd_kafka_poll(kc->rk, 100);
+            waited(kc);
         }
     }
     topic_remember(kc, topic);
@@ -656,8 +693,13 @@ static kafka_status checkpoint_watermarks(kafka_client *kc, int64_t *low, int64_
         snprintf(errbuf, errbuf_size, "cannot create the checkpoint reader: %s", why);
         return KAFKA_FATAL;
     }
-    err = rd_kafka_query_watermark_offsets(c, kc->cfg->kafka.checkpoint_topic, CHECKPOINT_PARTITION,
-                                           low, high, METADATA_TIMEOUT_MS);
+    for (int64_t deadline = clock_mono_ms() + METADATA_TIMEOUT_MS;; waited(kc)) {
+        err = rd_kafka_query_watermark_offsets(c, kc->cfg->kafka.checkpoint_topic,
+                                               CHECKPOINT_PARTITION, low, high,
+                                               slice_until(deadline));
+        if (err != RD_KAFKA_RESP_ERR__TIMED_OUT || clock_mono_ms() >= deadline)
+            break;
+    }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
         snprintf(errbuf, errbuf_size, "cannot read the checkpoint topic %s: %s",
                  kc->cfg->kafka.checkpoint_topic, rd_kafka_err2str(err));
@@ -677,15 +719,14 @@ static int64_t broker_txn_max_timeout_ms(kafka_client *kc)
     int64_t max_ms = 900000;
     char id[16];
 
-    if (rd_kafka_metadata(kc->rk, 0, NULL, &md, METADATA_TIMEOUT_MS) !=
-            RD_KAFKA_RESP_ERR_NO_ERROR ||
+    if (metadata_waiting(kc, 0, &md, METADATA_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR ||
         md->broker_cnt < 1)
         goto out;
     snprintf(id, sizeof id, "%d", md->brokers[0].id);
     res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, id);
     q = rd_kafka_queue_new(kc->rk);
     rd_kafka_DescribeConfigs(kc->rk, &res, 1, NULL, q);
-    ev = rd_kafka_queue_poll(q, METADATA_TIMEOUT_MS);
+    ev = admin_result_waiting(kc, q, METADATA_TIMEOUT_MS);
     if (ev == NULL || rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR)
         goto out;
     size_t nres = 0, n = 0;
@@ -977,13 +1018,12 @@ int kafka_broker_count(kafka_client *kc, int timeout_ms, char *errbuf, size_t er
 
     /* In slices, so that a refused login or TLS handshake stops the wait at once. */
     for (;;) {
-        int64_t left = deadline - clock_mono_ms();
-        err = rd_kafka_metadata(kc->rk, 0, NULL, &md,
-                                left < WAIT_SLICE_MS ? (int)(left > 0 ? left : 1) : WAIT_SLICE_MS);
+        err = rd_kafka_metadata(kc->rk, 0, NULL, &md, slice_until(deadline));
         if ((err != RD_KAFKA_RESP_ERR__TRANSPORT && err != RD_KAFKA_RESP_ERR__TIMED_OUT) ||
             login_refused(kc, errbuf, errbuf_size) || clock_mono_ms() >= deadline)
             break;
         rd_kafka_poll(kc->rk, 100); /* no busy loop when the answer comes at once */
+        waited(kc);
     }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (!login_refused(kc, errbuf, errbuf_size))

@@ -159,6 +159,23 @@ const char *pgconn_error_line(PGconn *conn, const PGresult *res, char *buf, size
     return pgconn_first_line(msg[0] ? msg : PQerrorMessage(conn), buf, size);
 }
 
+bool pgconn_follows_primary(const char *conninfo)
+{
+    PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+    bool several = false, primary = false;
+
+    for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++) {
+        if (o->val == NULL)
+            continue;
+        if (strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "hostaddr") == 0)
+            several |= strchr(o->val, ',') != NULL;
+        else if (strcmp(o->keyword, "target_session_attrs") == 0)
+            primary = strcmp(o->val, "read-write") == 0 || strcmp(o->val, "primary") == 0;
+    }
+    PQconninfoFree(opts);
+    return several && primary;
+}
+
 char *pgconn_quote_ident(PGconn *conn, const char *name)
 {
     return name[0] != '\0' ? PQescapeIdentifier(conn, name, strlen(name)) : NULL;

@@ -62,6 +62,10 @@ pgconn_tls pgconn_tls_state(PGconn *conn, char *buf, size_t size);
 /* name as a quoted identifier ("" gives NULL, as does out of memory); free with PQfreemem. */
 char *pgconn_quote_ident(PGconn *conn, const char *name);
 
+/* Whether conninfo lists more than one host and asks for the read-write one
+ * (target_session_attrs read-write or primary): it follows a promotion. */
+bool pgconn_follows_primary(const char *conninfo);
+
 /* "schema"."name", quoted; NULL when out of memory; free with PQfreemem. */
 char *pgconn_quote_table(PGconn *conn, const char *schema, const char *name);
 

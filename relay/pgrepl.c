@@ -215,9 +215,9 @@ pgrepl_status pgrepl_slot_info(pgrepl_conn *c, const char *slot_name, pgrepl_slo
     memset(out, 0, sizeof(*out));
     snprintf(sql, sizeof sql,
              "SELECT plugin, slot_type, database, active, coalesce(active_pid, 0), "
-             "coalesce(confirmed_flush_lsn, '0/0') "
+             "coalesce(confirmed_flush_lsn, '0/0'), %s "
              "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s",
-             lit ? lit : "NULL");
+             PQserverVersion(c->conn) >= 170000 ? "failover::int" : "-1", lit ? lit : "NULL");
     PQfreemem(lit);
     res = exec(c, sql, PGRES_TUPLES_OK, "reading pg_replication_slots", &st, errbuf, errbuf_size);
     if (res == NULL)
@@ -229,6 +229,7 @@ pgrepl_status pgrepl_slot_info(pgrepl_conn *c, const char *slot_name, pgrepl_slo
         out->active = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
         out->active_pid = atoi(PQgetvalue(res, 0, 4));
         lsn_parse(PQgetvalue(res, 0, 5), &out->confirmed_flush);
+        out->failover = atoi(PQgetvalue(res, 0, 6));
         if (strcmp(PQgetvalue(res, 0, 1), "logical") != 0) {
             snprintf(errbuf, errbuf_size,
                      "replication slot \"%s\" is a physical slot: drop it or choose another "
@@ -241,20 +242,45 @@ pgrepl_status pgrepl_slot_info(pgrepl_conn *c, const char *slot_name, pgrepl_slo
     return st;
 }
 
-pgrepl_status pgrepl_create_slot(pgrepl_conn *c, const char *slot_name, char *errbuf,
-                                 size_t errbuf_size)
+/* A replication command on the slot: fmt has one %s, the slot's quoted name. */
+static pgrepl_status slot_command(pgrepl_conn *c, const char *fmt, const char *slot_name,
+                                  ExecStatusType expect, const char *what, char *errbuf,
+                                  size_t errbuf_size)
 {
     char *ident = PQescapeIdentifier(c->conn, slot_name, strlen(slot_name));
     char sql[512];
     pgrepl_status st;
     PGresult *res;
 
-    snprintf(sql, sizeof sql, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput NOEXPORT_SNAPSHOT",
-             ident ? ident : "\"\"");
+    snprintf(sql, sizeof sql, fmt, ident ? ident : "\"\"");
     PQfreemem(ident);
-    res = exec(c, sql, PGRES_TUPLES_OK, "creating the replication slot", &st, errbuf, errbuf_size);
+    res = exec(c, sql, expect, what, &st, errbuf, errbuf_size);
     PQclear(res);
     return st;
+}
+
+pgrepl_status pgrepl_create_slot(pgrepl_conn *c, const char *slot_name, bool failover,
+                                 char *errbuf, size_t errbuf_size)
+{
+    /* The option list form exists since 15, FAILOVER since 17. */
+    return slot_command(c,
+                        failover ? "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput "
+                                   "(SNAPSHOT 'nothing', FAILOVER true)"
+                                 : "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput NOEXPORT_SNAPSHOT",
+                        slot_name, PGRES_TUPLES_OK, "creating the replication slot", errbuf,
+                        errbuf_size);
+}
+
+pgrepl_status pgrepl_make_failover_slot(pgrepl_conn *c, const char *slot_name, char *errbuf,
+                                        size_t errbuf_size)
+{
+    return slot_command(c, "ALTER_REPLICATION_SLOT %s (FAILOVER true)", slot_name,
+                        PGRES_COMMAND_OK, "making the slot a failover slot", errbuf, errbuf_size);
+}
+
+int pgrepl_server_version(const pgrepl_conn *c)
+{
+    return PQserverVersion(c->conn);
 }
 
 pgrepl_status pgrepl_check_publication(pgrepl_conn *c, const char *publication, const char *nsp,

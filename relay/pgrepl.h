@@ -35,6 +35,7 @@ typedef struct pgrepl_slot {
     char plugin[64];
     char database[64];
     relay_lsn confirmed_flush;
+    int failover; /* 1 a failover slot, 0 not, -1 the server has none (before 17) */
 } pgrepl_slot;
 
 #define PGREPL_MAX_HISTORY 64 /* timeline switches remembered (the most recent) */
@@ -76,9 +77,16 @@ bool pgrepl_timeline_end(const pgrepl_system *sys, uint32_t timeline, relay_lsn 
 pgrepl_status pgrepl_slot_info(pgrepl_conn *c, const char *slot_name, pgrepl_slot *out,
                                char *errbuf, size_t errbuf_size);
 
-/* Creates a logical slot with pgoutput. */
-pgrepl_status pgrepl_create_slot(pgrepl_conn *c, const char *slot_name, char *errbuf,
-                                 size_t errbuf_size);
+/* Creates a logical slot with pgoutput; a failover slot (Postgres 17+) when asked. */
+pgrepl_status pgrepl_create_slot(pgrepl_conn *c, const char *slot_name, bool failover,
+                                 char *errbuf, size_t errbuf_size);
+
+/* Makes an existing, inactive slot a failover slot (Postgres 17+). */
+pgrepl_status pgrepl_make_failover_slot(pgrepl_conn *c, const char *slot_name, char *errbuf,
+                                        size_t errbuf_size);
+
+/* The server's version as PQserverVersion gives it (170002 for 17.2). */
+int pgrepl_server_version(const pgrepl_conn *c);
 
 /* Checks that the publication exists and publishes inserts of schema.table. */
 pgrepl_status pgrepl_check_publication(pgrepl_conn *c, const char *publication, const char *schema,

@@ -28,6 +28,9 @@ typedef struct stats {
     uint64_t other_tables, updates, deletes, truncates, messages;
 } stats;
 
+#define JSON_OID 114 /* pg_type.oid of json and jsonb: fixed in every Postgres */
+#define JSONB_OID 3802
+
 /* The outbox relation's columns as event_map reads them, collected once per Relation
  * message (event.h's neutral row). */
 typedef struct row_shape {
@@ -55,6 +58,7 @@ typedef struct pipeline {
     bool have_position;  /* the producer is ready and the ledger knows where we are */
     int64_t txn_commit_time_us; /* of the Postgres transaction being received, µs since 1970 */
     int64_t last_status_ms, last_idle_ms, last_stats_ms;
+    log_repeat status_failed; /* repeats every second while Kafka is waited for */
     stats st;
     char err[2048];
 } pipeline;
@@ -98,9 +102,10 @@ static step send_status(pipeline *p, bool reply)
         return STEP_OK;
     if (pgrepl_send_status(p->pg, ledger_seen_lsn(&p->ledger), ledger_committed_lsn(&p->ledger),
                            reply, p->err, sizeof p->err) != PGREPL_OK) {
-        log_warn(p->lg, "%s", p->err);
+        log_repeated(p->lg, &p->status_failed, LVL_WARN, "%s", p->err);
         return STEP_REWIND;
     }
+    log_repeat_reset(p->lg, &p->status_failed, LVL_WARN);
     p->last_status_ms = clock_mono_ms();
     return STEP_OK;
 }
@@ -168,8 +173,18 @@ static int row_of(pipeline *p, const pgo_relation *rel, const pgo_value *vals, i
         rs->shape = 0;
     }
     if (rs->shape != shape) {
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
             rs->names[i] = rel->columns[i].name;
+            if (p->cfg->outbox.value == CONFIG_VALUE_ENVELOPE &&
+                strcmp(rel->columns[i].name, p->cfg->outbox.columns.payload) == 0 &&
+                rel->columns[i].type_oid != JSON_OID && rel->columns[i].type_oid != JSONB_OID)
+                log_info(p->lg,
+                         "column \"%s\" of %s.%s is not json or jsonb (type oid %u): with "
+                         "outbox.value = \"envelope\" a payload that is not JSON is "
+                         "dead-lettered as bad_row (make it jsonb to have Postgres check it)",
+                         rel->columns[i].name, rel->nspname, rel->relname,
+                         rel->columns[i].type_oid);
+        }
         rs->shape = shape;
     }
     /* Only text comes for an INSERT ('u', unchanged TOAST, only in updates). */
@@ -348,7 +363,7 @@ static int read_checkpoint(pipeline *p, bool *found)
 
 /*
  * Whether the server's history can hold a checkpoint at end_lsn written on `timeline` (0:
- * unknown): its WAL reaches that far, and it did not leave that timeline at or before it.
+ * unknown): its WAL reaches that far, and it did not leave that timeline before it.
  * A promoted standby that lagged, a point-in-time restore or a server whose WAL went back
  * fail one of the two, and the slot on it (recreated or not) is behind the checkpoint:
  * skipping "published" transactions below the checkpoint there would lose events. True,
@@ -377,9 +392,9 @@ static bool history_lacks(pipeline *p, relay_lsn end_lsn, uint32_t timeline, cha
                  "not in the history of %s (timeline %u at " LSN_FMT ")",
                  p->cfg->name, LSN_ARGS(end_lsn), timeline, pgrepl_describe(p->pg),
                  p->sys.timeline, LSN_ARGS(p->sys.xlogpos));
-    else if (ended <= end_lsn)
+    else if (ended < end_lsn)
         snprintf(what, size,
-                 "%s left timeline %u for a new one at " LSN_FMT ", at or before relay \"%s\"'s "
+                 "%s left timeline %u for a new one at " LSN_FMT ", before relay \"%s\"'s "
                  "checkpoint at " LSN_FMT " (timeline %u; the server is now on timeline %u at "
                  LSN_FMT "): what the checkpoint covers after that point is not in its history",
                  pgrepl_describe(p->pg), timeline, LSN_ARGS(ended), p->cfg->name,
@@ -404,6 +419,14 @@ static int open_stream(pipeline *p)
                            sizeof p->err);
     if (p->pg == NULL)
         return exit_for_pg(st);
+    if (cfg->postgres.failover_slot && pgrepl_server_version(p->pg) < 170000) {
+        snprintf(p->err, sizeof p->err,
+                 "postgres.failover_slot = true needs Postgres 17 or newer; %s runs %d.%d: set "
+                 "it to false (a failover then needs the steps in the README)",
+                 pgrepl_describe(p->pg), pgrepl_server_version(p->pg) / 10000,
+                 pgrepl_server_version(p->pg) % 10000);
+        return EXIT_CONFIG;
+    }
     if ((st = pgrepl_identify(p->pg, &p->sys, p->err, sizeof p->err)) != PGREPL_OK ||
         (st = pgrepl_check_publication(p->pg, cfg->postgres.publication, nsp, rel, p->err,
                                        sizeof p->err)) != PGREPL_OK ||
@@ -438,12 +461,13 @@ static int open_stream(pipeline *p)
                      cfg->postgres.slot, cfg->postgres.slot);
             return EXIT_CONFIG;
         }
-        if ((st = pgrepl_create_slot(p->pg, cfg->postgres.slot, p->err, sizeof p->err)) !=
-                PGREPL_OK ||
+        if ((st = pgrepl_create_slot(p->pg, cfg->postgres.slot, cfg->postgres.failover_slot,
+                                     p->err, sizeof p->err)) != PGREPL_OK ||
             (st = pgrepl_slot_info(p->pg, cfg->postgres.slot, slot, p->err, sizeof p->err)) !=
                 PGREPL_OK)
             return exit_for_pg(st);
-        log_info(p->lg, "created replication slot %s at " LSN_FMT, cfg->postgres.slot,
+        log_info(p->lg, "created %sreplication slot %s at " LSN_FMT,
+                 cfg->postgres.failover_slot ? "failover " : "", cfg->postgres.slot,
                  LSN_ARGS(slot->confirmed_flush));
     }
     if (strcmp(slot->plugin, "pgoutput") != 0 || strcmp(slot->database, p->sys.dbname) != 0) {
@@ -457,6 +481,13 @@ static int open_stream(pipeline *p)
         snprintf(p->err, sizeof p->err, "replication slot \"%s\" is in use by process %d",
                  cfg->postgres.slot, slot->active_pid);
         return EXIT_SLOT_BUSY;
+    }
+    if (cfg->postgres.failover_slot && slot->failover == 0) {
+        if ((st = pgrepl_make_failover_slot(p->pg, cfg->postgres.slot, p->err,
+                                            sizeof p->err)) != PGREPL_OK)
+            return exit_for_pg(st);
+        log_info(p->lg, "made replication slot %s a failover slot (postgres.failover_slot)",
+                 cfg->postgres.slot);
     }
     if (p->have_position) {
         bool lacks = history_lacks(p, ledger_committed_lsn(&p->ledger), p->cp.timeline, what,

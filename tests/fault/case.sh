@@ -108,6 +108,54 @@ writer_resilient() {
   done
 }
 
+# failover_pair (F14, Postgres 17+ as PGURL): a streaming standby of the server made by a
+# low-level base backup (the Maven builds have no pg_basebackup), with a physical slot,
+# hot_standby_feedback and sync_replication_slots; the primary waits for that slot
+# (synchronized_standby_slots). The relay and the writer connect to "whichever of the two
+# is read-write"; the relay uses a failover slot.
+failover_pair() {
+  local port pid label
+  port=$(sed -E 's#.*:([0-9]+)/[^/]*$#\1#' <<<"$PGURL")
+  STANDBY_PORT=$((port + 17))
+  pid=$(sql -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'")
+  PG_BIN=$(dirname "$(readlink "/proc/$pid/exe")")
+  PRIMARY_DATA=$(sql -c "SHOW data_directory")
+  STANDBY_DIR=$(mktemp -d /tmp/relay-standby.XXXXXX)
+  chown postgres: "$STANDBY_DIR" && chmod 700 "$STANDBY_DIR"
+  sql -c "ALTER SYSTEM RESET synchronized_standby_slots" -c "SELECT pg_reload_conf()" >/dev/null
+  sql -c "SELECT pg_drop_replication_slot('f14_standby') FROM pg_replication_slots WHERE slot_name = 'f14_standby'" >/dev/null
+  sql -c "SELECT pg_create_physical_replication_slot('f14_standby', true)" >/dev/null
+  label=$(psql -X -q -At "$DBURL" <<SQL
+SELECT pg_backup_start('f14', true) \\g /dev/null
+\\! cd "$PRIMARY_DATA" && tar --exclude=./postmaster.pid --exclude=./postmaster.opts --exclude='./pg_wal/*' --exclude='./pg_replslot/*' -cf - . | (cd "$STANDBY_DIR" && tar -xf -)
+SELECT labelfile FROM pg_backup_stop(false);
+SQL
+  )
+  printf '%s\n' "$label" >"$STANDBY_DIR/backup_label"
+  touch "$STANDBY_DIR/standby.signal"
+  cat >>"$STANDBY_DIR/postgresql.auto.conf" <<CONF
+primary_conninfo = 'host=127.0.0.1 port=$port user=postgres password=postgres dbname=$DB'
+primary_slot_name = 'f14_standby'
+hot_standby_feedback = on
+sync_replication_slots = on
+CONF
+  chown -R postgres: "$STANDBY_DIR"
+  standby_start
+  sql -c "ALTER SYSTEM SET synchronized_standby_slots = 'f14_standby'" -c "SELECT pg_reload_conf()" >/dev/null
+  SURL=${DBURL/:$port\//:$STANDBY_PORT/}
+  DBURL="host=127.0.0.1,127.0.0.1 port=$port,$STANDBY_PORT dbname=$DB user=postgres password=postgres target_session_attrs=read-write"
+  export OUTBOX_RELAY_POSTGRES_CONNINFO=$DBURL OUTBOX_RELAY_POSTGRES_FAILOVER_SLOT=true
+}
+# wait_synced: until the standby holds a synchronized copy of the relay's slot.
+wait_synced() {
+  local deadline=$((SECONDS + 60))
+  until [[ $(ssql -c "SELECT synced FROM pg_replication_slots WHERE slot_name = '$SLOT'" 2>/dev/null) == t ]]; do
+    ((SECONDS < deadline)) || fail "the standby did not synchronize slot $SLOT in 60 s"
+    sleep 0.5
+  done
+  log "the standby holds a synchronized copy of slot $SLOT"
+}
+
 run_case() {
   case $CASE in
   F1) # kill -9 the relay at random moments
@@ -285,6 +333,24 @@ run_case() {
     done
     ! grep -q '^exit 79' "$WORK/exits" || fail "a restart refused (exit 79) behind the open transaction"
     NOTES+=("kills=$kills waits=$(grep -c 'waiting for an open transaction' "$WORK/relay.log" || true)")
+    ;;
+  F14) # Postgres 17 failover slots: the standby is promoted and the primary stopped with
+    # -m immediate mid-stream; the relay (and the writer) follow to the new primary
+    failover_pair
+    supervisor_start
+    wait_streaming 1
+    wait_synced
+    writer_resilient $((12 * SCALE)) &
+    local w=$!
+    pause 2 6
+    standby_ctl promote
+    as_pg "$PG_BIN/pg_ctl" -D "$PRIMARY_DATA" -m immediate -w stop >/dev/null
+    log "promoted the standby and stopped the primary (-m immediate)"
+    wait "$w"
+    ! grep -qs '^exit 79' "$WORK/exits" || fail "the relay refused the promoted standby (exit 79)"
+    # The drain below waits for the slot on the new primary: the relay streams from it.
+    NOTES+=("timeline=$(sql -c "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int")")
+    NOTES+=("reconnects=$(grep -c 'streaming again' "$WORK/relay.log" || true)")
     ;;
   *) fail "unknown case $CASE" ;;
   esac

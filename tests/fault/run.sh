@@ -12,16 +12,26 @@ if [[ -z ${PGURL:-} || -z ${KAFKA_BROKERS:-} ]]; then
 fi
 
 if [[ ${1:-} == --full ]]; then
-  cases=(F1 F2 F3 F4 F5 F6 F7 F8 F9 F10 F11 F12 F13) runs=3 scale=2
+  cases=(F1 F2 F3 F4 F5 F6 F7 F8 F9 F10 F11 F12 F13 F14) runs=3 scale=2
 else
   # The reduced matrix leaves out the slow broker outages (F4, F5, F9).
-  cases=(F1 F2 F3 F6 F7 F8 F10 F11 F12 F13) runs=1 scale=1
+  cases=(F1 F2 F3 F6 F7 F8 F10 F11 F12 F13 F14) runs=1 scale=1
 fi
+# F14 (failover slots) needs Postgres 17: a server of its own beside the default one.
+PG17=(OUTBOX_PG_VERSION=17 OUTBOX_PG_PORT=55417)
+case_env() { # case_env CASE: the environment it runs in
+  if [[ $1 == F14 ]]; then
+    env "${PG17[@]}" "$DIR/../../deploy/local/up.sh" 2>"/tmp/fault-pg17.log" | sed 's/^export //'
+    printf '%s\n' "${PG17[@]}"
+  fi
+}
 
 total_runs=0 lost=0 duplicated=0 misordered=0 failed=0
 for c in "${cases[@]}"; do
   for ((r = 1; r <= runs; r++)); do
-    line=$(bash "$DIR/case.sh" "$c" "$scale" 2>"/tmp/fault-$c-$r.err") || failed=$((failed + 1))
+    mapfile -t envs < <(case_env "$c")
+    line=$(env "${envs[@]}" bash "$DIR/case.sh" "$c" "$scale" 2>"/tmp/fault-$c-$r.err") ||
+      failed=$((failed + 1))
     [[ -n $line ]] || line="$c FAILED: $(grep FAIL "/tmp/fault-$c-$r.err" | head -1)"
     echo "$line"
     total_runs=$((total_runs + 1))
@@ -31,5 +41,6 @@ for c in "${cases[@]}"; do
     done
   done
 done
+[[ " ${cases[*]} " != *" F14 "* ]] || env "${PG17[@]}" "$DIR/../../deploy/local/pg.sh" stop 2>/dev/null
 echo "fault matrix: cases=${#cases[@]} runs=$total_runs lost=$lost duplicated=$duplicated misordered=$misordered failed=$failed"
 ((failed == 0 && lost == 0 && duplicated == 0 && misordered == 0))

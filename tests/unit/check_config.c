@@ -460,7 +460,7 @@ static const struct file_error {
      "dead_letter)"},
     {"postgres = {\n  slot = \"a\";\n  foo = { bar = 1; };\n};\n", 3,
      "unknown setting \"postgres.foo\" (known in postgres: conninfo, slot, publication, "
-     "create_slot, status_interval_ms, connect_timeout_s)"},
+     "create_slot, failover_slot, status_interval_ms, connect_timeout_s)"},
     {"outbox = {\n  columns = {\n    kind = \"k\";\n  };\n};\n", 3,
      "unknown setting \"outbox.columns.kind\" (known in outbox.columns: id, aggregate_type, "
      "aggregate_id, event_type, payload, headers, created_at)"},
