@@ -38,7 +38,7 @@ struct kafka_client {
     /* The brokers refused this client's TLS handshake or SASL login: retrying cannot help. */
     char refused[768];
     char txn_id[320];
-    bool denied; /* an ACL was missing (kafka_denied) */
+    bool denied; /* an ACL was missing (kafka_refused) */
     /* A topic the broker would not add to the transaction for lack of Write: librdkafka only
      * logs which (from its own thread, hence the lock); the calls fail with a state error. */
     pthread_mutex_t lock;
@@ -427,10 +427,6 @@ static void waited(kafka_client *kc)
         kc->wait_fn(kc->wait_arg);
 }
 
-/* Calls a blocking transactional API in slices of WAIT_SLICE_MS until it succeeds, fails
- * for another reason than a retriable one, or timeout_ms passed; the wait hook runs
- * between slices. librdkafka lets these calls be repeated after a retriable timeout:
- * the operation goes on in the background. */
 /* True, with the reason in errbuf, when the brokers refused this client's TLS handshake
  * or login (seen by on_error, served here): a retry would get the same answer. */
 static bool login_refused(kafka_client *kc, char *errbuf, size_t errbuf_size)
@@ -442,6 +438,10 @@ static bool login_refused(kafka_client *kc, char *errbuf, size_t errbuf_size)
     return true;
 }
 
+/* Calls a blocking transactional API in slices of WAIT_SLICE_MS until it succeeds, fails
+ * for another reason than a retriable one, or timeout_ms passed; the wait hook runs
+ * between slices. librdkafka lets these calls be repeated after a retriable timeout:
+ * the operation goes on in the background. */
 static kafka_status txn_call(kafka_client *kc, rd_kafka_error_t *(*call)(rd_kafka_t *, int),
                              const char *what, int timeout_ms, char *errbuf, size_t errbuf_size)
 {

@@ -26,7 +26,7 @@ TLS_DIR=$LOCAL_DIR/tls # CA, server and client certificates (tls_certs)
 # SCRAM-SHA-512 users, created when the storage is formatted. admin is the only super
 # user besides User:ANONYMOUS, which is what the plaintext and controller listeners of
 # this local harness authenticate as (tests and the broker itself use them).
-KAFKA_ADMIN_USER=admin
+KAFKA_ADMIN_USER="admin"
 KAFKA_ADMIN_PASSWORD=admin-Secret-4
 KAFKA_RELAY_USER=relay
 KAFKA_RELAY_PASSWORD=relay-Secret-7

@@ -7,15 +7,18 @@
 # removed in turn and the relay (or backfill) stops with exit 80 and a line naming the
 # missing permission: no retry loop, and no event dead-lettered for it. No output holds the
 # Postgres password, the SASL password or the client key's passphrase (librdkafka debug=all).
+# shellcheck source=tests/integration/tls.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/tls.sh"
 
 setup_tls_db
 conf=$ROOT/etc/secure.conf
+# shellcheck disable=SC2034 # relay_start (tests/lib.sh) reads it
 RELAY_CONF=$conf
 N=$OUTBOX_RELAY_NAME
 SASL_PW=$(<"$TLS/relay.password")
 (umask 077 && printf 'localhost:%s:*:outbox_relay:%s\n' "$PG_PORT" "$PG_ROLE_PW" >"$WORK/pgpass")
-export OUTBOX_RELAY_POSTGRES_CONNINFO=$(pg_conninfo localhost outbox_relay "passfile=$WORK/pgpass")
+OUTBOX_RELAY_POSTGRES_CONNINFO=$(pg_conninfo localhost outbox_relay "passfile=$WORK/pgpass")
+export OUTBOX_RELAY_POSTGRES_CONNINFO
 export OUTBOX_RELAY_KAFKA_BROKERS=$KAFKA_SASL_BROKERS
 export OUTBOX_RELAY_KAFKA_CHECKPOINT_TOPIC=ckpt.$ID OUTBOX_RELAY_DEAD_LETTER_TOPIC=dead.$ID
 export OUTBOX_RELAY_KAFKA_PROPERTIES_SSL_CA_LOCATION=$TLS/ca.crt

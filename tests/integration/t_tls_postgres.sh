@@ -6,6 +6,7 @@
 # name, a missing client certificate and an unencrypted connection are each refused with one
 # line naming TLS and the fix. Client-certificate authentication (cert in pg_hba.conf) works.
 # check warns when the connection is not encrypted or not verified, and for a superuser.
+# shellcheck source=tests/integration/tls.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/tls.sh"
 
 setup_tls_db

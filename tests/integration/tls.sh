@@ -10,6 +10,7 @@ eval "$(OUTBOX_TLS=1 "$ROOT/deploy/local/up.sh" 2>"$WORK/up.log")" ||
 TLS=$OUTBOX_TLS_DIR
 PG_PORT=$(sed -E 's#.*:([0-9]+)/[^/]*$#\1#' <<<"$PGURL")
 PG_ROLE_PW=Rel4yPw$RANDOM$RANDOM # outbox_relay's password, set by setup_tls_db
+# shellcheck disable=SC2034 # used by the t_tls_* tests
 KEY_PASS=key-Secret-9            # the client key's passphrase (deploy/local/lib.sh)
 CERT_ROLE=outbox_relay_cert      # the client certificate's CN
 
