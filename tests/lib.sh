@@ -40,16 +40,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A database with the outbox, its publication (sql/ as a user applies it), another
-# table, and the relay's slot. Exports the relay's environment. Arguments are options of
-# CREATE DATABASE (ENCODING 'LATIN1' ...).
+# A database with the outbox, its publication and the relay's role (sql/ as a user applies
+# it), another table, and the relay's slot. Exports the relay's environment: the relay runs
+# as the least-privilege role outbox_relay (RELAY_URL; libpq's default sslmode=prefer takes
+# TLS when the server offers it, as the OUTBOX_TLS harness's hostssl lines want). Arguments
+# are options of CREATE DATABASE (ENCODING 'LATIN1' ...).
+RELAY_PW=outbox_relay
+RELAY_URL=$(sed "s#//[^@]*@#//outbox_relay:$RELAY_PW@#" <<<"$DBURL")
 setup_db() {
   psql -X -q -v ON_ERROR_STOP=1 "$PGURL" -c "CREATE DATABASE $DB $*" >/dev/null
-  sql -f "$ROOT/sql/01_outbox.sql" -f "$ROOT/sql/02_publication.sql" >/dev/null
+  sql -f "$ROOT/sql/01_outbox.sql" -f "$ROOT/sql/02_publication.sql" -f "$ROOT/sql/03_relay_role.sql" >/dev/null
+  sql -c "ALTER ROLE outbox_relay PASSWORD '$RELAY_PW'"
   sql -c "CREATE TABLE other (id bigserial PRIMARY KEY, note text)"
   sql -c "SELECT pg_create_logical_replication_slot('$SLOT', 'pgoutput')" >/dev/null
   export OUTBOX_RELAY_NAME=relay-$ID
-  export OUTBOX_RELAY_POSTGRES_CONNINFO=$DBURL
+  export OUTBOX_RELAY_POSTGRES_CONNINFO=$RELAY_URL
   export OUTBOX_RELAY_POSTGRES_SLOT=$SLOT
   export OUTBOX_RELAY_POSTGRES_STATUS_INTERVAL_MS=1000
   export OUTBOX_RELAY_KAFKA_BROKERS=$KAFKA_BROKERS
