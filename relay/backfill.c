@@ -588,7 +588,7 @@ static int open_kafka(backfill *b)
         return EXIT_CONFIG;
     if (kafka_broker_count(b->kafka, b->cfg->postgres.connect_timeout_s * 1000, b->err,
                            sizeof b->err) < 0)
-        return EXIT_UNAVAILABLE;
+        return kafka_refused(b->kafka) ? EXIT_KAFKA : EXIT_UNAVAILABLE;
     /* Fences an older run of this job (a crashed or still running one) and aborts its open
      * transaction: the job record read next is then final. */
     if ((st = kafka_init_transactions(b->kafka, INIT_TIMEOUT_MS, b->err, sizeof b->err)) !=

@@ -18,6 +18,14 @@ typedef struct checklist {
     int failed;
 } checklist;
 
+static void line(checklist *cl, const char *verdict, const char *what, const char *fmt,
+                 va_list ap)
+{
+    fprintf(cl->out, "%-4s %-20s ", verdict, what);
+    vfprintf(cl->out, fmt, ap);
+    fputc('\n', cl->out);
+}
+
 static void item(checklist *cl, bool ok, const char *what, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -25,12 +33,23 @@ static void item(checklist *cl, bool ok, const char *what, const char *fmt, ...)
 {
     va_list ap;
 
-    fprintf(cl->out, "%-4s %-20s ", ok ? "OK" : "FAIL", what);
     va_start(ap, fmt);
-    vfprintf(cl->out, fmt, ap);
+    line(cl, ok ? "OK" : "FAIL", what, fmt, ap);
     va_end(ap);
-    fputc('\n', cl->out);
     cl->failed += !ok;
+}
+
+/* Works, but weaker than it should be: said, without failing the check. */
+static void warn(checklist *cl, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void warn(checklist *cl, const char *what, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    line(cl, "WARN", what, fmt, ap);
+    va_end(ap);
 }
 
 /* The schema directory compiles as `run` would compile it at start. */
@@ -128,6 +147,20 @@ static void check_postgres(checklist *cl, const relay_config *cfg)
     }
     item(cl, true, "postgres", "replication connection to %s", pgrepl_describe(pg));
     check_server_version(cl, pg);
+    switch (pgrepl_tls(pg, value, sizeof value)) {
+    case PGCONN_TLS_VERIFIED: item(cl, true, "postgres tls", "%s", value); break;
+    case PGCONN_TLS_NONE:
+        warn(cl, "postgres tls",
+             "%s: passwords and events cross the network in clear; set sslmode=verify-full "
+             "and sslrootcert in postgres.conninfo",
+             value);
+        break;
+    default:
+        warn(cl, "postgres tls",
+             "%s: a server with another certificate could pose as this one; set "
+             "sslmode=verify-full and sslrootcert in postgres.conninfo",
+             value);
+    }
     if (pgrepl_query_value(pg, "SHOW wal_level", value, sizeof value, err, sizeof err) != PGREPL_OK)
         item(cl, false, "wal_level", "%s", err);
     else if (strcmp(value, "logical") != 0)
@@ -143,6 +176,10 @@ static void check_postgres(checklist *cl, const relay_config *cfg)
         item(cl, false, "role", "%s", err);
     else if (strcmp(value, "none") == 0)
         item(cl, false, "role", "may not replicate: run ALTER ROLE <user> REPLICATION;");
+    else if (strcmp(value, "superuser") == 0)
+        warn(cl, "role",
+             "is a superuser: run the relay as a role with only LOGIN and REPLICATION "
+             "(sql/03_relay_role.sql)");
     else
         item(cl, true, "role", "has %s rights", value);
     config_table_parts(cfg, nsp, rel);
@@ -218,6 +255,8 @@ int checklist_run(const char *config_path, char *const *envp, FILE *out)
         return EXIT_CONFIG;
     }
     item(&cl, true, "config", "%s (relay \"%s\")", config_path, cfg->name);
+    if (config_exposed_warning(cfg, err, sizeof err)[0] != '\0')
+        warn(&cl, "config", "%s", err);
     check_schemas(&cl, cfg);
     check_postgres(&cl, cfg);
     check_kafka(&cl, cfg);

@@ -22,6 +22,8 @@
 
 #define ENV_PREFIX "OUTBOX_RELAY_"
 #define ENV_PROPS "KAFKA_PROPERTIES" /* env form of the kafka.properties group */
+#define ENV_FILE "_FILE"             /* OUTBOX_RELAY_<X>_FILE: <X> from a file */
+#define FILE_VALUE_MAX 65536         /* longest value read from such a file */
 #define NAME_MAX_LEN 256             /* longest path or variable name we format */
 
 typedef enum { OPT_STRING, OPT_INT, OPT_BOOL, OPT_ENUM, OPT_PROPS } opt_type;
@@ -253,6 +255,9 @@ typedef struct load_ctx {
     char *err;
     size_t err_size;
     origin from[NOPTS];
+    char **file_env; /* "OUTBOX_RELAY_<X>=text" made from <X>_FILE variables */
+    size_t nfile_env;
+    bool file_secret; /* the file sets a password */
 } load_ctx;
 
 /* ---- small helpers ---- */
@@ -786,6 +791,27 @@ static const char *place_of(const load_ctx *c, const config_setting_t *s, char *
                  size);
 }
 
+/* librdkafka properties that hold a secret (sasl.password, ssl.key.password, ...). */
+static bool secret_prop(const char *name)
+{
+    return strstr(name, "password") != NULL || strstr(name, "secret") != NULL ||
+           strcmp(name, "sasl.oauthbearer.config") == 0;
+}
+
+/* A libpq conninfo with a password: password=... or a URI's user:password@. */
+static bool conninfo_has_password(const char *v)
+{
+    const char *auth = strstr(v, "://"), *at;
+
+    if (strstr(v, "password") != NULL)
+        return true;
+    if (auth == NULL)
+        return false;
+    auth += 3;
+    at = auth + strcspn(auth, "@/?");
+    return *at == '@' && memchr(auth, ':', (size_t)(at - auth)) != NULL;
+}
+
 static bool read_props(load_ctx *c, const config_setting_t *group, const char *gpath)
 {
     int n = config_setting_length(group);
@@ -825,6 +851,7 @@ static bool read_props(load_ctx *c, const config_setting_t *group, const char *g
         }
         if (owned_prop(c, prop, where) || !set_prop(c, prop, text))
             return false;
+        c->file_secret |= secret_prop(prop);
     }
     return true;
 }
@@ -882,8 +909,10 @@ static bool read_setting(load_ctx *c, const opt_def *o, const config_setting_t *
     switch (o->type) {
     case OPT_STRING:
     case OPT_ENUM:
-        if (type == CONFIG_TYPE_STRING)
+        if (type == CONFIG_TYPE_STRING) {
+            c->file_secret |= o->secret && conninfo_has_password(config_setting_get_string(s));
             return set_string(c, o, config_setting_get_string(s), where);
+        }
         break;
     case OPT_INT:
         if (type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64) {
@@ -1004,6 +1033,8 @@ static bool read_file(load_ctx *c, config_t *lc, const char *path)
         goto out;
     }
     ok = read_group(c, config_root_setting(lc), "");
+    c->cfg->source_exposed = ok && c->file_secret && fstat(fileno(fp), &st) == 0 &&
+                             (st.st_mode & (S_IRWXG | S_IRWXO)) != 0;
 out:
     fclose(fp);
     return ok;
@@ -1115,12 +1146,61 @@ static bool apply_env(load_ctx *c, const char *entry)
     }
 }
 
+/* OUTBOX_RELAY_<X>_FILE=/path: applies "OUTBOX_RELAY_<X>=<the file's text>", without one
+ * trailing newline (as `echo` and editors leave it), for secrets mounted as files. */
+static bool apply_env_file(load_ctx *c, const char *entry, size_t name_len)
+{
+    const char *path = strchr(entry, '=') + 1;
+    size_t base = name_len - strlen(ENV_FILE), len = 0;
+    char var[NAME_MAX_LEN], **grown, *made;
+    FILE *fp;
+    int ch;
+
+    snprintf(var, sizeof var, "%.*s", (int)name_len, entry);
+    if ((fp = fopen(path, "r")) == NULL)
+        return fail(c, "%s: cannot read %s: %s", var, path, strerror(errno));
+    grown = realloc(c->file_env, (c->nfile_env + 1) * sizeof(*grown));
+    made = malloc(base + 1 + FILE_VALUE_MAX + 1);
+    if (grown != NULL)
+        c->file_env = grown;
+    if (grown == NULL || made == NULL) {
+        fclose(fp);
+        free(made);
+        return oom(c);
+    }
+    c->file_env[c->nfile_env++] = made;
+    memcpy(made, entry, base);
+    made[base] = '=';
+    while ((ch = fgetc(fp)) != EOF && len <= FILE_VALUE_MAX && ch != '\0')
+        made[base + 1 + len++] = (char)ch;
+    fclose(fp);
+    if (ch == '\0')
+        return fail(c, "%s: %s holds a NUL byte; a setting is text", var, path);
+    if (len > FILE_VALUE_MAX)
+        return fail(c, "%s: %s is longer than %d bytes", var, path, FILE_VALUE_MAX);
+    if (len > 0 && made[base + len] == '\n' && len-- > 1 && made[base + len] == '\r')
+        len--;
+    made[base + 1 + len] = '\0';
+    if (apply_env(c, made))
+        return true;
+    /* The message names OUTBOX_RELAY_<X>; say where its value came from. */
+    if (c->err != NULL && (len = strlen(c->err)) + 1 < c->err_size)
+        snprintf(c->err + len, c->err_size - len, " (the value of %s)", var);
+    return false;
+}
+
 static bool read_env(load_ctx *c, char *const *envp)
 {
     for (char *const *e = envp; e != NULL && *e != NULL; e++) {
-        if (strncmp(*e, ENV_PREFIX, strlen(ENV_PREFIX)) != 0 || strchr(*e, '=') == NULL)
+        const char *eq = strchr(*e, '=');
+        size_t name_len = eq != NULL ? (size_t)(eq - *e) : 0;
+        bool from_file;
+
+        if (strncmp(*e, ENV_PREFIX, strlen(ENV_PREFIX)) != 0 || eq == NULL)
             continue;
-        if (!apply_env(c, *e))
+        from_file = name_len > strlen(ENV_PREFIX ENV_FILE) &&
+                    strncmp(eq - strlen(ENV_FILE), ENV_FILE, strlen(ENV_FILE)) == 0;
+        if (!(from_file ? apply_env_file(c, *e, name_len) : apply_env(c, *e)))
             return false;
     }
     return true;
@@ -1196,6 +1276,16 @@ void config_free(relay_config *cfg)
     free(cfg);
 }
 
+static void load_ctx_free(load_ctx *c, config_t *lc)
+{
+    config_destroy(lc);
+    free(c->dir);
+    free(c->text);
+    for (size_t i = 0; i < c->nfile_env; i++)
+        free(c->file_env[i]);
+    free(c->file_env);
+}
+
 relay_config *config_load(const char *path, char *const *envp, char *errbuf, size_t errbuf_size)
 {
     load_ctx c = {.path = path, .err = errbuf, .err_size = errbuf_size};
@@ -1235,16 +1325,25 @@ relay_config *config_load(const char *path, char *const *envp, char *errbuf, siz
     }
     if (!read_env(&c, envp) || !cross_check(&c))
         goto fail;
-    config_destroy(&lc);
-    free(c.dir);
-    free(c.text);
+    load_ctx_free(&c, &lc);
     return c.cfg;
 fail:
-    config_destroy(&lc);
-    free(c.dir);
-    free(c.text);
+    load_ctx_free(&c, &lc);
     config_free(c.cfg);
     return NULL;
+}
+
+const char *config_exposed_warning(const relay_config *cfg, char *buf, size_t size)
+{
+    if (!cfg->source_exposed)
+        snprintf(buf, size, "%s", "");
+    else
+        snprintf(buf, size,
+                 "%s holds a password and group or others may read it: run chmod 600 %s "
+                 "(or chmod 640 with a group only the relay's user is in), or move the "
+                 "secret to a file named by OUTBOX_RELAY_<SETTING>_FILE",
+                 cfg->source, cfg->source);
+    return buf;
 }
 
 /* names: one of the tables above, NULL-terminated. */

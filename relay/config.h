@@ -33,6 +33,9 @@ typedef struct config_prop {
 
 typedef struct relay_config {
     char *source; /* path of the file it was read from */
+    /* The file sets a password (in postgres.conninfo, or a kafka.properties secret) and
+     * group or others may read it: config_exposed_warning says so. */
+    bool source_exposed;
 
     char *name; /* identity: transactional.id and checkpoint key derive from it */
     struct {
@@ -108,7 +111,8 @@ typedef struct relay_config {
 
 /*
  * Reads path, applies environment overrides from envp (NULL-terminated "K=V" array,
- * normally environ) and validates. Returns a config the caller owns (config_free), or
+ * normally environ; OUTBOX_RELAY_<X>_FILE=/path sets <X> to that file's text, one
+ * trailing newline dropped) and validates. Returns a config the caller owns (config_free), or
  * NULL with a one-line message in errbuf: "FILE:LINE: …", or "OUTBOX_RELAY_X: …".
  * path NULL: defaults and environment only (source is then NULL); envp NULL: no overrides.
  * Never reads the process environment itself. Messages never contain postgres.conninfo.
@@ -116,6 +120,9 @@ typedef struct relay_config {
 relay_config *config_load(const char *path, char *const *envp, char *errbuf, size_t errbuf_size);
 
 void config_free(relay_config *cfg);
+
+/* The warning to log when cfg->source_exposed ("" when not): names the file and the fix. */
+const char *config_exposed_warning(const relay_config *cfg, char *buf, size_t size);
 
 /* outbox.table (checked: [schema.]name, each part at most 63 bytes) split into its schema,
  * "public" when none is given, and its name; each buffer CONFIG_NAME_SIZE bytes. */

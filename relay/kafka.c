@@ -1,9 +1,11 @@
 #include "kafka.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -33,11 +35,29 @@ struct kafka_client {
     size_t nstamps, stamps_cap;
     kafka_wait_fn wait_fn;
     void *wait_arg;
+    /* The brokers refused this client's TLS handshake or SASL login: retrying cannot help. */
+    char refused[768];
+    char txn_id[320];
+    bool denied; /* an ACL was missing (kafka_refused) */
+    /* A topic the broker would not add to the transaction for lack of Write: librdkafka only
+     * logs which (from its own thread, hence the lock); the calls fail with a state error. */
+    pthread_mutex_t lock;
+    char unwritable[256];
 };
 
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-    const kafka_client *kc = rd_kafka_opaque(rk);
+    kafka_client *kc = rd_kafka_opaque(rk);
+    const char *q = strchr(buf, '"');
+
+    /* "Failed to add partition \"T\" [2] to transaction: Broker: Topic authorization failed" */
+    if (strcmp(fac, "ADDPARTS") == 0 && strstr(buf, "authorization failed") != NULL && q != NULL) {
+        pthread_mutex_lock(&kc->lock);
+        if (kc->unwritable[0] == '\0')
+            snprintf(kc->unwritable, sizeof kc->unwritable, "%.*s", (int)strcspn(q + 1, "\""),
+                     q + 1);
+        pthread_mutex_unlock(&kc->lock);
+    }
     /* librdkafka uses syslog levels (3 error, 4 warning). Its errors are mostly ones it
      * retries (a broker away), so they are warnings here: the relay's own error line
      * says what failed for good. */
@@ -46,14 +66,102 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
     log_write(kc->lg, lvl, "kafka %s: %s", fac, buf);
 }
 
+/* The value of a kafka.properties setting, or NULL. */
+static const char *prop(const kafka_client *kc, const char *name)
+{
+    for (size_t i = 0; i < kc->cfg->kafka.nproperties; i++)
+        if (strcmp(kc->cfg->kafka.properties[i].name, name) == 0)
+            return kc->cfg->kafka.properties[i].value;
+    return NULL;
+}
+
+/* Says that the brokers deny this client's principal `op` on a resource (`what`, e.g.
+ * "topic x") and how to grant it (`acl`: the kafka-acls options naming the resource). */
+static void deny(kafka_client *kc, char *errbuf, size_t errbuf_size, const char *op,
+                 const char *what, const char *acl)
+{
+    const char *proto = prop(kc, "security.protocol");
+    /* The principal is the SASL user only with SASL (a certificate's name, say, otherwise). */
+    const char *user = proto != NULL && strncasecmp(proto, "SASL", 4) == 0 &&
+                               prop(kc, "sasl.username") != NULL &&
+                               prop(kc, "sasl.username")[0] != '\0'
+                           ? prop(kc, "sasl.username")
+                           : NULL;
+
+    kc->denied = true;
+    snprintf(errbuf, errbuf_size,
+             "Kafka denies %s%s the %s permission on %s: grant it (kafka-acls.sh "
+             "--bootstrap-server ... --add --allow-principal User:%s --operation %s %s); the "
+             "README lists every ACL the relay needs",
+             user ? "User:" : "the relay's principal", user ? user : "", op, what,
+             user ? user : "<principal>", op, acl);
+}
+
+/* deny for a topic: `what` names it ("topic", "the checkpoint topic"), note ("" or " (...)")
+ * follows its name. */
+static void deny_topic(kafka_client *kc, char *errbuf, size_t errbuf_size, const char *op,
+                       const char *what, const char *topic, const char *note)
+{
+    char res[400], acl[300];
+
+    snprintf(res, sizeof res, "%s %s%s", what, topic, note);
+    snprintf(acl, sizeof acl, "--topic '%s'", topic);
+    deny(kc, errbuf, errbuf_size, op, res, acl);
+}
+
+bool kafka_refused(const kafka_client *kc)
+{
+    return kc->denied || kc->refused[0] != '\0';
+}
+
+/* True, with deny's message, when a failed call failed because a topic is not writable. */
+static bool write_denied(kafka_client *kc, char *errbuf, size_t errbuf_size)
+{
+    char topic[sizeof kc->unwritable];
+
+    pthread_mutex_lock(&kc->lock);
+    memcpy(topic, kc->unwritable, sizeof topic);
+    pthread_mutex_unlock(&kc->lock);
+    if (topic[0] == '\0')
+        return false;
+    deny_topic(kc, errbuf, errbuf_size, "Write", "topic", topic, "");
+    return true;
+}
+
+/* The fix for a refused TLS handshake or SASL login, from librdkafka's reason. */
+static const char *refusal_fix(const kafka_client *kc, int err, const char *reason)
+{
+    const char *mech = prop(kc, "sasl.mechanism") ? prop(kc, "sasl.mechanism")
+                       : prop(kc, "sasl.mechanisms") ? prop(kc, "sasl.mechanisms")
+                                                     : "";
+
+    if (err == RD_KAFKA_RESP_ERR__SSL && strstr(reason, "certificate verify failed") != NULL)
+        return "set ssl.ca.location in kafka.properties to the CA certificate that signed the "
+               "brokers' certificates";
+    if (err == RD_KAFKA_RESP_ERR__SSL)
+        return "check the ssl.* settings of kafka.properties and the brokers' listener";
+    /* librdkafka before 2.6.1 sends a SCRAM proof that Kafka 4 brokers reject (#4895). */
+    if (strncmp(mech, "SCRAM", 5) == 0 && rd_kafka_version() < 0x020601ff)
+        return "check sasl.username and sasl.password in kafka.properties; if they are right "
+               "and the brokers run Kafka 4, this librdkafka (before 2.6.1) cannot log in with "
+               "SCRAM there: use sasl.mechanism PLAIN (over SASL_SSL) or a newer librdkafka";
+    return "check sasl.username, sasl.password and sasl.mechanism in kafka.properties";
+}
+
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-    const kafka_client *kc = opaque;
+    kafka_client *kc = opaque;
 
+    if ((err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL) &&
+        kc->refused[0] == '\0')
+        snprintf(kc->refused, sizeof kc->refused, "%s to Kafka refused: %s (%s)",
+                 err == RD_KAFKA_RESP_ERR__SSL ? "TLS" : "SASL login", reason,
+                 refusal_fix(kc, err, reason));
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         char why[512];
         rd_kafka_fatal_error(rk, why, sizeof why);
-        log_error(kc->lg, "kafka fatal error: %s", why);
+        /* A warning: the call that fails because of it says what failed, once. */
+        log_warn(kc->lg, "kafka fatal error: %s", why);
     } else {
         /* Broker down, transport errors: librdkafka retries; say so once per event. */
         log_warn(kc->lg, "kafka: %s", reason);
@@ -204,8 +312,10 @@ kafka_client *kafka_new(const relay_config *cfg, const char *transactional_id, c
         snprintf(errbuf, errbuf_size, "out of memory");
         return NULL;
     }
+    pthread_mutex_init(&kc->lock, NULL);
     kc->cfg = cfg;
     kc->lg = lg;
+    snprintf(kc->txn_id, sizeof kc->txn_id, "%s", transactional_id);
     snprintf(txn_timeout, sizeof txn_timeout, "%d", cfg->kafka.transaction_timeout_ms);
     snprintf(msg_timeout, sizeof msg_timeout, "%d", cfg->kafka.transaction_timeout_ms * 9 / 10);
     conf = make_conf(kc, defaults, errbuf, errbuf_size);
@@ -249,6 +359,7 @@ void kafka_free(kafka_client *kc)
         free(kc->topics[i]);
     free(kc->topics);
     free(kc->stamps);
+    pthread_mutex_destroy(&kc->lock);
     free(kc);
 }
 
@@ -269,6 +380,21 @@ static kafka_status classify(kafka_client *kc, rd_kafka_error_t *error, const ch
         st = KAFKA_RETRY;
     else
         st = KAFKA_FATAL;
+    if (code == RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED) {
+        /* run uses the name; check and backfill "<name>/...": a prefix grants those. */
+        const char *slash = strchr(kc->txn_id, '/');
+        char res[400], acl[400];
+
+        snprintf(res, sizeof res, "TransactionalId \"%s\"", kc->txn_id);
+        if (slash != NULL)
+            snprintf(acl, sizeof acl, "--transactional-id '%.*s' --resource-pattern-type prefixed",
+                     (int)(slash - kc->txn_id + 1), kc->txn_id);
+        else
+            snprintf(acl, sizeof acl, "--transactional-id '%s'", kc->txn_id);
+        deny(kc, errbuf, errbuf_size, "Write", res, acl);
+        rd_kafka_error_destroy(error);
+        return KAFKA_FATAL;
+    }
     if (code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
         code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH ||
         rd_kafka_fatal_error(kc->rk, NULL, 0) == RD_KAFKA_RESP_ERR_PRODUCER_FENCED)
@@ -301,6 +427,17 @@ static void waited(kafka_client *kc)
         kc->wait_fn(kc->wait_arg);
 }
 
+/* True, with the reason in errbuf, when the brokers refused this client's TLS handshake
+ * or login (seen by on_error, served here): a retry would get the same answer. */
+static bool login_refused(kafka_client *kc, char *errbuf, size_t errbuf_size)
+{
+    rd_kafka_poll(kc->rk, 0);
+    if (kc->refused[0] == '\0')
+        return false;
+    snprintf(errbuf, errbuf_size, "%s", kc->refused);
+    return true;
+}
+
 /* Calls a blocking transactional API in slices of WAIT_SLICE_MS until it succeeds, fails
  * for another reason than a retriable one, or timeout_ms passed; the wait hook runs
  * between slices. librdkafka lets these calls be repeated after a retriable timeout:
@@ -313,6 +450,9 @@ static kafka_status txn_call(kafka_client *kc, rd_kafka_error_t *(*call)(rd_kafk
 
     for (;;) {
         st = classify(kc, call(kc->rk, slice_until(deadline)), what, errbuf, errbuf_size);
+        if ((st == KAFKA_RETRY && login_refused(kc, errbuf, errbuf_size)) ||
+            (st != KAFKA_OK && write_denied(kc, errbuf, errbuf_size)))
+            return KAFKA_FATAL;
         if (st != KAFKA_RETRY || clock_mono_ms() >= deadline)
             return st;
         waited(kc);
@@ -412,8 +552,9 @@ static int topic_exists(kafka_client *kc, const char *topic, char *errbuf, size_
     return found;
 }
 
+/* *existed: the broker says the topic is there already (though metadata did not show it). */
 static kafka_status create_topic(kafka_client *kc, const char *topic, int partitions,
-                                 bool compacted, char *errbuf, size_t errbuf_size)
+                                 bool compacted, bool *existed, char *errbuf, size_t errbuf_size)
 {
     char why[512];
     rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions,
@@ -453,11 +594,18 @@ static kafka_status create_topic(kafka_client *kc, const char *topic, int partit
     const rd_kafka_topic_result_t **res =
         rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
     rd_kafka_resp_err_t err = n == 1 ? rd_kafka_topic_result_error(res[0]) : RD_KAFKA_RESP_ERR__FAIL;
+    if (err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+        err == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED) {
+        deny_topic(kc, errbuf, errbuf_size, "Create", "topic", topic,
+                   " (to create it; or create it by hand and set kafka.create_topics = false)");
+        goto out;
+    }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
         snprintf(errbuf, errbuf_size, "cannot create topic %s: %s (create it by hand, e.g. kafka-topics.sh --create --topic %s)",
                  topic, n == 1 ? rd_kafka_topic_result_error_string(res[0]) : "no result", topic);
         goto out;
     }
+    *existed = err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS;
     st = KAFKA_OK;
 out:
     if (ev != NULL)
@@ -490,14 +638,24 @@ static kafka_status ensure_topic(kafka_client *kc, const char *topic, int partit
                      topic, topic);
             return KAFKA_FATAL;
         }
-        st = create_topic(kc, topic, partitions, compacted, errbuf, errbuf_size);
+        bool existed = false;
+
+        st = create_topic(kc, topic, partitions, compacted, &existed, errbuf, errbuf_size);
         if (st != KAFKA_OK)
             return st;
-        log_info(kc->lg, "created topic %s (%d partitions%s)", topic, partitions,
-                 compacted ? ", compacted" : "");
+        if (!existed)
+            log_info(kc->lg, "created topic %s (%d partitions%s)", topic, partitions,
+                     compacted ? ", compacted" : "");
         /* Wait for the new topic to show in metadata so produce does not race it. */
         for (int64_t until = clock_mono_ms() + METADATA_TIMEOUT_MS;
              topic_exists(kc, topic, errbuf, errbuf_size) != 1;) {
+            if (clock_mono_ms() > until && existed) {
+                /* There, but hidden from us: Describe is missing, which Write implies. */
+                deny_topic(kc, errbuf, errbuf_size, "Write", "topic", topic,
+                           " (it exists, but Kafka hides it from a principal without Write, "
+                           "which implies Describe)");
+                return KAFKA_FATAL;
+            }
             if (clock_mono_ms() > until) {
                 snprintf(errbuf, errbuf_size, "topic %s was created but does not show up", topic);
                 return KAFKA_RETRY;
@@ -667,6 +825,12 @@ kafka_status kafka_read_latest(kafka_client *kc, const char *key, char *buf, siz
     for (;;) {
         rd_kafka_message_t *msg = rd_kafka_consumer_poll(c, 200);
 
+        if (msg != NULL && msg->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+            deny_topic(kc, errbuf, errbuf_size, "Read", "the checkpoint topic", topic, "");
+            rd_kafka_message_destroy(msg);
+            st = KAFKA_FATAL;
+            goto out;
+        }
         if (msg != NULL && msg->err == RD_KAFKA_RESP_ERR_NO_ERROR && msg->key_len == key_len &&
             memcmp(msg->key, key, key_len) == 0) {
             if (msg->payload == NULL) {
@@ -785,6 +949,8 @@ static kafka_status produce(kafka_client *kc, const char *topic, int32_t partiti
                  topic, key_len + value_len);
         return KAFKA_REJECTED;
     }
+    if (write_denied(kc, errbuf, errbuf_size))
+        return KAFKA_FATAL;
     snprintf(errbuf, errbuf_size, "produce to %s: %s", topic, rd_kafka_err2str(err));
     return rd_kafka_fatal_error(kc->rk, NULL, 0) ? KAFKA_FATAL : KAFKA_ABORT;
 }
@@ -864,12 +1030,23 @@ void kafka_poll(kafka_client *kc)
 int kafka_broker_count(kafka_client *kc, int timeout_ms, char *errbuf, size_t errbuf_size)
 {
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(kc->rk, 0, NULL, &md, timeout_ms);
+    int64_t deadline = clock_mono_ms() + timeout_ms;
+    rd_kafka_resp_err_t err;
     int n;
 
+    /* In slices, so that a refused login or TLS handshake stops the wait at once. */
+    for (;;) {
+        err = rd_kafka_metadata(kc->rk, 0, NULL, &md, slice_until(deadline));
+        if ((err != RD_KAFKA_RESP_ERR__TRANSPORT && err != RD_KAFKA_RESP_ERR__TIMED_OUT) ||
+            login_refused(kc, errbuf, errbuf_size) || clock_mono_ms() >= deadline)
+            break;
+        rd_kafka_poll(kc->rk, 100); /* no busy loop when the answer comes at once */
+        waited(kc);
+    }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        snprintf(errbuf, errbuf_size, "cannot reach Kafka at %s: %s (check kafka.brokers)",
-                 kc->cfg->kafka.brokers, rd_kafka_err2str(err));
+        if (!login_refused(kc, errbuf, errbuf_size))
+            snprintf(errbuf, errbuf_size, "cannot reach Kafka at %s: %s (check kafka.brokers)",
+                     kc->cfg->kafka.brokers, rd_kafka_err2str(err));
         return -1;
     }
     n = md->broker_cnt;

@@ -41,6 +41,11 @@ kafka_client *kafka_new(const relay_config *cfg, const char *transactional_id, c
                         char *errbuf, size_t errbuf_size);
 void kafka_free(kafka_client *kc);
 
+/* True after a call failed because the brokers refused this client for good: its TLS
+ * handshake or SASL login, or an ACL it lacks (the message says which). The relay stops
+ * with EXIT_KAFKA whichever call it was. */
+bool kafka_refused(const kafka_client *kc);
+
 /* Fences older producers with the same transactional id and aborts their open
  * transaction (DESIGN §5.1). */
 kafka_status kafka_init_transactions(kafka_client *kc, int timeout_ms, char *errbuf,

@@ -6,6 +6,7 @@
  */
 #include <getopt.h>
 #include <pthread.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
@@ -115,6 +116,15 @@ static int start_http(const char *addr, relay_metrics *m, const log_ctx *lg, htt
     return EXIT_OK;
 }
 
+/* A config file holding a password that others may read is worth a line at every start. */
+static void warn_exposed(const relay_config *cfg, const log_ctx *lg)
+{
+    char warning[PATH_MAX * 2 + 256];
+
+    if (config_exposed_warning(cfg, warning, sizeof warning)[0] != '\0')
+        log_warn(lg, "%s", warning);
+}
+
 static int cmd_run(const char *path, bool accept_slot_position)
 {
     char err[1024];
@@ -138,6 +148,7 @@ static int cmd_run(const char *path, bool accept_slot_position)
         config_free(cfg);
         return EXIT_INTERNAL;
     }
+    warn_exposed(cfg, &lg);
     catch_stop_signals();
     log_info(&lg, "outbox-relay %s starting as \"%s\" (config %s)", RELAY_VERSION, cfg->name,
              path);
@@ -175,6 +186,7 @@ static relay_config *load_for_command(const char *path, log_ctx *lg)
     }
     lg->level = cfg->log.level;
     lg->format = cfg->log.format;
+    warn_exposed(cfg, lg);
     catch_stop_signals();
     return cfg;
 }

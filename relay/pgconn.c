@@ -51,6 +51,34 @@ PQconninfoOption *pgconn_parse(const char *conninfo, char *errbuf, size_t errbuf
     return NULL;
 }
 
+/* TLS failures of a connection attempt, by libpq's or the server's words, and their fix. */
+static const struct {
+    const char *words;
+    pgconn_class cls;
+    const char *fix;
+} tls_failures[] = {
+    {"certificate verify failed", PGCONN_CONFIG,
+     "the server's certificate is not signed by the CA in sslrootcert: set sslrootcert in "
+     "postgres.conninfo to the CA certificate that signed it"},
+    {"does not match host name", PGCONN_CONFIG,
+     "the server's certificate does not name the host connected to: use in postgres.conninfo "
+     "a host name the certificate lists, or have the certificate issued for this name"},
+    {"root certificate file", PGCONN_CONFIG,
+     "set sslrootcert in postgres.conninfo to a readable CA certificate file"},
+    {"does not support SSL", PGCONN_CONFIG,
+     "the server has ssl = off: turn it on (postgresql.conf) or connect to one that has it"},
+    {"private key", PGCONN_CONFIG,
+     "check sslkey (a key file only its owner may read) and sslpassword in postgres.conninfo"},
+    {"client certificate", PGCONN_AUTH,
+     "set sslcert and sslkey in postgres.conninfo to a client certificate whose CN is the user"},
+    {"certificate authentication failed", PGCONN_AUTH,
+     "the client certificate's CN must be the user (or match a pg_ident.conf map)"},
+    {"no encryption", PGCONN_AUTH,
+     "the server accepts this user only over TLS: set sslmode=verify-full and sslrootcert in "
+     "postgres.conninfo"},
+    {"SSL", PGCONN_CONFIG, "check the ssl* keywords of postgres.conninfo"},
+};
+
 pgconn_class pgconn_connect_failed(PGconn *conn, bool replication, char *errbuf, size_t errbuf_size)
 {
     const char *msg = PQerrorMessage(conn);
@@ -58,6 +86,13 @@ pgconn_class pgconn_connect_failed(PGconn *conn, bool replication, char *errbuf,
     char line[512];
 
     pgconn_first_line(msg, line, sizeof line);
+    for (size_t i = 0; i < sizeof tls_failures / sizeof tls_failures[0]; i++)
+        if (strstr(line, tls_failures[i].words) != NULL) {
+            snprintf(errbuf, errbuf_size, "TLS to Postgres at %s:%s as %s failed: %s (%s)",
+                     host ? host : "?", port ? port : "?", user ? user : "?", line,
+                     tls_failures[i].fix);
+            return tls_failures[i].cls;
+        }
     if (PQconnectionNeedsPassword(conn)) {
         snprintf(errbuf, errbuf_size,
                  "Postgres at %s:%s wants a password for user %s: put it in postgres.conninfo, "
@@ -157,4 +192,32 @@ char *pgconn_quote_table(PGconn *conn, const char *schema, const char *name)
     PQfreemem(s);
     PQfreemem(n);
     return out;
+}
+
+pgconn_tls pgconn_tls_state(PGconn *conn, char *buf, size_t size)
+{
+    const char *mode = "prefer", *version, *cipher;
+    PQconninfoOption *opts = PQconninfo(conn);
+
+    for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "sslmode") == 0 && o->val != NULL)
+            mode = o->val;
+    if (!PQsslInUse(conn)) {
+        snprintf(buf, size, "not encrypted (sslmode=%s)", mode);
+        PQconninfoFree(opts);
+        return PGCONN_TLS_NONE;
+    }
+    version = PQsslAttribute(conn, "protocol");
+    cipher = PQsslAttribute(conn, "cipher");
+    pgconn_tls st = strcmp(mode, "verify-full") == 0 ? PGCONN_TLS_VERIFIED
+                    : strcmp(mode, "verify-ca") == 0 ? PGCONN_TLS_NO_HOST
+                                                      : PGCONN_TLS_UNVERIFIED;
+    snprintf(buf, size, "%s, %s, %s (sslmode=%s)", version ? version : "?",
+             cipher ? cipher : "?",
+             st == PGCONN_TLS_VERIFIED  ? "server certificate and host name verified"
+             : st == PGCONN_TLS_NO_HOST ? "server certificate verified, host name not"
+                                        : "server not verified",
+             mode);
+    PQconninfoFree(opts);
+    return st;
 }

@@ -49,6 +49,16 @@ pgconn_class pgconn_classify(PGconn *conn, const PGresult *res);
 /* The message of a failed statement's result, first line only, in buf. */
 const char *pgconn_error_line(PGconn *conn, const PGresult *res, char *buf, size_t size);
 
+/* What a connection's TLS protects: the state, and in buf one line for `check`
+ * ("TLSv1.3, TLS_AES_256_GCM_SHA384, server certificate and host name verified ..."). */
+typedef enum {
+    PGCONN_TLS_NONE,       /* not encrypted */
+    PGCONN_TLS_UNVERIFIED, /* encrypted, but anyone could be the server (sslmode=require) */
+    PGCONN_TLS_NO_HOST,    /* the CA is checked, the host name is not (verify-ca) */
+    PGCONN_TLS_VERIFIED,   /* verify-full */
+} pgconn_tls;
+pgconn_tls pgconn_tls_state(PGconn *conn, char *buf, size_t size);
+
 /* name as a quoted identifier ("" gives NULL, as does out of memory); free with PQfreemem. */
 char *pgconn_quote_ident(PGconn *conn, const char *name);
 

@@ -112,6 +112,11 @@ const char *pgrepl_describe(const pgrepl_conn *c)
     return c->describe;
 }
 
+pgconn_tls pgrepl_tls(pgrepl_conn *c, char *buf, size_t size)
+{
+    return pgconn_tls_state(c->conn, buf, size);
+}
+
 /* Runs a command expecting `expect`; on failure writes "what: server message" and sorts
  * it by its SQLSTATE (a slot active for another process, one that does not exist, …). */
 static PGresult *exec(pgrepl_conn *c, const char *sql, ExecStatusType expect, const char *what,

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "lsn.h"
+#include "pgconn.h"
 
 typedef struct pgrepl_conn pgrepl_conn;
 
@@ -62,6 +63,9 @@ void pgrepl_close(pgrepl_conn *c);
 
 /* "host:port/db as user", for logs (never the password). */
 const char *pgrepl_describe(const pgrepl_conn *c);
+
+/* The connection's TLS state (pgconn_tls_state). */
+pgconn_tls pgrepl_tls(pgrepl_conn *c, char *buf, size_t size);
 
 /* IDENTIFY_SYSTEM, and TIMELINE_HISTORY of the current timeline past the first. */
 pgrepl_status pgrepl_identify(pgrepl_conn *c, pgrepl_system *out, char *errbuf, size_t errbuf_size);

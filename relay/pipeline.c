@@ -432,7 +432,9 @@ static int read_checkpoint(pipeline *p, bool *found)
     if ((kst = kafka_ensure_checkpoint_topic(p->kafka, p->err, sizeof p->err)) != KAFKA_OK ||
         (kst = kafka_read_latest(p->kafka, p->cfg->name, value, sizeof value, &len, found, p->err,
                                  sizeof p->err)) != KAFKA_OK)
-        return kst == KAFKA_FATAL ? EXIT_CONFIG : EXIT_UNAVAILABLE;
+        return kst != KAFKA_FATAL     ? EXIT_UNAVAILABLE
+               : kafka_refused(p->kafka) ? EXIT_KAFKA
+                                        : EXIT_CONFIG;
     if (*found && record_checkpoint_parse(value, len, &p->cp, p->err, sizeof p->err) != 0)
         return EXIT_CONFIG;
     return EXIT_OK;
@@ -741,7 +743,7 @@ static int run(pipeline *p)
 
     if (kafka_broker_count(p->kafka, p->cfg->postgres.connect_timeout_s * 1000, p->err,
                            sizeof p->err) < 0)
-        return EXIT_UNAVAILABLE;
+        return kafka_refused(p->kafka) ? EXIT_KAFKA : EXIT_UNAVAILABLE;
     for (;;) {
         rc = open_stream(p);
         if (rc == EXIT_OK && !p->have_position)

@@ -19,3 +19,8 @@ BEGIN
     EXECUTE format('GRANT CONNECT ON DATABASE %I TO outbox_relay', current_database());
 END
 $$;
+
+-- `outbox-relay backfill` reads the outbox table through the relay's connection: SELECT
+-- only. (`run` needs no table privilege: logical decoding reads the WAL.)
+GRANT USAGE ON SCHEMA public TO outbox_relay;
+GRANT SELECT ON public.outbox TO outbox_relay;

@@ -45,16 +45,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A database with the outbox, its publication (sql/ as a user applies it), another
-# table, and the relay's slot. Exports the relay's environment. Arguments are options of
-# CREATE DATABASE (ENCODING 'LATIN1' ...).
+# A database with the outbox, its publication and the relay's role (sql/ as a user applies
+# it), another table, and the relay's slot. Exports the relay's environment: the relay runs
+# as the least-privilege role outbox_relay (RELAY_URL; libpq's default sslmode=prefer takes
+# TLS when the server offers it, as the OUTBOX_TLS harness's hostssl lines want). Arguments
+# are options of CREATE DATABASE (ENCODING 'LATIN1' ...).
+RELAY_PW=outbox_relay
+RELAY_URL=$(sed "s#//[^@]*@#//outbox_relay:$RELAY_PW@#" <<<"$DBURL")
 setup_db() {
   psql -X -q -v ON_ERROR_STOP=1 "$PGURL" -c "CREATE DATABASE $DB $*" >/dev/null
-  sql -f "$ROOT/sql/01_outbox.sql" -f "$ROOT/sql/02_publication.sql" >/dev/null
+  sql -f "$ROOT/sql/01_outbox.sql" -f "$ROOT/sql/02_publication.sql" -f "$ROOT/sql/03_relay_role.sql" >/dev/null
+  sql -c "ALTER ROLE outbox_relay PASSWORD '$RELAY_PW'"
   sql -c "CREATE TABLE other (id bigserial PRIMARY KEY, note text)"
   sql -c "SELECT pg_create_logical_replication_slot('$SLOT', 'pgoutput')" >/dev/null
   export OUTBOX_RELAY_NAME=relay-$ID
-  export OUTBOX_RELAY_POSTGRES_CONNINFO=$DBURL
+  export OUTBOX_RELAY_POSTGRES_CONNINFO=$RELAY_URL
   export OUTBOX_RELAY_POSTGRES_SLOT=$SLOT
   export OUTBOX_RELAY_POSTGRES_STATUS_INTERVAL_MS=1000
   export OUTBOX_RELAY_KAFKA_BROKERS=$KAFKA_BROKERS
@@ -63,8 +68,8 @@ setup_db() {
   export OUTBOX_RELAY_LOG_LEVEL=debug
 }
 
-relay_start() { # relay_start [extra args]: background, log appended to $WORK/relay.log
-  "$RELAY_BIN" run -c "$ROOT/etc/outbox-relay.conf" "$@" >>"$WORK/relay.log" 2>&1 &
+relay_start() { # relay_start [extra args]: background, log appended to $WORK/relay.log; config $RELAY_CONF
+  "$RELAY_BIN" run -c "${RELAY_CONF:-$ROOT/etc/outbox-relay.conf}" "$@" >>"$WORK/relay.log" 2>&1 &
   RELAY_PID=$!
 }
 
@@ -90,6 +95,20 @@ hold_foreign_txn() {
     ((SECONDS < deadline)) || fail "txn_hold did not open its transaction in 30 s"
     sleep 0.1
   done
+}
+
+# expect CODE PATTERN -- command...: exit code and exactly one error line matching PATTERN;
+# the output is left in $WORK/out.
+expect() {
+  local code=$1 pattern=$2 rc=0
+  shift 3
+  "$@" >"$WORK/out" 2>&1 || rc=$?
+  ((rc == code)) || fail "$*: exit $rc, expected $code: $(tail -3 "$WORK/out")"
+  grep -Eq -- "$pattern" "$WORK/out" || fail "$*: no line matching '$pattern' in: $(cat "$WORK/out")"
+  local errors
+  errors=$(grep -c ' error ' "$WORK/out" || true)
+  ((errors <= 1)) || fail "$*: $errors error lines: $(cat "$WORK/out")"
+  log "exit $rc: $(grep -E -- "$pattern" "$WORK/out" | head -1 | cut -c1-150)"
 }
 
 current_lsn() { sql -c "SELECT pg_current_wal_lsn()"; }

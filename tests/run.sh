@@ -12,6 +12,9 @@ set -euo pipefail
 ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$ROOT"
 
+# With the secure setup (README "Security") the t_tls_* tests need; the others use the
+# plaintext listener and Postgres's host lines as before.
+export OUTBOX_TLS=${OUTBOX_TLS:-1}
 eval "$(deploy/local/up.sh)"
 export PGURL KAFKA_BROKERS
 

@@ -6,6 +6,8 @@
 #   pause   SIGSTOP (broker hangs, connections stay open)
 #   resume  SIGCONT
 #   status  print the pid, exit 1 if not running
+#   acls ARGS...     kafka-acls (org.apache.kafka.tools.AclCommand) as the admin user over
+#                    SASL_SSL (SCRAM-SHA-512) of the OUTBOX_TLS setup
 set -euo pipefail
 # shellcheck source=deploy/local/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
@@ -19,5 +21,11 @@ case ${1:-} in
   pause) kill -s STOP "$(pid_or_die)" ;;
   resume) kill -s CONT "$(pid_or_die)" ;;
   status) pid_or_die ;;
-  *) die "usage: $0 stop|kill|start|pause|resume|status" ;;
+  acls)
+    shift
+    tls_certs
+    kafka_tool AclCommand --bootstrap-server "127.0.0.1:$KAFKA_SASL_PORT" \
+      --command-config "$TLS_DIR/admin.properties" "$@"
+    ;;
+  *) die "usage: $0 stop|kill|start|pause|resume|status|acls ARGS..." ;;
 esac

@@ -11,6 +11,7 @@ sql -c "INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload)
 SELECT 'order', 'agg-' || (g % 17), 'OrderCreated', jsonb_build_object('n', g)
 FROM generate_series(1, 2500) g"
 sql -c "CREATE VIEW outbox_slow AS SELECT * FROM outbox WHERE pg_sleep(0.002) IS NOT NULL"
+sql -c "GRANT SELECT ON outbox_slow TO outbox_relay"
 export OUTBOX_RELAY_OUTBOX_TABLE=outbox_slow OUTBOX_RELAY_BATCH_LINGER_MS=300
 
 start=$SECONDS

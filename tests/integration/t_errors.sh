@@ -7,19 +7,6 @@ source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 setup_db
 conf=$ROOT/etc/outbox-relay.conf
 
-# expect CODE PATTERN -- command...: exit code and exactly one error line matching PATTERN.
-expect() {
-  local code=$1 pattern=$2 rc=0
-  shift 3
-  "$@" >"$WORK/out" 2>&1 || rc=$?
-  ((rc == code)) || fail "$*: exit $rc, expected $code: $(tail -3 "$WORK/out")"
-  grep -Eq -- "$pattern" "$WORK/out" || fail "$*: no line matching '$pattern' in: $(cat "$WORK/out")"
-  local errors
-  errors=$(grep -c ' error ' "$WORK/out" || true)
-  ((errors <= 1)) || fail "$*: $errors error lines: $(cat "$WORK/out")"
-  log "exit $rc: $(grep -E -- "$pattern" "$WORK/out" | head -1 | cut -c1-150)"
-}
-
 expect 64 'usage: outbox-relay run' -- "$RELAY_BIN"
 expect 64 '-c FILE is required' -- "$RELAY_BIN" run
 expect 64 'unknown command "start"' -- "$RELAY_BIN" start -c "$conf"

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef RELAY_SOURCE_DIR
@@ -894,6 +895,120 @@ const relay_config *test_config_defaults(void)
     return defaults;
 }
 
+/* ---- OUTBOX_RELAY_<X>_FILE and exposed config files ---- */
+
+START_TEST(env_file_sets_each_setting)
+{
+    const setting_spec *spec = &specs[_i];
+    char text[256], var[320], err[512];
+    char *path, *envp[] = {var, NULL};
+    relay_config *cfg;
+
+    snprintf(text, sizeof text, "%s\n", spec->alt);
+    path = write_temp(text);
+    snprintf(var, sizeof var, "%s_FILE=%s", spec->env, path);
+    cfg = config_load(NULL, envp, err, sizeof err);
+    remove_temp(path);
+    ck_assert_msg(cfg != NULL, "%s: %s", var, err);
+    assert_field(cfg, spec, spec->alt, var);
+    config_free(cfg);
+}
+END_TEST
+
+/* The value of the librdkafka property name, or NULL. */
+static const char *prop_value(const relay_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->kafka.nproperties; i++)
+        if (strcmp(cfg->kafka.properties[i].name, name) == 0)
+            return cfg->kafka.properties[i].value;
+    return NULL;
+}
+
+START_TEST(env_file_drops_one_trailing_newline)
+{
+    static const struct {
+        const char *text, *value;
+    } cases[] = {{"s3cret\n", "s3cret"}, {"s3cret", "s3cret"},   {"s3cret\r\n", "s3cret"},
+                 {"s3cret\n\n", "s3cret\n"}, {"", ""},         {"\n", ""},
+                 {"a b\tc\n", "a b\tc"}};
+    char var[128], err[512];
+    char *envp[] = {var, NULL};
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *path = write_temp(cases[i].text);
+        relay_config *cfg;
+
+        snprintf(var, sizeof var, "OUTBOX_RELAY_KAFKA_PROPERTIES_SASL_PASSWORD_FILE=%s", path);
+        cfg = config_load(NULL, envp, err, sizeof err);
+        remove_temp(path);
+        ck_assert_msg(cfg != NULL, "case %zu: %s", i, err);
+        ck_assert_str_eq(prop_value(cfg, "sasl.password"), cases[i].value);
+        config_free(cfg);
+    }
+}
+END_TEST
+
+START_TEST(env_file_errors)
+{
+    char var[128], err[512], want[256];
+    char *envp[] = {var, NULL}, *path = write_temp("ten\n");
+
+    snprintf(var, sizeof var, "OUTBOX_RELAY_BATCH_LINGER_MS_FILE=%s", path);
+    ck_assert_ptr_null(config_load(NULL, envp, err, sizeof err));
+    ck_assert_str_eq(err, "OUTBOX_RELAY_BATCH_LINGER_MS: expected an integer between 0 and "
+                          "60000, got \"ten\" (the value of OUTBOX_RELAY_BATCH_LINGER_MS_FILE)");
+    remove_temp(path);
+    snprintf(var, sizeof var, "OUTBOX_RELAY_POSTGRES_CONNINFO_FILE=/nonexistent/pw");
+    ck_assert_ptr_null(config_load(NULL, envp, err, sizeof err));
+    snprintf(want, sizeof want, "OUTBOX_RELAY_POSTGRES_CONNINFO_FILE: cannot read /nonexistent/pw: "
+                                "No such file or directory");
+    ck_assert_str_eq(err, want);
+    snprintf(var, sizeof var, "OUTBOX_RELAY_NO_SUCH_FILE=/dev/null");
+    ck_assert_ptr_null(config_load(NULL, envp, err, sizeof err));
+    ck_assert_msg(strstr(err, "OUTBOX_RELAY_NO_SUCH: unknown setting") == err, "%s", err);
+}
+END_TEST
+
+START_TEST(exposed_config_file_is_warned_about)
+{
+    static const struct {
+        const char *text;
+        int mode;
+        bool exposed;
+    } cases[] = {
+        {"postgres = { conninfo = \"host=db password=x\"; };", 0644, true},
+        {"postgres = { conninfo = \"postgresql://u:pw@db/app\"; };", 0640, true},
+        {"postgres = { conninfo = \"postgresql://u:pw@db/app\"; };", 0600, false},
+        {"postgres = { conninfo = \"postgresql://u@db/app\"; };", 0644, false},
+        {"kafka = { properties = { sasl_password = \"x\"; }; };", 0604, true},
+        {"kafka = { properties = { ssl_key_password = \"x\"; }; };", 0400, false},
+        {"kafka = { properties = { compression_type = \"lz4\"; }; };", 0666, false},
+    };
+    char err[512], warning[1024];
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *path = write_temp(cases[i].text);
+        relay_config *cfg;
+
+        ck_assert_int_eq(chmod(path, (mode_t)cases[i].mode), 0);
+        cfg = config_load(path, no_env, err, sizeof err);
+        ck_assert_msg(cfg != NULL, "case %zu: %s", i, err);
+        ck_assert_msg(cfg->source_exposed == cases[i].exposed, "case %zu", i);
+        config_exposed_warning(cfg, warning, sizeof warning);
+        if (cases[i].exposed) {
+            ck_assert_msg(strstr(warning, path) == warning, "%s", warning);
+            ck_assert_msg(strstr(warning, "holds a password and group or others may read it: "
+                                          "run chmod 600") != NULL,
+                          "%s", warning);
+        } else {
+            ck_assert_str_eq(warning, "");
+        }
+        config_free(cfg);
+        remove_temp(path);
+    }
+}
+END_TEST
+
 Suite *suite_config(void)
 {
     Suite *s = suite_create("config");
@@ -924,6 +1039,10 @@ Suite *suite_config(void)
     tcase_add_test(env, env_bool_spellings);
     tcase_add_test(env, env_empty_string_and_unrelated_variables);
     tcase_add_loop_test(env, env_error, 0, (int)(sizeof env_errors / sizeof env_errors[0]));
+    tcase_add_loop_test(env, env_file_sets_each_setting, 0, (int)NSPECS);
+    tcase_add_test(env, env_file_drops_one_trailing_newline);
+    tcase_add_test(env, env_file_errors);
+    tcase_add_test(env, exposed_config_file_is_warned_about);
     suite_add_tcase(s, env);
 
     tcase_add_test(props, properties_map_names_keep_order_and_stringify);

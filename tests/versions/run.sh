@@ -20,8 +20,10 @@ failed=0
 for target in "${targets[@]}"; do
   kind=${target%%:*} version=${target#*:}
   case $kind in
-    pg) env=(OUTBOX_PG_VERSION="$version" OUTBOX_PG_PORT=$((55400 + ${version%%.*}))) ;;
-    kafka) env=(OUTBOX_KAFKA_VERSION="$version" OUTBOX_KAFKA_PORT=59192 OUTBOX_KAFKA_CONTROLLER_PORT=59193) ;;
+    # Without the OUTBOX_TLS setup (the core tests do not use it; its listener ports are
+    # the default broker's).
+    pg) env=(OUTBOX_TLS=0 OUTBOX_PG_VERSION="$version" OUTBOX_PG_PORT=$((55400 + ${version%%.*}))) ;;
+    kafka) env=(OUTBOX_TLS=0 OUTBOX_KAFKA_VERSION="$version" OUTBOX_KAFKA_PORT=59192 OUTBOX_KAFKA_CONTROLLER_PORT=59193) ;;
     *) echo "unknown target $target (pg:MAJOR or kafka:VERSION)" >&2; exit 64 ;;
   esac
   start=$SECONDS
