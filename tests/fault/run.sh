@@ -18,7 +18,9 @@ else
   cases=(F1 F2 F3 F6 F7 F8 F10 F11 F12 F13 F14) runs=1 scale=1
 fi
 # F14 (failover slots) needs Postgres 17: a server of its own beside the default one.
-PG17=(OUTBOX_PG_VERSION=17 OUTBOX_PG_PORT=55417)
+# Its port is the default server's less 15 (55417; its standby 17 above), so checkouts run
+# with their own OUTBOX_PG_PORT never share it.
+PG17=(OUTBOX_PG_VERSION=17 OUTBOX_PG_PORT=$((${OUTBOX_PG_PORT:-55432} - 15)))
 case_env() { # case_env CASE: the environment it runs in
   if [[ $1 == F14 ]]; then
     env "${PG17[@]}" "$DIR/../../deploy/local/up.sh" 2>"/tmp/fault-pg17.log" | sed 's/^export //'

@@ -12,6 +12,8 @@ LOCAL=$ROOT/deploy/local
 RELAY_BIN=${RELAY_BIN:-$ROOT/build/outbox-relay}
 export RELAY_BIN RELAY_SOURCE_DIR=$ROOT
 CORE=(exactly_once sigterm_restart idle_slot)
+# Ports beside the default servers' (55400 + major, 59192/59193 by default), moved with them.
+PG_BASE=${OUTBOX_PG_PORT:-55432} KAFKA_BASE=${OUTBOX_KAFKA_PORT:-59092}
 targets=("$@")
 ((${#targets[@]})) || targets=(pg:13 pg:14 pg:16 pg:17 pg:18 kafka:3.9.2)
 
@@ -22,8 +24,10 @@ for target in "${targets[@]}"; do
   case $kind in
     # Without the OUTBOX_TLS setup (the core tests do not use it; its listener ports are
     # the default broker's).
-    pg) env=(OUTBOX_TLS=0 OUTBOX_PG_VERSION="$version" OUTBOX_PG_PORT=$((55400 + ${version%%.*}))) ;;
-    kafka) env=(OUTBOX_TLS=0 OUTBOX_KAFKA_VERSION="$version" OUTBOX_KAFKA_PORT=59192 OUTBOX_KAFKA_CONTROLLER_PORT=59193) ;;
+    pg) env=(OUTBOX_TLS=0 OUTBOX_PG_VERSION="$version"
+      OUTBOX_PG_PORT=$((PG_BASE - 32 + ${version%%.*}))) ;;
+    kafka) env=(OUTBOX_TLS=0 OUTBOX_KAFKA_VERSION="$version"
+      OUTBOX_KAFKA_PORT=$((KAFKA_BASE + 100)) OUTBOX_KAFKA_CONTROLLER_PORT=$((KAFKA_BASE + 101))) ;;
     *) echo "unknown target $target (pg:MAJOR or kafka:VERSION)" >&2; exit 64 ;;
   esac
   start=$SECONDS
