@@ -34,9 +34,9 @@ IMAGE_TAG=${IMAGE##*:}
 # initContainers for a sidecar): the YAML lines (e.g. "args: [...]") and env entries (merged
 # by name) for this test's relay name, brokers and checkpoint topic plus KEY=VALUE. A
 # second patch may come in $EXTRA_PATCH. The objects, as JSON one a line, go to
-# $WORK/NAME.json.
+# $WORK/NAME.json (of KIND, only the object with CONTAINER).
 render() {
-  local name=$1 overlay=$2 kind=$3 container=${4#*/} list=containers dir=$WORK/$1 kv obj api
+  local name=$1 overlay=$2 kind=$3 container=${4#*/} list=containers dir=$WORK/$1 kv obj api mine
   [[ $4 == */* ]] && list=${4%%/*}
   shift 4
   local -a lines=()
@@ -45,7 +45,9 @@ render() {
   local -A env=([OUTBOX_RELAY_NAME]=relay-$ID [OUTBOX_RELAY_KAFKA_BROKERS]=$KAFKA_BROKERS
     [OUTBOX_RELAY_KAFKA_CHECKPOINT_TOPIC]=it.$ID.checkpoints)
   for kv in "$@"; do env[${kv%%=*}]=${kv#*=}; done
-  obj=$("$TOOLS/bin/kustomize" build "$ROOT/deploy/k8s/$overlay" | "$TOOLS/bin/yq" "select(.kind == \"$kind\")")
+  # The object of that kind with that container (the jobs overlay holds several Jobs).
+  mine="select(.kind == \"$kind\" and ([.spec.template.spec.$list[].name] | contains([\"$container\"])))"
+  obj=$("$TOOLS/bin/kustomize" build "$ROOT/deploy/k8s/$overlay" | "$TOOLS/bin/yq" "$mine")
   api=$("$TOOLS/bin/yq" '.apiVersion' <<<"$obj")
   mkdir -p "$dir"
   {
@@ -66,7 +68,8 @@ render() {
     echo "]}]}}}"
   } >"$dir/patch.yaml"
   [[ -z ${EXTRA_PATCH:-} ]] || printf '%s\n' "$EXTRA_PATCH" >"$dir/extra.yaml"
-  "$TOOLS/bin/kustomize" build "$dir" | "$TOOLS/bin/yq" -o=json -I=0 '.' >"$WORK/$name.json" ||
+  "$TOOLS/bin/kustomize" build "$dir" |
+    "$TOOLS/bin/yq" -o=json -I=0 "(select(.kind != \"$kind\")), ($mine)" >"$WORK/$name.json" ||
     fail "rendering $name"
 }
 doc() { jq -c "select(.kind == \"$2\" and .metadata.name == \"$3\")" "$WORK/$1.json"; } # doc NAME KIND NAME
