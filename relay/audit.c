@@ -435,8 +435,10 @@ static int on_record(void *arg, const kafka_record *r)
     memcpy(idz, id, id_len);
     idz[id_len] = '\0';
     if (!dead && pos != NULL && parse_position(pos, pos_len, &lsn, &index) &&
-        check_order(a, r, idz, lsn, index) != 0)
-        return oom(a), -1;
+        check_order(a, r, idz, lsn, index) != 0) {
+        oom(a);
+        return -1;
+    }
     if ((e = index_find(a, &a->by_id, id, id_len, &slot)) < 0) {
         a->unmatched++; /* a pruned row, another relay's, or outside the selection */
         return 0;
