@@ -7,6 +7,7 @@
  * code that knows a setting by name is the cross-field check at the end.
  */
 #include "config.h"
+#include "config_fields.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -26,7 +27,7 @@
 #define FILE_VALUE_MAX 65536         /* longest value read from such a file */
 #define NAME_MAX_LEN 256             /* longest path or variable name we format */
 
-typedef enum { OPT_STRING, OPT_INT, OPT_BOOL, OPT_ENUM, OPT_PROPS } opt_type;
+typedef enum { OPT_STRING, OPT_INT, OPT_BOOL, OPT_ENUM, OPT_PROPS, OPT_FIELDS } opt_type;
 
 /* Checks a string value; may write a short reason into why (shown in parentheses). */
 typedef bool (*str_check)(const char *value, char *why, size_t why_size);
@@ -70,6 +71,7 @@ static bool check_template(const char *v, char *why, size_t why_size);
 static bool check_zone(const char *v, char *why, size_t why_size);
 static bool check_brokers(const char *v, char *why, size_t why_size);
 static bool check_listen(const char *v, char *why, size_t why_size);
+static bool check_source(const char *v, char *why, size_t why_size);
 
 /* An enum setting is stored as an int; its names are listed in value order. */
 _Static_assert(sizeof(log_level) == sizeof(int) && sizeof(log_format) == sizeof(int) && sizeof(config_value) == sizeof(int) &&
@@ -81,7 +83,8 @@ static const char *const log_levels[] = {
     [LVL_ERROR] = "error", [LVL_WARN] = "warn", [LVL_INFO] = "info", [LVL_DEBUG] = "debug", NULL};
 static const char *const log_formats[] = {[LOG_TEXT] = "text", [LOG_JSON] = "json", NULL};
 static const char *const value_formats[] = {
-    [CONFIG_VALUE_PAYLOAD] = "payload", [CONFIG_VALUE_ENVELOPE] = "envelope", NULL};
+    [CONFIG_VALUE_PAYLOAD] = "payload", [CONFIG_VALUE_ENVELOPE] = "envelope",
+    [CONFIG_VALUE_CLOUDEVENTS] = "cloudevents", NULL};
 static const char *const on_invalid_policies[] = {
     [CONFIG_ON_INVALID_DEAD_LETTER] = "dead_letter", [CONFIG_ON_INVALID_STOP] = "stop", NULL};
 static const char *const on_unknown_policies[] = {[CONFIG_ON_UNKNOWN_ALLOW] = "allow",
@@ -137,8 +140,19 @@ static const opt_def opts[] = {
           "Kafka topic: a fixed name, or a template whose ${column} placeholders are replaced "
           "by the row's column values."),
     OPT_E("outbox.value", outbox.value, CONFIG_VALUE_PAYLOAD, value_formats,
-          "Record value: the payload column as is, or an envelope "
-          "{\"event_id\", \"type\", \"payload\"}."),
+          "Record value: the payload column as is, an envelope "
+          "{\"event_id\", \"type\", \"payload\"}, or a CloudEvents 1.0 JSON document "
+          "(structured content mode)."),
+    {.path = "outbox.fields", .type = OPT_FIELDS, .offset = FIELD(outbox.fields),
+     .expect = CONFIG_FIELDS_EXPECT,
+     .doc = "Columns copied into a record header or a top-level member of the envelope (or "
+            "the CloudEvent), under name (the column's by default); NULL omits it."},
+    OPT_S("outbox.cloudevents_source", outbox.cloudevents_source, "", check_source,
+          "\"\", or a URI reference without spaces such as \"/orders/outbox\"",
+          "CloudEvents source attribute; \"\" is \"/outbox-relay/<name>\"."),
+    OPT_B("outbox.cloudevents_headers", outbox.cloudevents_headers, false,
+          "CloudEvents binary content mode for any value shape: ce_specversion, ce_id, "
+          "ce_source, ce_type, ce_subject, ce_time and content-type headers."),
     OPT_S("outbox.timestamp_zone", outbox.timestamp_zone, "", check_zone,
           "\"\", or a time zone name such as \"UTC\" or \"Asia/Tokyo\"",
           "Time zone of a created_at column of type timestamp (without time zone), as its "
@@ -531,20 +545,23 @@ static bool only_chars(const char *v, size_t min, size_t max, const char *extra,
 
 static bool check_name(const char *v, char *why, size_t why_size)
 {
-    (void)why, (void)why_size;
+    (void)why;
+    (void)why_size;
     return only_chars(v, 1, 200, "._-", true);
 }
 
 static bool check_slot(const char *v, char *why, size_t why_size)
 {
-    (void)why, (void)why_size;
+    (void)why;
+    (void)why_size;
     return only_chars(v, 1, 63, "_", false);
 }
 
 /* Postgres names are at most NAMEDATALEN-1 = 63 bytes; longer ones are silently cut. */
 static bool check_ident(const char *v, char *why, size_t why_size)
 {
-    (void)why, (void)why_size;
+    (void)why;
+    (void)why_size;
     return v[0] != '\0' && strlen(v) <= 63;
 }
 
@@ -565,7 +582,8 @@ static bool check_table(const char *v, char *why, size_t why_size)
  * exists is known only where it is used (event_mapper_set_zone). */
 static bool check_zone(const char *v, char *why, size_t why_size)
 {
-    (void)why, (void)why_size;
+    (void)why;
+    (void)why_size;
     return v[0] == '\0' || (only_chars(v, 1, 64, "/_+-", true) && v[0] != '/' &&
                             strstr(v, "..") == NULL);
 }
@@ -583,7 +601,8 @@ static bool check_opt_column(const char *v, char *why, size_t why_size)
 /* Kafka's own rule for topic names. */
 static bool check_topic(const char *v, char *why, size_t why_size)
 {
-    (void)why, (void)why_size;
+    (void)why;
+    (void)why_size;
     return only_chars(v, 1, 249, "._-", true) && strcmp(v, ".") != 0 && strcmp(v, "..") != 0;
 }
 
@@ -639,6 +658,17 @@ static bool check_template(const char *v, char *why, size_t why_size)
 }
 
 /* "", or host:port / [v6]:port / :port with a decimal port; http.c resolves the host. */
+/* A CloudEvents source: a URI reference; "" derives it from name. */
+static bool check_source(const char *v, char *why, size_t why_size)
+{
+    (void)why;
+    (void)why_size;
+    for (const char *p = v; *p; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+            return false;
+    return strlen(v) <= 1024;
+}
+
 static bool check_listen(const char *v, char *why, size_t why_size)
 {
     const char *colon = strrchr(v, ':');
@@ -933,6 +963,9 @@ static bool read_setting(load_ctx *c, const opt_def *o, const config_setting_t *
         }
         break;
     case OPT_PROPS: break;
+    case OPT_FIELDS:
+        return config_fields_read(s, where, &c->cfg->outbox.fields, &c->cfg->outbox.nfields,
+                                  c->err, c->err_size);
     }
     /* A string's format is explained once its type is right. */
     return fail(c, "%s: expected %s, got %s", where,
@@ -1120,6 +1153,9 @@ static bool apply_env(load_ctx *c, const char *entry)
                             var, quoted(value, q, sizeof q));
             *bool_field(c->cfg, o) = b;
             return true;
+        case OPT_FIELDS:
+            return config_fields_parse(value, var, &c->cfg->outbox.fields,
+                                       &c->cfg->outbox.nfields, c->err, c->err_size);
         case OPT_PROPS:
             return fail(c, "%s: set one property per variable, e.g. " ENV_PREFIX ENV_PROPS
                            "_COMPRESSION_TYPE=lz4",
@@ -1227,6 +1263,28 @@ static void where_from(const load_ctx *c, size_t i, char *buf, size_t size)
         buf[0] = '\0';
 }
 
+/* The record shape's settings together (shape.h says what fits); the CloudEvents source
+ * derived from name when not set. */
+static bool shape_settings(load_ctx *c)
+{
+    const char *blame = "outbox.value";
+    char where[PATH_MAX + NAME_MAX_LEN], why[512];
+
+    if (c->cfg->outbox.cloudevents_source[0] == '\0') {
+        size_t size = strlen(c->cfg->name) + sizeof "/outbox-relay/";
+        char *src = malloc(size);
+        if (src == NULL)
+            return oom(c);
+        snprintf(src, size, "/outbox-relay/%s", c->cfg->name);
+        free(c->cfg->outbox.cloudevents_source);
+        c->cfg->outbox.cloudevents_source = src;
+    }
+    if (config_fields_check(c->cfg, &blame, why, sizeof why))
+        return true;
+    where_from(c, (size_t)(find_opt(blame) - opts), where, sizeof where);
+    return fail(c, "%s%s", where, why);
+}
+
 static bool cross_check(load_ctx *c)
 {
     const opt_def *topic = find_opt("outbox.topic");
@@ -1260,7 +1318,7 @@ static bool cross_check(load_ctx *c)
                     "topic",
                     where, quoted(c->cfg->dead_letter.topic, q, sizeof q));
     }
-    return true;
+    return shape_settings(c);
 }
 
 /* ---- public ---- */
@@ -1277,6 +1335,7 @@ void config_free(relay_config *cfg)
         free(cfg->kafka.properties[i].value);
     }
     free(cfg->kafka.properties);
+    config_fields_free(cfg->outbox.fields, cfg->outbox.nfields);
     free(cfg->source);
     free(cfg);
 }
@@ -1316,7 +1375,8 @@ relay_config *config_load(const char *path, char *const *envp, char *errbuf, siz
         case OPT_INT:
         case OPT_ENUM: *int_field(c.cfg, o) = o->def_int; break;
         case OPT_BOOL: *bool_field(c.cfg, o) = o->def_int != 0; break;
-        case OPT_PROPS: break;
+        case OPT_PROPS:
+        case OPT_FIELDS: break;
         }
     }
     if (path != NULL) {

@@ -16,7 +16,7 @@
 #include "log.h"
 
 /* The enum-like settings, parsed at load time; each *_name() gives the text a user writes. */
-typedef enum { CONFIG_VALUE_PAYLOAD, CONFIG_VALUE_ENVELOPE } config_value;
+typedef enum { CONFIG_VALUE_PAYLOAD, CONFIG_VALUE_ENVELOPE, CONFIG_VALUE_CLOUDEVENTS } config_value;
 typedef enum { CONFIG_ON_INVALID_DEAD_LETTER, CONFIG_ON_INVALID_STOP } config_on_invalid;
 typedef enum {
     CONFIG_ON_UNKNOWN_ALLOW,
@@ -25,6 +25,15 @@ typedef enum {
 } config_on_unknown;
 typedef enum { CONFIG_APPLIES_TO_PAYLOAD, CONFIG_APPLIES_TO_VALUE } config_applies_to;
 typedef enum { CONFIG_DRAFT_2020_12, CONFIG_DRAFT_7 } config_draft;
+
+typedef enum { CONFIG_PLACE_HEADER, CONFIG_PLACE_ENVELOPE } config_placement;
+
+/* One entry of outbox.fields: a column copied into a header or the envelope (config_fields.h). */
+typedef struct config_field {
+    char *column;
+    config_placement placement;
+    char *name; /* header or envelope member name; the column's when not given */
+} config_field;
 
 typedef struct config_prop {
     char *name;  /* librdkafka property name, e.g. "compression.type" */
@@ -57,7 +66,11 @@ typedef struct relay_config {
     struct {
         char *table;    /* [schema.]name; schema defaults to public */
         char *topic;    /* fixed name or template with ${column} */
-        config_value value; /* "payload" | "envelope" */
+        config_value value; /* "payload" | "envelope" | "cloudevents" */
+        config_field *fields; /* outbox.fields, in file order */
+        size_t nfields;
+        char *cloudevents_source; /* CloudEvents source; set at load ("/outbox-relay/<name>") */
+        bool cloudevents_headers; /* CloudEvents binary content mode: ce_* headers */
         char *timestamp_zone; /* zone of a zone-less created_at; "" = the database's TimeZone */
         struct {
             char *id;

@@ -9,19 +9,15 @@
 
 #include <jansson.h>
 
+#include "scratch.h"
+#include "shape.h"
+
 /* A part of the topic template: literal text, or ${column}. */
 typedef struct tmpl_part {
     bool is_column;
     char *text;
     int col; /* bound column index for is_column */
 } tmpl_part;
-
-/* Growable scratch buffer; the event's pointers are fixed up once it stops moving. */
-typedef struct scratch {
-    char *buf;
-    size_t len, cap;
-    bool failed; /* an append ran out of memory since the last reset */
-} scratch;
 
 enum { COL_ID, COL_AGGREGATE_TYPE, COL_AGGREGATE_ID, COL_EVENT_TYPE, COL_PAYLOAD, COL_HEADERS,
        COL_CREATED_AT, COL_VERSION, NCOLS };
@@ -37,6 +33,7 @@ struct event_mapper {
     uint64_t bound_shape;
     bool local_zone; /* zone-less created_at values are in the process's TZ, not UTC */
     int col[NCOLS]; /* -1 when the role has no column */
+    shape *shape;   /* outbox.fields and CloudEvents */
     scratch sb;
 };
 
@@ -107,7 +104,8 @@ event_mapper *event_mapper_new(const relay_config *cfg, const char *replay_job, 
     m->cfg = cfg;
     m->replay_job = replay_job;
     config_table_parts(cfg, m->nspname, m->relname);
-    if (parse_template(m, cfg->outbox.topic, errbuf, errbuf_size) != 0)
+    if (parse_template(m, cfg->outbox.topic, errbuf, errbuf_size) != 0 ||
+        (m->shape = shape_new(cfg, errbuf, errbuf_size)) == NULL)
         goto fail;
     return m;
 fail:
@@ -122,6 +120,7 @@ void event_mapper_free(event_mapper *m)
     for (int i = 0; i < m->nparts; i++)
         free(m->parts[i].text);
     free(m->parts);
+    shape_free(m->shape);
     free(m->sb.buf);
     free(m);
 }
@@ -173,69 +172,11 @@ static int bind(event_mapper *m, const event_row *rel, char *errbuf, size_t errb
             return -1;
         }
     }
+    if (shape_bind(m->shape, rel, errbuf, errbuf_size) != 0)
+        return -1;
     m->bound = true;
     m->bound_shape = rel->shape;
     return 0;
-}
-
-static bool sb_reserve(scratch *sb, size_t more)
-{
-    if (sb->len + more <= sb->cap)
-        return true;
-    size_t cap = sb->cap ? sb->cap : 4096;
-    while (cap < sb->len + more)
-        cap *= 2;
-    char *grown = realloc(sb->buf, cap);
-    if (grown == NULL) {
-        sb->failed = true;
-        return false;
-    }
-    sb->buf = grown;
-    sb->cap = cap;
-    return true;
-}
-
-/* Appends n bytes and a NUL (not counted in the value, but it keeps every piece usable
- * as a C string); returns the offset of the piece. Out of memory sets sb->failed. */
-static size_t sb_add(scratch *sb, const char *data, size_t n)
-{
-    size_t off = sb->len;
-
-    if (!sb_reserve(sb, n + 1))
-        return 0;
-    memcpy(sb->buf + sb->len, data, n);
-    sb->buf[sb->len + n] = '\0';
-    sb->len += n + 1;
-    return off;
-}
-
-/* Appends without the NUL, for pieces built in several steps. */
-static bool sb_cat(scratch *sb, const char *data, size_t n)
-{
-    if (!sb_reserve(sb, n + 1))
-        return false;
-    memcpy(sb->buf + sb->len, data, n);
-    sb->len += n;
-    return true;
-}
-
-/* Appends text as a JSON string literal, escaped by jansson. */
-static bool sb_cat_json_string(scratch *sb, const char *text, size_t n)
-{
-    json_t *s = json_stringn(text, n);
-    bool ok = false;
-
-    if (s == NULL) {
-        sb->failed = true; /* not UTF-8: Postgres text always is, so memory */
-        return false;
-    }
-    size_t need = json_dumpb(s, NULL, 0, JSON_ENCODE_ANY);
-    if (sb_reserve(sb, need + 1)) {
-        sb->len += json_dumpb(s, sb->buf + sb->len, need, JSON_ENCODE_ANY);
-        ok = true;
-    }
-    json_decref(s);
-    return ok;
 }
 
 bool event_topic_legal(const char *t, size_t n)
@@ -467,7 +408,7 @@ static int add_row_headers(event_mapper *m, const event_value *v, event *out, si
         const char *text;
         size_t len;
 
-        if (reserved_header(k))
+        if (reserved_header(k) || shape_reserved_header(m->shape, k))
             continue;
         if (out->nheaders >= EVENT_MAX_HEADERS) {
             snprintf(errbuf, errbuf_size, "outbox row: more than %d headers", EVENT_MAX_HEADERS);
@@ -724,6 +665,8 @@ int event_map(event_mapper *m, const event_row *row, relay_lsn commit_lsn, uint3
     const event_value *headers;
     size_t topic_off, key_off, id_off, type_off, value_off, value_len;
     size_t payload_off, version_off = 0;
+    int64_t time_us = row->commit_time_us;
+    shape_facts facts;
     size_t name_off[EVENT_MAX_HEADERS], hval_off[EVENT_MAX_HEADERS];
     scratch *sb = &m->sb;
 
@@ -788,9 +731,11 @@ int event_map(event_mapper *m, const event_row *row, relay_lsn commit_lsn, uint3
             !sb_cat(sb, ",\"payload\":", 11))
             goto oom;
         payload_off = sb->len;
-        if (!sb_cat(sb, payload->data, payload->len) || !sb_cat(sb, "}", 1))
+        if (!sb_cat(sb, payload->data, payload->len) ||
+            !shape_envelope_fields(m->shape, sb, row) || !sb_cat(sb, "}", 1))
             goto oom;
-    } else if (!sb_cat(sb, payload->data, payload->len)) {
+    } else if (m->cfg->outbox.value == CONFIG_VALUE_PAYLOAD &&
+               !sb_cat(sb, payload->data, payload->len)) {
         goto oom;
     }
     value_len = sb->len - value_off;
@@ -833,9 +778,25 @@ int event_map(event_mapper *m, const event_row *row, relay_lsn commit_lsn, uint3
             return salvage(m, row, commit_lsn, index, true, topic_off, out, errbuf, errbuf_size);
         }
         out->timestamp_ms = us >= 0 ? us / 1000 : -((-us + 999) / 1000);
+        time_us = us;
     } else {
         out->timestamp_ms = row->commit_time_us / 1000;
     }
+
+    /* outbox.fields headers, CloudEvents: the value then the headers (value_off, payload_off). */
+    facts = (shape_facts){id->data, type->data, key->data, payload->data, id->len, type->len,
+                          key->len, payload->len, false, time_us};
+    if (m->cfg->outbox.value == CONFIG_VALUE_ENVELOPE)
+        facts.payload_json = true; /* checked above: the envelope needs it */
+    else if (m->cfg->outbox.value == CONFIG_VALUE_CLOUDEVENTS || m->cfg->outbox.cloudevents_headers)
+        facts.payload_json = json_text_valid(payload->data, payload->len);
+    if (m->cfg->outbox.value == CONFIG_VALUE_CLOUDEVENTS) {
+        if (!shape_cloudevent(m->shape, sb, row, &facts, &value_off, &value_len))
+            goto oom;
+        payload_off = sb_add(sb, payload->data, payload->len);
+    }
+    if (shape_headers(m->shape, sb, row, &facts, out, hval_off, errbuf, errbuf_size) != 0)
+        return salvage(m, row, commit_lsn, index, true, topic_off, out, errbuf, errbuf_size);
 
     if (sb->failed)
         goto oom;

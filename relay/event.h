@@ -3,8 +3,9 @@
  *
  * Owns: which table is the outbox, which of its columns hold the id, key, type, payload,
  * headers and time (from the config), the topic template, the value format (payload as is,
- * or the seed article's envelope) and the record headers (DESIGN §4). Takes a neutral row
- * (event_row), whoever read it: knows nothing of sockets, pgoutput or Kafka.
+ * the seed article's envelope, or a CloudEvent) and the record headers (DESIGN §4); what
+ * outbox.fields and CloudEvents add is shape.h's. Takes a neutral row (event_row), whoever
+ * read it: knows nothing of sockets, pgoutput or Kafka.
  */
 #ifndef RELAY_EVENT_H
 #define RELAY_EVENT_H
@@ -73,6 +74,8 @@ typedef struct event_row {
     const event_value *values;
     uint64_t shape; /* equal while names stay the same: the mapper binds once per shape */
     int64_t commit_time_us; /* µs since 1970: the timestamp when there is no created_at */
+    const uint32_t *types;  /* pg_type oid of each column, or NULL when the reader has none:
+                               an outbox.fields envelope member then renders as a string */
 } event_row;
 
 typedef struct event_mapper event_mapper;

@@ -42,6 +42,7 @@ typedef struct row_shape {
     int cap;
     const char **names;
     event_value *values;
+    uint32_t *types; /* pg_type oids, from the Relation message */
 } row_shape;
 
 typedef struct pipeline {
@@ -179,19 +180,23 @@ static int row_of(pipeline *p, const pgo_relation *rel, const pgo_value *vals, i
     if (n > rs->cap) {
         const char **names = realloc(rs->names, (size_t)n * sizeof(*names));
         event_value *values = names ? realloc(rs->values, (size_t)n * sizeof(*values)) : NULL;
+        uint32_t *types = values ? realloc(rs->types, (size_t)n * sizeof(*types)) : NULL;
         if (names != NULL)
             rs->names = names;
-        if (values == NULL) {
+        if (values != NULL)
+            rs->values = values;
+        if (types == NULL) {
             snprintf(p->err, sizeof p->err, "out of memory");
             return -1;
         }
-        rs->values = values;
+        rs->types = types;
         rs->cap = n;
         rs->shape = 0;
     }
     if (rs->shape != shape) {
         for (int i = 0; i < n; i++) {
             rs->names[i] = rel->columns[i].name;
+            rs->types[i] = rel->columns[i].type_oid;
             if (p->cfg->outbox.value == CONFIG_VALUE_ENVELOPE &&
                 strcmp(rel->columns[i].name, p->cfg->outbox.columns.payload) == 0 &&
                 rel->columns[i].type_oid != JSON_OID && rel->columns[i].type_oid != JSONB_OID)
@@ -208,7 +213,7 @@ static int row_of(pipeline *p, const pgo_relation *rel, const pgo_value *vals, i
     for (int i = 0; i < n; i++)
         rs->values[i] = (event_value){vals[i].kind == 't' ? vals[i].data : NULL, vals[i].len};
     *row = (event_row){rel->nspname, rel->relname, n,   rs->names, rs->values,
-                       shape,        p->txn_commit_time_us};
+                       shape,        p->txn_commit_time_us, rs->types};
     return 0;
 }
 
@@ -864,6 +869,7 @@ out:
     event_mapper_free(p.mapper);
     free(p.row.names);
     free(p.row.values);
+    free(p.row.types);
     pgo_decoder_free(p.decoder);
     return rc;
 }

@@ -19,6 +19,7 @@ struct scan {
     char nspname[CONFIG_NAME_SIZE], relname[CONFIG_NAME_SIZE]; /* outbox.table, unquoted */
     const char **names; /* the columns of the pages, bound at the first row */
     event_value *values;
+    uint32_t *types; /* pg_type oids of the columns */
     int ncols;
     int id_col;
     int64_t row_time_us;
@@ -182,6 +183,7 @@ void scan_close(scan *s)
     }
     free(s->names);
     free(s->values);
+    free(s->types);
     PQfreemem(s->table);
     PQfreemem(s->c_id);
     PQfreemem(s->c_created);
@@ -354,10 +356,13 @@ static int bind_columns(scan *s, const PGresult *page)
     s->ncols = PQnfields(page);
     s->names = calloc((size_t)s->ncols, sizeof(*s->names));
     s->values = calloc((size_t)s->ncols, sizeof(*s->values));
-    if (s->names == NULL || s->values == NULL) {
+    s->types = calloc((size_t)s->ncols, sizeof(*s->types));
+    if (s->names == NULL || s->values == NULL || s->types == NULL) {
         snprintf(s->err, sizeof s->err, "out of memory");
         return EXIT_INTERNAL;
     }
+    for (int c = 0; c < s->ncols; c++)
+        s->types[c] = (uint32_t)PQftype(page, c);
     s->id_col = PQfnumber(page, s->c_id);
     if (s->id_col < 0) {
         snprintf(s->err, sizeof s->err, "outbox table %s has no column \"%s\"",
@@ -380,7 +385,8 @@ int scan_row(scan *s, const PGresult *page, int r, event_row *row, const char **
         s->values[c] = (event_value){PQgetisnull(page, r, c) ? NULL : PQgetvalue(page, r, c),
                                      (size_t)PQgetlength(page, r, c)};
     }
-    *row = (event_row){s->nspname, s->relname, s->ncols, s->names, s->values, 1, s->row_time_us};
+    *row = (event_row){s->nspname, s->relname, s->ncols,     s->names,
+                       s->values,  1,          s->row_time_us, s->types};
     *id = PQgetvalue(page, r, s->id_col);
     *id_len = (size_t)PQgetlength(page, r, s->id_col);
     return EXIT_OK;

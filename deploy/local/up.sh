@@ -19,7 +19,7 @@ exec 3>&1 1>&2
 pkgs=(postgresql-15 postgresql-client-15 libpq-dev librdkafka-dev
   libjansson-dev libconfig-dev check libsubunit-dev pkg-config kcat
   libpcre2-dev libsystemd-dev json-schema-test-suite clang libclang-rt-14-dev cmake gcc make jq bc
-  systemd podman runc mmdebstrap libmicrohttpd-dev prometheus curl openssl)
+  systemd podman runc mmdebstrap libmicrohttpd-dev prometheus curl openssl python3-venv)
 command -v java >/dev/null || pkgs+=(default-jre-headless)
 command -v mvn >/dev/null || pkgs+=(maven)
 need_apt "${pkgs[@]}"

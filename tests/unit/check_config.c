@@ -63,6 +63,10 @@ static const setting_spec specs[] = {
          "outbox.event.${aggregate_type}", "orders"),
     SPEC("outbox.value", "OUTBOX_RELAY_OUTBOX_VALUE", S_ENUM, outbox.value, "payload",
          "envelope"),
+    SPEC("outbox.cloudevents_source", "OUTBOX_RELAY_OUTBOX_CLOUDEVENTS_SOURCE", S_STR,
+         outbox.cloudevents_source, "/outbox-relay/outbox-relay", "/orders/outbox"),
+    SPEC("outbox.cloudevents_headers", "OUTBOX_RELAY_OUTBOX_CLOUDEVENTS_HEADERS", S_BOOL,
+         outbox.cloudevents_headers, "false", "true"),
     SPEC("outbox.columns.id", "OUTBOX_RELAY_OUTBOX_COLUMNS_ID", S_STR, outbox.columns.id, "id",
          "event_id"),
     SPEC("outbox.columns.aggregate_type", "OUTBOX_RELAY_OUTBOX_COLUMNS_AGGREGATE_TYPE", S_STR,
@@ -296,6 +300,8 @@ START_TEST(reference_file_sets_every_default)
                       "etc/outbox-relay.conf does not document %s", specs[i].path);
     ck_assert_msg(config_lookup(&lc, "kafka.properties") != NULL,
                   "etc/outbox-relay.conf does not document kafka.properties");
+    ck_assert_msg(config_lookup(&lc, "outbox.fields") != NULL,
+                  "etc/outbox-relay.conf does not document outbox.fields");
     config_destroy(&lc);
 }
 END_TEST
@@ -570,6 +576,42 @@ static const struct file_error {
     /* libconfig's own errors. */
     {"name = \"x\"\nlog = { level = ; };\n", 2, "syntax error"},
     {"name = \"x\";\nname = \"y\";\n", 2, "duplicate setting name"},
+    /* outbox.fields and CloudEvents: entries, placements and the names the relay keeps. */
+    {"outbox = {\n  fields = ( { column = \"t\"; placement = \"side\"; } );\n};\n", 2,
+     "outbox.fields[0]: placement: expected \"header\" or \"envelope\", got \"side\""},
+    {"outbox = {\n  fields = ( { column = \"t\"; } );\n};\n", 2,
+     "outbox.fields[0]: placement is missing: set placement = \"header\" or \"envelope\""},
+    {"outbox = {\n  fields = ( { column = \"t\"; placement = \"header\"; alias = \"x\"; } );\n};\n",
+     2, "outbox.fields[0]: unknown setting \"alias\" (known: column, placement, name)"},
+    {"outbox = {\n  fields = { column = \"t\"; };\n};\n", 2, "outbox.fields: expected a list"},
+    {"outbox = {\n  fields = ( { column = \"a\"; placement = \"header\"; name = \"t\"; },\n"
+     "    { column = \"b\"; placement = \"header\"; name = \"t\"; } );\n};\n",
+     2, "outbox.fields[1]: the header name \"t\" is already given by entry 0"},
+    {"outbox = {\n  fields = ( { column = \"eid\"; placement = \"header\"; name = \"event_id\"; } );\n};\n",
+     2, "outbox.fields: column \"eid\" goes to header \"event_id\", which the relay sets itself: "
+        "give the entry another name"},
+    {"outbox = {\n  fields = ( { column = \"tenant\"; placement = \"envelope\"; } );\n};\n", 2,
+     "outbox.fields: column \"tenant\" has placement \"envelope\", but outbox.value = "
+     "\"payload\" has no envelope"},
+    {"outbox = {\n  value = \"envelope\";\n"
+     "  fields = ( { column = \"x\"; placement = \"envelope\"; name = \"payload\"; } );\n};\n",
+     3, "outbox.fields: column \"x\" goes to envelope member \"payload\", which the relay writes"},
+    {"outbox = {\n  value = \"cloudevents\";\n"
+     "  fields = ( { column = \"tenant\"; placement = \"envelope\"; name = \"Tenant_Id\"; } );\n};\n",
+     3, "outbox.fields: column \"tenant\" becomes CloudEvents extension attribute \"Tenant_Id\", "
+        "but such names are lower-case letters and digits only: set name = \"tenantid\""},
+    {"outbox = {\n  value = \"cloudevents\";\n"
+     "  fields = ( { column = \"t\"; placement = \"header\"; name = \"ce_tenant\"; } );\n};\n",
+     3, "outbox.fields: column \"t\" goes to header \"ce_tenant\", which the relay sets itself "
+        "(a structured CloudEvent has no ce_ headers)"},
+    {"outbox = {\n  cloudevents_headers = true;\n"
+     "  fields = ( { column = \"t\"; placement = \"header\"; name = \"ce_source\"; } );\n};\n",
+     3, "outbox.fields: column \"t\" goes to header \"ce_source\", which the relay sets itself"},
+    {"outbox = {\n  value = \"cloudevents\";\n  cloudevents_headers = true;\n};\n", 3,
+     "outbox.cloudevents_headers = true with outbox.value = \"cloudevents\": a structured "
+     "CloudEvent carries its attributes in the value and no ce_ headers; choose one content mode"},
+    {"outbox = {\n  cloudevents_source = \"/a b\";\n};\n", 2,
+     "outbox.cloudevents_source: expected \"\", or a URI reference without spaces"},
     /* The first problem in the file is the one reported. */
     {"name = \"ok\";\nlog = { level = \"loud\"; };\nbatch = { max_events = 0; };\n", 2,
      "log.level: expected"},
@@ -1009,6 +1051,44 @@ START_TEST(exposed_config_file_is_warned_about)
 }
 END_TEST
 
+/* outbox.fields from the file and from the environment; a binary-mode extension header. */
+START_TEST(fields_from_file_and_env)
+{
+    char err[512], path[64];
+    char *envp[] = {"OUTBOX_RELAY_OUTBOX_FIELDS=region:header,tenant:envelope:tenantid", NULL};
+    char *bad_env[] = {"OUTBOX_RELAY_OUTBOX_FIELDS=region", NULL};
+    relay_config *cfg = load_text(
+        "name = \"orders\";\noutbox = {\n  value = \"envelope\";\n  cloudevents_headers = true;\n"
+        "  fields = ( { column = \"tenant\"; placement = \"header\"; name = \"ce_tenant\"; },\n"
+        "             { column = \"region\"; placement = \"envelope\"; } );\n};\n",
+        no_env, err, sizeof err, path, sizeof path);
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_uint_eq(cfg->outbox.nfields, 2);
+    ck_assert_str_eq(cfg->outbox.fields[0].column, "tenant");
+    ck_assert_int_eq(cfg->outbox.fields[0].placement, CONFIG_PLACE_HEADER);
+    ck_assert_str_eq(cfg->outbox.fields[0].name, "ce_tenant");
+    ck_assert_str_eq(cfg->outbox.fields[1].name, "region"); /* the column's by default */
+    ck_assert_int_eq(cfg->outbox.fields[1].placement, CONFIG_PLACE_ENVELOPE);
+    ck_assert_str_eq(cfg->outbox.cloudevents_source, "/outbox-relay/orders");
+    config_free(cfg);
+
+    cfg = load_text("outbox = { value = \"cloudevents\"; fields = []; };\n", envp, err,
+                    sizeof err, path, sizeof path);
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_uint_eq(cfg->outbox.nfields, 2);
+    ck_assert_str_eq(cfg->outbox.fields[0].column, "region");
+    ck_assert_str_eq(cfg->outbox.fields[0].name, "region");
+    ck_assert_str_eq(cfg->outbox.fields[1].name, "tenantid");
+    ck_assert_int_eq(cfg->outbox.fields[1].placement, CONFIG_PLACE_ENVELOPE);
+    config_free(cfg);
+
+    ck_assert_ptr_null(config_load(NULL, bad_env, err, sizeof err));
+    ck_assert_str_eq(err, "OUTBOX_RELAY_OUTBOX_FIELDS[0]: placement is missing: set placement "
+                          "= \"header\" or \"envelope\"");
+}
+END_TEST
+
 Suite *suite_config(void)
 {
     Suite *s = suite_create("config");
@@ -1025,6 +1105,7 @@ Suite *suite_config(void)
     tcase_add_loop_test(files, file_sets_each_setting, 0, (int)NSPECS);
     tcase_add_test(files, enum_values_are_stored_canonically);
     tcase_add_test(files, include_is_relative_to_the_file);
+    tcase_add_test(files, fields_from_file_and_env);
     suite_add_tcase(s, files);
 
     tcase_add_loop_test(errors, file_error, 0, (int)(sizeof file_errors / sizeof file_errors[0]));

@@ -30,7 +30,7 @@ static int map(event_mapper *m, const table *t, const event_value *values, relay
                uint32_t index, int64_t commit_time_pg_us, event *ev, char *err, size_t size)
 {
     event_row row = {"public", "outbox",  t->ncols, t->names, values,
-                     t->shape, commit_time_pg_us + CLOCK_PG_EPOCH_OFFSET_US};
+                     t->shape, commit_time_pg_us + CLOCK_PG_EPOCH_OFFSET_US, NULL};
 
     return event_map(m, &row, lsn, index, ev, err, size);
 }
