@@ -23,7 +23,7 @@
     "a list of groups ({ column = \"tenant\"; placement = \"header\" or \"envelope\"; name = " \
     "\"tenant_id\"; }), or in the environment \"column:placement[:name],...\""
 
-/* Reads the list s (where: "FILE:LINE: outbox.fields", for messages) into *fields/*n,
+/* Reads the list s (where: "FILE:LINE: outbox.fields", for messages) into *fields and *n,
  * replacing what was there. false with one line in err. */
 bool config_fields_read(const config_setting_t *s, const char *where, config_field **fields,
                         size_t *n, char *err, size_t err_size);

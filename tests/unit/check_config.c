@@ -489,7 +489,7 @@ static const struct file_error {
     {"log = { level = \"verbose\"; };\n", 1,
      "log.level: expected one of error, warn, info, debug, got \"verbose\""},
     {"outbox = { value = \"json\"; };\n", 1,
-     "outbox.value: expected one of payload, envelope, got \"json\""},
+     "outbox.value: expected one of payload, envelope, cloudevents, got \"json\""},
     {"name = \"my relay\";\n", 1,
      "name: expected 1-200 characters from A-Z, a-z, 0-9, '.', '_' and '-', got \"my relay\""},
     {"name = \"\";\n", 1, "name: expected 1-200 characters"},

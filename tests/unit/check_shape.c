@@ -1,5 +1,6 @@
 /* Record shapes: outbox.fields as headers and envelope members, CloudEvents in the
  * structured and binary content modes, through event_map as run and backfill call it. */
+#include <stdio.h>
 #include <string.h>
 
 #include "event.h"
