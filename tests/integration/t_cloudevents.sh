@@ -5,8 +5,9 @@
 # structured CloudEvents, `backfill` writes the envelope with etc/fields.conf and the binary
 # content mode (outbox.cloudevents_headers). A consumer built on the CloudEvents SDK for
 # Python and kafka-python (PyPI, in a venv under .local/tools) parses every record of both
-# modes into events equal to the rows. A field naming a header the relay sets is refused at
-# load, a field whose column the table lacks at start.
+# modes into events equal to the rows; schemas with applies_to = "value" check the
+# CloudEvent. A field naming a header the relay sets is refused at load, a field whose
+# column the table lacks at start.
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 VENV=$ROOT/.local/tools/cloudevents-venv
@@ -38,10 +39,19 @@ OUTBOX_RELAY_OUTBOX_FIELDS=region:header expect 78 \
   'outbox table public.outbox has no column "region", which outbox.fields names' -- \
   "$RELAY_BIN" backfill -c "$ROOT/etc/outbox-relay.conf" --job missing --topic "it.$ID.missing"
 
-# run: structured CloudEvents.
-RELAY_CONF=$ROOT/etc/cloudevents.conf relay_start
+# run: structured CloudEvents, schema-checked as the record value (schemas.applies_to =
+# "value"): the schemas describe the CloudEvent, so OrderCreated passes only as one, and
+# OrderPaid, whose row has no tenant, lacks the extension attribute and is dead-lettered.
+mkdir "$WORK/schemas"
+echo '{"type": "object", "required": ["specversion", "id", "source", "type", "subject", "time", "datacontenttype", "data"],
+  "properties": {"specversion": {"const": "1.0"}, "data": {"type": "object", "required": ["n"]}}}' \
+  >"$WORK/schemas/OrderCreated.json"
+echo '{"type": "object", "required": ["specversion", "tenant"]}' >"$WORK/schemas/OrderPaid.json"
+OUTBOX_RELAY_SCHEMAS_DIR=$WORK/schemas OUTBOX_RELAY_SCHEMAS_APPLIES_TO=value \
+  OUTBOX_RELAY_DEAD_LETTER_TOPIC=it.$ID.dead RELAY_CONF=$ROOT/etc/cloudevents.conf relay_start
 wait_confirmed "$(current_lsn)" 60
 relay_stop
+read_committed "it.$ID.dead" -J >"$WORK/dead.json"
 # backfill: the envelope with fields, and the binary content mode.
 "$RELAY_BIN" backfill -c "$ROOT/etc/fields.conf" --job fields --topic "it.$ID.fields" \
   >>"$WORK/relay.log" 2>&1 || fail "backfill (fields) exited $?"
@@ -64,13 +74,18 @@ got=$(jq -c "($H) as \$hd | (.payload | fromjson) as \$v | select(\$v.id == \"1\
 [[ $got == '["application/cloudevents+json","acme",0,"2026-11-27T07:51:30.123456Z","/orders/outbox"]' ]] ||
   fail "structured record of row 1: $got"
 
+dead=$(jq -r "($H) as \$hd | [\$hd.event_id, \$hd.dead_letter_reason, (.payload | fromjson | .type)] | @tsv" \
+  "$WORK/dead.json" | tr '\t\n' ' |')
+[[ $dead == '2 invalid OrderPaid|' ]] || fail "dead letters of the structured run: $dead"
+
+jq -c 'select(.id != "2")' "$WORK/rows.jsonl" >"$WORK/published.jsonl"
 for mode in structured binary; do
-  topic=it.$ID.order source=/orders/outbox
-  [[ $mode == binary ]] && topic=it.$ID.binary source=/outbox-relay/relay-$ID
+  topic=it.$ID.order source=/orders/outbox rows=$WORK/published.jsonl n=2
+  [[ $mode == binary ]] && topic=it.$ID.binary source=/outbox-relay/relay-$ID rows=$WORK/rows.jsonl n=3
   out=$("$VENV/bin/python" "$ROOT/tests/tools/ce_consumer.py" "$KAFKA_BROKERS" "$topic" "$mode" \
-    "$WORK/rows.jsonl" "$source" 2>&1) || fail "CloudEvents SDK consumer ($mode): $out"
-  [[ $out == "3 events equal their rows" ]] || fail "CloudEvents SDK consumer ($mode): $out"
+    "$rows" "$source" 2>&1) || fail "CloudEvents SDK consumer ($mode): $out"
+  [[ $out == "$n events equal their rows" ]] || fail "CloudEvents SDK consumer ($mode): $out"
   log "$mode: $out"
 done
-audit_ok "the structured records" 3 0
-log "ok: fields as headers and envelope members, CloudEvents structured (run) and binary (backfill) read by the SDK"
+OUTBOX_RELAY_DEAD_LETTER_TOPIC=it.$ID.dead audit_ok "the structured records" 3 1
+log "ok: fields as headers and envelope members, CloudEvents structured (run, schema-checked as the value) and binary (backfill) read by the SDK"
