@@ -545,23 +545,20 @@ static bool only_chars(const char *v, size_t min, size_t max, const char *extra,
 
 static bool check_name(const char *v, char *why, size_t why_size)
 {
-    (void)why;
-    (void)why_size;
+    (void)why, (void)why_size;
     return only_chars(v, 1, 200, "._-", true);
 }
 
 static bool check_slot(const char *v, char *why, size_t why_size)
 {
-    (void)why;
-    (void)why_size;
+    (void)why, (void)why_size;
     return only_chars(v, 1, 63, "_", false);
 }
 
 /* Postgres names are at most NAMEDATALEN-1 = 63 bytes; longer ones are silently cut. */
 static bool check_ident(const char *v, char *why, size_t why_size)
 {
-    (void)why;
-    (void)why_size;
+    (void)why, (void)why_size;
     return v[0] != '\0' && strlen(v) <= 63;
 }
 
@@ -582,8 +579,7 @@ static bool check_table(const char *v, char *why, size_t why_size)
  * exists is known only where it is used (event_mapper_set_zone). */
 static bool check_zone(const char *v, char *why, size_t why_size)
 {
-    (void)why;
-    (void)why_size;
+    (void)why, (void)why_size;
     return v[0] == '\0' || (only_chars(v, 1, 64, "/_+-", true) && v[0] != '/' &&
                             strstr(v, "..") == NULL);
 }
@@ -601,8 +597,7 @@ static bool check_opt_column(const char *v, char *why, size_t why_size)
 /* Kafka's own rule for topic names. */
 static bool check_topic(const char *v, char *why, size_t why_size)
 {
-    (void)why;
-    (void)why_size;
+    (void)why, (void)why_size;
     return only_chars(v, 1, 249, "._-", true) && strcmp(v, ".") != 0 && strcmp(v, "..") != 0;
 }
 
@@ -657,7 +652,6 @@ static bool check_template(const char *v, char *why, size_t why_size)
     return true;
 }
 
-/* "", or host:port / [v6]:port / :port with a decimal port; http.c resolves the host. */
 /* A CloudEvents source: a URI reference; "" derives it from name. */
 static bool check_source(const char *v, char *why, size_t why_size)
 {
@@ -669,6 +663,7 @@ static bool check_source(const char *v, char *why, size_t why_size)
     return strlen(v) <= 1024;
 }
 
+/* "", or host:port / [v6]:port / :port with a decimal port; http.c resolves the host. */
 static bool check_listen(const char *v, char *why, size_t why_size)
 {
     const char *colon = strrchr(v, ':');
@@ -1263,7 +1258,7 @@ static void where_from(const load_ctx *c, size_t i, char *buf, size_t size)
         buf[0] = '\0';
 }
 
-/* The record shape's settings together (shape.h says what fits); the CloudEvents source
+/* The record shape's settings together (config_fields.h says what fits); the CloudEvents source
  * derived from name when not set. */
 static bool shape_settings(load_ctx *c)
 {
