@@ -4,9 +4,10 @@
  * protocol binding (structured: outbox.value = "cloudevents"; binary:
  * outbox.cloudevents_headers = true).
  *
- * Owns: binding the field columns to a row's columns, a column's value as JSON, the CloudEvents document, the ce_* and content-type headers and
- * RFC 3339 times. Pure: appends to the mapper's scratch buffer (scratch.h) by offset;
- * event.c decides when.
+ * Owns: binding the field columns to a row's columns, a column's value as JSON, the
+ * CloudEvents document, the ce_* and content-type headers and RFC 3339 times. Pure:
+ * appends to the mapper's scratch buffer (scratch.h) by offset; event.c decides when.
+ * Which names the relay keeps and which settings fit together: config_fields.h.
  */
 #ifndef RELAY_SHAPE_H
 #define RELAY_SHAPE_H

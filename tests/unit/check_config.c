@@ -587,7 +587,8 @@ static const struct file_error {
     {"outbox = {\n  fields = ( { column = \"a\"; placement = \"header\"; name = \"t\"; },\n"
      "    { column = \"b\"; placement = \"header\"; name = \"t\"; } );\n};\n",
      2, "outbox.fields[1]: the header name \"t\" is already given by entry 0"},
-    {"outbox = {\n  fields = ( { column = \"eid\"; placement = \"header\"; name = \"event_id\"; } );\n};\n",
+    {"outbox = {\n  fields = ( { column = \"eid\"; placement = \"header\"; "
+     "name = \"event_id\"; } );\n};\n",
      2, "outbox.fields: column \"eid\" goes to header \"event_id\", which the relay sets itself: "
         "give the entry another name"},
     {"outbox = {\n  fields = ( { column = \"tenant\"; placement = \"envelope\"; } );\n};\n", 2,
@@ -597,7 +598,8 @@ static const struct file_error {
      "  fields = ( { column = \"x\"; placement = \"envelope\"; name = \"payload\"; } );\n};\n",
      3, "outbox.fields: column \"x\" goes to envelope member \"payload\", which the relay writes"},
     {"outbox = {\n  value = \"cloudevents\";\n"
-     "  fields = ( { column = \"tenant\"; placement = \"envelope\"; name = \"Tenant_Id\"; } );\n};\n",
+     "  fields = ( { column = \"tenant\"; placement = \"envelope\"; "
+     "name = \"Tenant_Id\"; } );\n};\n",
      3, "outbox.fields: column \"tenant\" becomes CloudEvents extension attribute \"Tenant_Id\", "
         "but such names are lower-case letters and digits only: set name = \"tenantid\""},
     {"outbox = {\n  value = \"cloudevents\";\n"
