@@ -1053,6 +1053,30 @@ START_TEST(exposed_config_file_is_warned_about)
 }
 END_TEST
 
+/* The record shape examples in etc/ load as their comments say. */
+START_TEST(shape_examples_load)
+{
+    char err[512];
+    relay_config *ce = config_load(ETC("cloudevents.conf"), no_env, err, sizeof err);
+    relay_config *fields;
+
+    ck_assert_msg(ce != NULL, "%s", err);
+    ck_assert_int_eq(ce->outbox.value, CONFIG_VALUE_CLOUDEVENTS);
+    ck_assert_str_eq(ce->outbox.cloudevents_source, "/orders/outbox");
+    ck_assert_uint_eq(ce->outbox.nfields, 2);
+    ck_assert_int_eq(ce->outbox.fields[0].placement, CONFIG_PLACE_ENVELOPE);
+    ck_assert_str_eq(ce->outbox.fields[1].name, "tenant_id");
+    config_free(ce);
+    fields = config_load(ETC("fields.conf"), no_env, err, sizeof err);
+    ck_assert_msg(fields != NULL, "%s", err);
+    ck_assert_int_eq(fields->outbox.value, CONFIG_VALUE_ENVELOPE);
+    ck_assert_uint_eq(fields->outbox.nfields, 3);
+    ck_assert_str_eq(fields->outbox.fields[2].column, "priority");
+    ck_assert_str_eq(fields->outbox.cloudevents_source, "/outbox-relay/orders-relay");
+    config_free(fields);
+}
+END_TEST
+
 /* outbox.fields from the file and from the environment; a binary-mode extension header. */
 START_TEST(fields_from_file_and_env)
 {
@@ -1108,6 +1132,7 @@ Suite *suite_config(void)
     tcase_add_test(files, enum_values_are_stored_canonically);
     tcase_add_test(files, include_is_relative_to_the_file);
     tcase_add_test(files, fields_from_file_and_env);
+    tcase_add_test(files, shape_examples_load);
     suite_add_tcase(s, files);
 
     tcase_add_loop_test(errors, file_error, 0, (int)(sizeof file_errors / sizeof file_errors[0]));
