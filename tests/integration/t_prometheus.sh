@@ -10,7 +10,8 @@ command -v prometheus >/dev/null || fail "prometheus is not installed (Debian pa
 
 setup_db
 export OUTBOX_RELAY_HTTP_LISTEN=127.0.0.1:0
-export OUTBOX_RELAY_BATCH_LINGER_MS=2000 # a batch waits 2 s: lag_seconds is seen above 0
+# a batch waits 2 s (no adaptive commit): lag_seconds is seen above 0
+export OUTBOX_RELAY_BATCH_ADAPTIVE=false OUTBOX_RELAY_BATCH_LINGER_MS=2000
 
 relay_start
 a=$(http_address "$WORK/relay.log")

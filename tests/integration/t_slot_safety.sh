@@ -23,7 +23,8 @@ until_metric() { # until_metric NAME VALUE
 }
 
 export OUTBOX_RELAY_HTTP_LISTEN=127.0.0.1:0
-export OUTBOX_RELAY_BATCH_LINGER_MS=60000   # the batch below stays open: nothing is confirmed
+# the batch below stays open (no adaptive commit): nothing is confirmed
+export OUTBOX_RELAY_BATCH_ADAPTIVE=false OUTBOX_RELAY_BATCH_LINGER_MS=60000
 export OUTBOX_RELAY_POSTGRES_SLOT_WARN_BYTES=0 # warn on wal_status only
 relay_start
 addr=$(http_address "$WORK/relay.log")

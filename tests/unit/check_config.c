@@ -99,6 +99,7 @@ static const setting_spec specs[] = {
          "1"),
     SPEC("batch.max_bytes", "OUTBOX_RELAY_BATCH_MAX_BYTES", S_INT, batch.max_bytes, "8388608",
          "1073741824"),
+    SPEC("batch.adaptive", "OUTBOX_RELAY_BATCH_ADAPTIVE", S_BOOL, batch.adaptive, "true", "false"),
     SPEC("batch.linger_ms", "OUTBOX_RELAY_BATCH_LINGER_MS", S_INT, batch.linger_ms, "100", "0"),
     SPEC("schemas.dir", "OUTBOX_RELAY_SCHEMAS_DIR", S_STR, schemas.dir, "", "/etc/relay/schemas"),
     SPEC("schemas.on_invalid", "OUTBOX_RELAY_SCHEMAS_ON_INVALID", S_ENUM, schemas.on_invalid,
