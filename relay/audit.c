@@ -358,22 +358,6 @@ static int read_rows(audit *a, scan *sc, event_mapper *mapper)
 
 /* ---- the records --------------------------------------------------------------------- */
 
-/* "LSN:INDEX" into its parts. */
-static bool parse_position(const char *text, size_t len, relay_lsn *lsn, uint32_t *index)
-{
-    char buf[64], *colon;
-
-    if (len == 0 || len >= sizeof buf)
-        return false;
-    memcpy(buf, text, len);
-    buf[len] = '\0';
-    if ((colon = strchr(buf, ':')) == NULL)
-        return false;
-    *colon = '\0';
-    *index = (uint32_t)strtoul(colon + 1, NULL, 10);
-    return lsn_parse(buf, lsn);
-}
-
 /* A record of an event topic with a position: its key's positions must grow. */
 static int check_order(audit *a, const kafka_record *r, const char *id, relay_lsn lsn,
                        uint32_t index)
@@ -434,7 +418,7 @@ static int on_record(void *arg, const kafka_record *r)
     }
     memcpy(idz, id, id_len);
     idz[id_len] = '\0';
-    if (!dead && pos != NULL && parse_position(pos, pos_len, &lsn, &index) &&
+    if (!dead && pos != NULL && lsn_position_parse(pos, pos_len, &lsn, &index) &&
         check_order(a, r, idz, lsn, index) != 0) {
         oom(a);
         return -1;

@@ -580,13 +580,13 @@ static const event_value *text_of(const event_mapper *m, const event_row *row, i
 static size_t add_origin(event_mapper *m, relay_lsn commit_lsn, uint32_t index,
                          event_header *h)
 {
-    char pos[48];
+    char pos[LSN_POSITION_LEN + 1];
 
     if (m->replay_job != NULL) {
         *h = (event_header){EVENT_HDR_REPLAY, NULL, strlen(m->replay_job)};
         return sb_add(&m->sb, m->replay_job, h->value_len);
     }
-    snprintf(pos, sizeof pos, LSN_FMT ":%u", LSN_ARGS(commit_lsn), index);
+    snprintf(pos, sizeof pos, LSN_POSITION_FMT, LSN_POSITION_ARGS(commit_lsn, index));
     *h = (event_header){EVENT_HDR_POSITION, NULL, strlen(pos)};
     return sb_add(&m->sb, pos, h->value_len);
 }

@@ -21,7 +21,7 @@
 #define EVENT_HDR_ID "event_id"
 #define EVENT_HDR_TYPE "event_type"
 #define EVENT_HDR_AGGREGATE_TYPE "aggregate_type"
-#define EVENT_HDR_POSITION "outbox_position" /* "COMMIT_LSN:INDEX", e.g. "0/16B3748:3" */
+#define EVENT_HDR_POSITION "outbox_position" /* LSN_POSITION_FMT: "00000000016B3748-00000003" */
 #define EVENT_HDR_REPLAY "outbox_replay"     /* backfill job that re-published the row,
                                                 instead of the position */
 

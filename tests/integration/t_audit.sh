@@ -45,12 +45,13 @@ id=$(jq -r '(.headers // []) as $h | [range(0; $h | length; 2) | {key: $h[.], va
 pos=$(jq -r '(.headers // []) as $h | [range(0; $h | length; 2) | {key: $h[.], value: $h[. + 1]}] | from_entries | .outbox_position' "$WORK/one.json")
 part=$(jq -r .partition "$WORK/one.json")
 jq -r .payload "$WORK/one.json" | kcat -P -b "$KAFKA_BROKERS" -t "it.$ID.order" -p "$part" -k "$key" \
-  -H "event_id=$id" -H "outbox_position=${pos%:*}:999999"
+  -H "event_id=$id" -H "outbox_position=${pos%-*}-000F423F"
 expect 1 "rows=301 published_once=299 dead_lettered=1 missing=0 duplicated=1 misordered=0"
 grep -q "^  $id " "$WORK/audit.out" || fail "the duplicate's event id is not listed"
 log "ok: a record produced twice by hand is a duplicate ($id)"
 
-# A record of no selected row whose position goes back for its key: out of order.
+# A record of no selected row whose position goes back for its key: out of order (in the
+# "LSN:index" form of relays before the fixed-width one, which audit reads too).
 echo '{}' | kcat -P -b "$KAFKA_BROKERS" -t "it.$ID.order" -p "$part" -k "$key" \
   -H "event_id=999999" -H "outbox_position=0/1:1"
 expect 1 "rows=301 published_once=299 dead_lettered=1 missing=0 duplicated=1 misordered=1"

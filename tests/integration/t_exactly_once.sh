@@ -76,7 +76,10 @@ awk -F'\t' '
       if (kv[1] == "outbox_position") pos = kv[2]
     }
     if (key !~ /^agg-([0-9]+|deleted)$/) { print "bad key " key; bad++ }
-    if (type != "OrderCreated" || pos !~ /^[0-9A-F]+\/[0-9A-F]+:[0-9]+$/) { print "bad headers " $2; bad++ }
+    if (type != "OrderCreated" || pos !~ /^[0-9A-F]+-[0-9A-F]+$/ || length(pos) != 25) { print "bad headers " $2; bad++ }
+    # a key's records in offset order: its positions grow, compared as text
+    if (key in last && !((pos "") > (last[key] ""))) { print "position " pos " after " last[key] " for " key; bad++ }
+    last[key] = pos
   }
   END { exit bad > 0 }' "$WORK/records" >"$WORK/problems" || fail "$(head -5 "$WORK/problems" | tr '\n' ' ')"
 # The id a record carries is the row id of its key: spot-check the mapping with SQL.

@@ -76,8 +76,8 @@ START_TEST(maps_a_row_with_template_topic_and_headers)
     ck_assert_int_eq(memcmp(ev.value, "{\"order_id\": 7", 14), 0);
     ck_assert_int_eq(ev.timestamp_ms, 1795765890123LL);
     ck_assert_ptr_nonnull(v = header(&ev, EVENT_HDR_POSITION, &len));
-    ck_assert_int_eq(len, strlen("0/16B3748:3"));
-    ck_assert_int_eq(memcmp(v, "0/16B3748:3", len), 0);
+    ck_assert_int_eq(len, strlen("00000000016B3748-00000003"));
+    ck_assert_int_eq(memcmp(v, "00000000016B3748-00000003", len), 0);
     ck_assert_ptr_nonnull(v = header(&ev, EVENT_HDR_AGGREGATE_TYPE, &len));
     ck_assert_int_eq(memcmp(v, "order", len), 0);
     ck_assert_ptr_nonnull(v = header(&ev, "traceparent", &len));
@@ -368,7 +368,8 @@ START_TEST(bad_rows_are_refused_with_a_reason)
         size_t len;
         const char *pos = header(&ev, EVENT_HDR_POSITION, &len);
         ck_assert_ptr_nonnull(pos);
-        ck_assert_int_eq(memcmp(pos, "0/16B3748:2", len), 0);
+        ck_assert_int_eq(len, LSN_POSITION_LEN);
+        ck_assert_int_eq(memcmp(pos, "00000000016B3748-00000002", len), 0);
         ck_assert_ptr_nonnull(header(&ev, EVENT_HDR_ID, &len));
     }
     event_mapper_free(m);

@@ -86,7 +86,7 @@ static event make_event(const char *type, const char *payload)
     ev.index = 3;
     ev.headers[0] = (event_header){EVENT_HDR_ID, "42", 2};
     ev.headers[1] = (event_header){EVENT_HDR_TYPE, type, strlen(type)};
-    ev.headers[2] = (event_header){EVENT_HDR_POSITION, "0/16B3748:3", 11};
+    ev.headers[2] = (event_header){EVENT_HDR_POSITION, "00000000016B3748-00000003", 25};
     ev.nheaders = 3;
     return ev;
 }
@@ -308,7 +308,7 @@ START_TEST(dead_letter_record_keeps_key_value_and_says_why)
     ck_assert_str_eq(header(&dl, POLICY_HDR_SCHEMA), "OrderCreated.json");
     ck_assert_str_eq(header(&dl, POLICY_HDR_TOPIC), "orders");
     ck_assert_str_eq(header(&dl, EVENT_HDR_ID), "42");
-    ck_assert_str_eq(header(&dl, EVENT_HDR_POSITION), "0/16B3748:3");
+    ck_assert_str_eq(header(&dl, EVENT_HDR_POSITION), "00000000016B3748-00000003");
     ck_assert_ptr_null(header(&dl, POLICY_HDR_OMITTED));
     policy_describe(r, &ev, &v, "the relay resumes there", line, sizeof line);
     ck_assert_str_eq(line, "event 42 of type OrderCreated at 0/16B3748:3 (schema "
