@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "event.h"
 #include "exitcode.h"
 #include "kafka.h"
 #include "log.h"
@@ -211,6 +212,67 @@ static void check_postgres(checklist *cl, const relay_config *cfg)
     pgrepl_close(pg);
 }
 
+#define TOPIC_WARNINGS 10 /* topics with too few partitions named one a line; then a count */
+
+/* What check_topics learns of the event topics that exist. */
+typedef struct topic_census {
+    checklist *cl;
+    const relay_config *cfg;
+    int matching, fewer;
+} topic_census;
+
+static void count_topic(void *arg, const char *topic, int partitions)
+{
+    topic_census *tc = arg;
+    const relay_config *cfg = tc->cfg;
+
+    if (strncmp(topic, "__", 2) == 0 || strcmp(topic, cfg->kafka.checkpoint_topic) == 0 ||
+        strcmp(topic, cfg->dead_letter.topic) == 0 ||
+        !event_topic_matches(cfg->outbox.topic, topic))
+        return;
+    tc->matching++;
+    if (partitions >= cfg->kafka.topic_partitions || ++tc->fewer > TOPIC_WARNINGS)
+        return;
+    /* Typically auto-created by the broker (num.partitions) for a consumer that subscribed
+     * before the relay created it; kafka.topic_partitions applies only to topics it creates. */
+    warn(tc->cl, "event topics",
+         "%s has %d partition(s), fewer than kafka.topic_partitions (%d): something created it "
+         "before the relay did (a consumer subscribing first makes the broker auto-create it); "
+         "to spread it, stop the relay, let consumers drain it, then run kafka-topics.sh "
+         "--bootstrap-server ... --alter --topic %s --partitions %d (keys then map to other "
+         "partitions)",
+         topic, partitions, cfg->kafka.topic_partitions, topic, cfg->kafka.topic_partitions);
+}
+
+/* Each existing event topic (those outbox.topic can name) against kafka.topic_partitions,
+ * which only applies to the topics the relay creates. */
+static void check_topics(checklist *cl, const relay_config *cfg, kafka_client *kc)
+{
+    topic_census tc = {cl, cfg, 0, 0};
+    char err[1024];
+    bool fixed = strstr(cfg->outbox.topic, "${") == NULL;
+
+    if (kafka_list_topics(kc, count_topic, &tc, err, sizeof err) < 0)
+        item(cl, false, "event topics", "%s", err);
+    else if (tc.fewer > TOPIC_WARNINGS)
+        warn(cl, "event topics", "%d more of the %d topics matching %s have fewer partitions",
+             tc.fewer - TOPIC_WARNINGS, tc.matching, cfg->outbox.topic);
+    else if (tc.matching == 0 && fixed && !cfg->kafka.create_topics)
+        item(cl, false, "event topics",
+             "%s does not exist (or this principal may not see it) and kafka.create_topics is "
+             "false: create it "
+             "(kafka-topics.sh --create --topic %s --partitions %d)",
+             cfg->outbox.topic, cfg->outbox.topic, cfg->kafka.topic_partitions);
+    else if (tc.matching == 0)
+        item(cl, true, "event topics", "none matching %s yet; %s %d partitions", cfg->outbox.topic,
+             cfg->kafka.create_topics ? "run creates each with" : "create each before its first "
+                                                                  "event, with",
+             cfg->kafka.topic_partitions);
+    else if (tc.fewer == 0)
+        item(cl, true, "event topics", "%d matching %s, each with %d or more partitions",
+             tc.matching, cfg->outbox.topic, cfg->kafka.topic_partitions);
+}
+
 static void check_kafka(checklist *cl, const relay_config *cfg)
 {
     char err[1024], txn_id[300];
@@ -240,6 +302,7 @@ static void check_kafka(checklist *cl, const relay_config *cfg)
              err);
     else
         item(cl, true, "transactions", "usable");
+    check_topics(cl, cfg, kc);
 out:
     kafka_free(kc);
 }

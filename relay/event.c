@@ -189,6 +189,24 @@ bool event_topic_legal(const char *t, size_t n)
     return true;
 }
 
+bool event_topic_matches(const char *tmpl, const char *topic)
+{
+    const char *open = strstr(tmpl, "${"), *close = open ? strchr(open, '}') : NULL;
+    size_t literal = open ? (size_t)(open - tmpl) : strlen(tmpl);
+
+    if (strncmp(tmpl, topic, literal) != 0)
+        return false;
+    if (close == NULL)
+        return open == NULL && topic[literal] == '\0';
+    /* ${column}: any run of characters, then the rest of the template */
+    for (const char *t = topic + literal;; t++) {
+        if (event_topic_matches(close + 1, t))
+            return true;
+        if (*t == '\0')
+            return false;
+    }
+}
+
 /* Reads exactly n digits. */
 static bool read_digits(const char **p, const char *end, int n, int *out)
 {

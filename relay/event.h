@@ -125,4 +125,8 @@ bool event_parse_time(const char *text, size_t len, int64_t *out_us);
 /* Whether a topic name is one Kafka accepts: 1-249 of [A-Za-z0-9._-], not "." or "..". */
 bool event_topic_legal(const char *topic, size_t len);
 
+/* Whether topic is one that the topic template tmpl (outbox.topic) can name: its literal
+ * parts as they are, each ${column} standing for any text. */
+bool event_topic_matches(const char *tmpl, const char *topic);
+
 #endif

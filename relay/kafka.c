@@ -532,19 +532,29 @@ static void topic_remember(kafka_client *kc, const char *topic)
     kc->topics[kc->ntopics++] = copy;
 }
 
-/* 1 when the cluster has the topic, 0 when not, -1 when metadata failed. Lists all
- * topics: asking for one by name could auto-create it on brokers that allow that. */
-static int topic_exists(kafka_client *kc, const char *topic, char *errbuf, size_t errbuf_size)
+/* The metadata of all topics (*md to destroy), or NULL with a message. Asking for one
+ * topic by name could auto-create it on brokers that allow that. */
+static const struct rd_kafka_metadata *all_topics(kafka_client *kc, char *errbuf,
+                                                  size_t errbuf_size)
 {
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t err = metadata_waiting(kc, 1, &md, METADATA_TIMEOUT_MS);
+
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return md;
+    snprintf(errbuf, errbuf_size, "cannot read metadata from Kafka at %s: %s (check kafka.brokers)",
+             kc->cfg->kafka.brokers, rd_kafka_err2str(err));
+    return NULL;
+}
+
+/* 1 when the cluster has the topic, 0 when not, -1 when metadata failed. */
+static int topic_exists(kafka_client *kc, const char *topic, char *errbuf, size_t errbuf_size)
+{
+    const struct rd_kafka_metadata *md = all_topics(kc, errbuf, errbuf_size);
     int found = 0;
 
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        snprintf(errbuf, errbuf_size, "cannot read metadata from Kafka at %s: %s (check kafka.brokers)",
-                 kc->cfg->kafka.brokers, rd_kafka_err2str(err));
+    if (md == NULL)
         return -1;
-    }
     for (int i = 0; i < md->topic_cnt && !found; i++)
         found = strcmp(md->topics[i].topic, topic) == 0 &&
                 md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[i].partition_cnt > 0;
@@ -1050,6 +1060,23 @@ int kafka_broker_count(kafka_client *kc, int timeout_ms, char *errbuf, size_t er
         return -1;
     }
     n = md->broker_cnt;
+    rd_kafka_metadata_destroy(md);
+    return n;
+}
+
+int kafka_list_topics(kafka_client *kc, kafka_topic_fn fn, void *arg, char *errbuf,
+                      size_t errbuf_size)
+{
+    const struct rd_kafka_metadata *md = all_topics(kc, errbuf, errbuf_size);
+    int n = 0;
+
+    if (md == NULL)
+        return -1;
+    for (int i = 0; i < md->topic_cnt; i++)
+        if (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            fn(arg, md->topics[i].topic, md->topics[i].partition_cnt);
+            n++;
+        }
     rd_kafka_metadata_destroy(md);
     return n;
 }

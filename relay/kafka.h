@@ -122,6 +122,12 @@ void kafka_poll(kafka_client *kc);
 /* Number of brokers in the cluster metadata, or -1 with a message. */
 int kafka_broker_count(kafka_client *kc, int timeout_ms, char *errbuf, size_t errbuf_size);
 
+/* Calls fn for each topic of the cluster that this client's principal may see, with its
+ * partition count; returns how many, or -1 with a message. */
+typedef void (*kafka_topic_fn)(void *arg, const char *topic, int partitions);
+int kafka_list_topics(kafka_client *kc, kafka_topic_fn fn, void *arg, char *errbuf,
+                      size_t errbuf_size);
+
 /* A record read back (kafka_read_topics): valid during the callback only. */
 typedef struct kafka_record {
     const char *topic;

@@ -6,6 +6,8 @@
 #   pause   SIGSTOP (broker hangs, connections stay open)
 #   resume  SIGCONT
 #   status  print the pid, exit 1 if not running
+#   topics ARGS...   kafka-topics (org.apache.kafka.tools.TopicCommand) on the plaintext
+#                    listener: topics --create --if-not-exists --topic T --partitions N
 #   acls ARGS...     kafka-acls (org.apache.kafka.tools.AclCommand) as the admin user over
 #                    SASL_SSL (SCRAM-SHA-512) of the OUTBOX_TLS setup
 set -euo pipefail
@@ -21,11 +23,15 @@ case ${1:-} in
   pause) kill -s STOP "$(pid_or_die)" ;;
   resume) kill -s CONT "$(pid_or_die)" ;;
   status) pid_or_die ;;
+  topics)
+    shift
+    kafka_tool TopicCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" "$@"
+    ;;
   acls)
     shift
     tls_certs
     kafka_tool AclCommand --bootstrap-server "127.0.0.1:$KAFKA_SASL_PORT" \
       --command-config "$TLS_DIR/admin.properties" "$@"
     ;;
-  *) die "usage: $0 stop|kill|start|pause|resume|status|acls ARGS..." ;;
+  *) die "usage: $0 stop|kill|start|pause|resume|status|topics ARGS...|acls ARGS..." ;;
 esac

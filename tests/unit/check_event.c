@@ -441,6 +441,22 @@ START_TEST(timestamps)
 }
 END_TEST
 
+/* check's census of event topics: which existing topics the template can name. */
+START_TEST(topic_template_matches_the_topics_it_can_name)
+{
+    ck_assert(event_topic_matches("orders", "orders"));
+    ck_assert(!event_topic_matches("orders", "orders2"));
+    ck_assert(!event_topic_matches("orders", "order"));
+    ck_assert(event_topic_matches("outbox.event.${aggregate_type}", "outbox.event.order"));
+    ck_assert(event_topic_matches("outbox.event.${aggregate_type}", "outbox.event.a.b"));
+    ck_assert(!event_topic_matches("outbox.event.${aggregate_type}", "outbox.events.order"));
+    ck_assert(!event_topic_matches("outbox.event.${aggregate_type}", "outbox.checkpoints"));
+    ck_assert(event_topic_matches("${schema}.${aggregate_type}.v1", "app.order.v1"));
+    ck_assert(event_topic_matches("${schema}.${aggregate_type}.v1", "app.order.v1.v1"));
+    ck_assert(!event_topic_matches("${schema}.${aggregate_type}.v1", "app.order.v2"));
+}
+END_TEST
+
 Suite *suite_event(void)
 {
     Suite *s = suite_create("event");
@@ -461,6 +477,7 @@ Suite *suite_event(void)
     tcase_add_test(tc, version_column_is_mapped);
     tcase_add_test(tc, relation_change_rebinds_columns);
     tcase_add_test(tc, timestamps);
+    tcase_add_test(tc, topic_template_matches_the_topics_it_can_name);
     suite_add_tcase(s, tc);
     return s;
 }

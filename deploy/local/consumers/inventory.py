@@ -1,0 +1,23 @@
+# The seed article's inventory_consumer/inventory.py, as published but for these changes:
+# - isolation_level="read_committed", the one setting it needs: without it a consumer also
+#   reads the records of Kafka transactions the relay aborted (a crash, a broker away) and
+#   handles those events twice; nothing is lost either way (README "Consuming the events");
+# - the broker address comes from KAFKA_BROKERS (the demo's broker is not on localhost:9092),
+#   hence `import os`.
+# deploy/local/demo.sh runs it in a venv with kafka-python from PyPI.
+import json, os
+from kafka import KafkaConsumer
+consumer = KafkaConsumer(
+    "orders",
+    bootstrap_servers=[os.environ.get("KAFKA_BROKERS", "localhost:9092")],
+    group_id="inventory-group",
+    auto_offset_reset="earliest",
+    isolation_level="read_committed",
+    value_deserializer=lambda x: json.loads(x.decode("utf-8"))
+)
+print("Inventory consumer started...")
+for msg in consumer:
+    event = msg.value
+    # Deduplicate using event_id
+    if event["type"] == "OrderCreated":
+        print(f"[Inventory] Reserve for order {event['payload']['order_id']}")
