@@ -128,8 +128,9 @@ static bool write_denied(kafka_client *kc, char *errbuf, size_t errbuf_size)
     return true;
 }
 
-/* The fix for a refused TLS handshake or SASL login, from librdkafka's reason. */
-static const char *refusal_fix(const kafka_client *kc, int err, const char *reason)
+/* The fix for a refused TLS handshake or SASL login, from librdkafka's reason, into buf. */
+static const char *refusal_fix(const kafka_client *kc, int err, const char *reason, char *buf,
+                               size_t size)
 {
     const char *mech = prop(kc, "sasl.mechanism") ? prop(kc, "sasl.mechanism")
                        : prop(kc, "sasl.mechanisms") ? prop(kc, "sasl.mechanisms")
@@ -140,23 +141,31 @@ static const char *refusal_fix(const kafka_client *kc, int err, const char *reas
                "brokers' certificates";
     if (err == RD_KAFKA_RESP_ERR__SSL)
         return "check the ssl.* settings of kafka.properties and the brokers' listener";
-    /* librdkafka before 2.6.1 sends a SCRAM proof that Kafka 4 brokers reject (#4895). */
-    if (strncmp(mech, "SCRAM", 5) == 0 && rd_kafka_version() < 0x020601ff)
-        return "check sasl.username and sasl.password in kafka.properties; if they are right "
-               "and the brokers run Kafka 4, this librdkafka (before 2.6.1) cannot log in with "
-               "SCRAM there: use sasl.mechanism PLAIN (over SASL_SSL) or a newer librdkafka";
+    /* librdkafka before 2.6.1 puts the client nonce twice in its SCRAM client-final
+     * message; Kafka 4 checks the nonce as RFC 5802 says and refuses it as bad
+     * credentials (librdkafka#4895). Kafka 3.x accepts it. */
+    if (strncasecmp(mech, "SCRAM", 5) == 0 && rd_kafka_version() < 0x020601ff) {
+        snprintf(buf, size,
+                 "check sasl.username and sasl.password in kafka.properties; if they are right, "
+                 "the brokers may be Kafka 4.x, which refuses SCRAM from librdkafka before "
+                 "2.6.1 (this is %s; librdkafka#4895): use librdkafka 2.6.1 or newer, or "
+                 "sasl.mechanism PLAIN over SASL_SSL, or Kafka 3.9",
+                 rd_kafka_version_str());
+        return buf;
+    }
     return "check sasl.username, sasl.password and sasl.mechanism in kafka.properties";
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     kafka_client *kc = opaque;
+    char fix[400];
 
     if ((err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL) &&
         kc->refused[0] == '\0')
         snprintf(kc->refused, sizeof kc->refused, "%s to Kafka refused: %s (%s)",
                  err == RD_KAFKA_RESP_ERR__SSL ? "TLS" : "SASL login", reason,
-                 refusal_fix(kc, err, reason));
+                 refusal_fix(kc, err, reason, fix, sizeof fix));
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         char why[512];
         rd_kafka_fatal_error(rk, why, sizeof why);

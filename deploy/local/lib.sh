@@ -20,8 +20,9 @@ KAFKA_CTRL_PORT=${OUTBOX_KAFKA_CONTROLLER_PORT:-59093}
 # (SCRAM-SHA-512), the StandardAuthorizer on. The plaintext listener and Postgres's host
 # lines stay as they are, so every other test runs unchanged.
 TLS=${OUTBOX_TLS:-0}
-KAFKA_SSL_PORT=${OUTBOX_KAFKA_SSL_PORT:-59094}
-KAFKA_SASL_PORT=${OUTBOX_KAFKA_SASL_SSL_PORT:-59095}
+# Beside the plaintext port (59094 and 59095 by default), so checkouts never share them.
+KAFKA_SSL_PORT=${OUTBOX_KAFKA_SSL_PORT:-$((KAFKA_PORT + 2))}
+KAFKA_SASL_PORT=${OUTBOX_KAFKA_SASL_SSL_PORT:-$((KAFKA_PORT + 3))}
 TLS_DIR=$LOCAL_DIR/tls # CA, server and client certificates (tls_certs)
 # SCRAM-SHA-512 users, created when the storage is formatted. admin is the only super
 # user besides User:ANONYMOUS, which is what the plaintext and controller listeners of

@@ -56,8 +56,14 @@ refused 'SASL login to Kafka refused: .*(Invalid username or password|invalid cr
 other_ca "$WORK/other"
 refused 'TLS to Kafka refused: .*certificate verify failed.*\(set ssl.ca.location in kafka.properties to the CA certificate' \
   "${K}_SSL_CA_LOCATION=$WORK/other/ca.crt"
+# SCRAM-SHA-512 (right password) to this Kafka 4: librdkafka before 2.6.1 is refused
+# (librdkafka#4895); run stops at once with exit 80, and both say why and the ways out.
+# (t_scram.sh logs in with SCRAM to Kafka 3.9.)
 if [[ $(printf '%s\n' "$(pkg-config --modversion rdkafka)" 2.6.1 | sort -V | head -1) != 2.6.1 ]]; then
-  kexpect 1 '^FAIL kafka +SASL login to Kafka refused: .*this librdkafka \(before 2.6.1\) cannot log in with SCRAM' \
+  hint='the brokers may be Kafka 4.x, which refuses SCRAM from librdkafka before 2.6.1 \(this is [0-9.]+; librdkafka#4895\): use librdkafka 2.6.1 or newer, or sasl.mechanism PLAIN over SASL_SSL, or Kafka 3.9'
+  kexpect 80 " error SASL login to Kafka refused: .*$hint" \
+    env "${K}_SASL_MECHANISM=SCRAM-SHA-512" "$RELAY_BIN" run -c "$conf"
+  kexpect 1 "^FAIL kafka +SASL login to Kafka refused: .*$hint" \
     env "${K}_SASL_MECHANISM=SCRAM-SHA-512" "$RELAY_BIN" check -c "$conf"
 fi
 
@@ -150,6 +156,6 @@ kexpect 0 'all checks passed' env "${K}_DEBUG=all" OUTBOX_RELAY_LOG_LEVEL=debug 
 kexpect 80 'SASL login to Kafka refused' env "${K}_DEBUG=all" OUTBOX_RELAY_LOG_LEVEL=debug \
   "${K}_SASL_PASSWORD_FILE=$WORK/wrong.password" "$RELAY_BIN" run -c "$conf"
 for secret in "$PG_ROLE_PW" "$SASL_PW" "$KEY_PASS"; do
-  if grep -F -o -m3 ".{0,40}$secret" "$WORK/all.out"; then fail "a secret in the output"; fi
+  if grep -F -m3 -- "$secret" "$WORK/all.out"; then fail "a secret in the output"; fi
 done
 log "ok: $(wc -l <"$WORK/all.out") lines of output, no secret in them"
