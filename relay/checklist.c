@@ -260,13 +260,12 @@ static void check_topics(checklist *cl, const relay_config *cfg, kafka_client *k
     else if (tc.matching == 0 && fixed && !cfg->kafka.create_topics)
         item(cl, false, "event topics",
              "%s does not exist (or this principal may not see it) and kafka.create_topics is "
-             "false: create it "
-             "(kafka-topics.sh --create --topic %s --partitions %d)",
+             "false: create it (kafka-topics.sh --create --topic %s --partitions %d)",
              cfg->outbox.topic, cfg->outbox.topic, cfg->kafka.topic_partitions);
     else if (tc.matching == 0)
-        item(cl, true, "event topics", "none matching %s yet; %s %d partitions", cfg->outbox.topic,
-             cfg->kafka.create_topics ? "run creates each with" : "create each before its first "
-                                                                  "event, with",
+        item(cl, true, "event topics", "none matching %s yet; %s with %d partitions",
+             cfg->outbox.topic,
+             cfg->kafka.create_topics ? "run creates each" : "create each before its first event",
              cfg->kafka.topic_partitions);
     else if (tc.fewer == 0)
         item(cl, true, "event topics", "%d matching %s, each with %d or more partitions",
