@@ -9,6 +9,7 @@
 # granted, run, a backfill and check log in with SCRAM and every event is in Kafka exactly
 # once; a wrong password stops run, backfill and check at once with one line (exit 80; check
 # exit 1), and no output holds a password.
+# shellcheck source=tests/integration/lib.sh
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 base=${OUTBOX_KAFKA_PORT:-59092}
@@ -17,6 +18,7 @@ kenv=(OUTBOX_TLS=1 OUTBOX_KAFKA_VERSION=3.9.2 OUTBOX_KAFKA_PORT=$((base + 100))
   OUTBOX_KAFKA_CONTROLLER_PORT=$((base + 101)) OUTBOX_KAFKA_SSL_PORT=$((base + 102))
   OUTBOX_KAFKA_SASL_SSL_PORT=$((base + 103)))
 kafka39() { env "${kenv[@]}" "$ROOT/deploy/local/kafka.sh" "$@"; }
+# shellcheck disable=SC2154 # rc is the trap's own
 trap 'rc=$?; kafka39 stop >>"$WORK/kafka.log" 2>&1; (exit $rc); cleanup' EXIT
 start=$SECONDS
 kafka39 start 2>"$WORK/kafka.log" || fail "Kafka 3.9.2 did not start: $(tail -5 "$WORK/kafka.log")"
@@ -30,9 +32,11 @@ N=$OUTBOX_RELAY_NAME
 K=OUTBOX_RELAY_KAFKA_PROPERTIES
 export OUTBOX_RELAY_KAFKA_BROKERS=$SASL OUTBOX_RELAY_LOG_LEVEL=info
 export OUTBOX_RELAY_KAFKA_CHECKPOINT_TOPIC=ckpt.$ID OUTBOX_RELAY_DEAD_LETTER_TOPIC=dead.$ID
-export ${K}_SECURITY_PROTOCOL=SASL_SSL ${K}_SSL_CA_LOCATION=$TLS/ca.crt
-export ${K}_SASL_MECHANISM=SCRAM-SHA-512 ${K}_SASL_USERNAME=relay
-export ${K}_SASL_PASSWORD_FILE=$TLS/relay.password
+export OUTBOX_RELAY_KAFKA_PROPERTIES_SECURITY_PROTOCOL=SASL_SSL
+export OUTBOX_RELAY_KAFKA_PROPERTIES_SSL_CA_LOCATION=$TLS/ca.crt
+export OUTBOX_RELAY_KAFKA_PROPERTIES_SASL_MECHANISM=SCRAM-SHA-512
+export OUTBOX_RELAY_KAFKA_PROPERTIES_SASL_USERNAME=relay
+export OUTBOX_RELAY_KAFKA_PROPERTIES_SASL_PASSWORD_FILE=$TLS/relay.password
 : >"$WORK/all.out"
 kexpect() { # kexpect CODE PATTERN CMD...: cut off after 60 s (a retry loop fails the test)
   local code=$1 pattern=$2
@@ -61,7 +65,7 @@ grant() { "$KAFKA_ACL_BIN" "$BROKER" add User:relay "$@" || fail "kafka_acl $*";
 for op in read write create; do grant topic "ckpt.$ID" literal "$op"; done
 for op in write create; do grant topic "it.$ID." prefixed "$op" && grant topic "dead.$ID" literal "$op"; done
 grant group "$N.checkpoint-reader" literal describe
-wait "$p1" && wait "$p2" || fail "kafka-acls failed: $(tail -5 "$WORK/acls.log")"
+{ wait "$p1" && wait "$p2"; } || fail "kafka-acls failed: $(tail -5 "$WORK/acls.log")"
 log "ACLs granted"
 
 sql -c "INSERT INTO outbox (aggregate_type, aggregate_id, event_type, payload)
@@ -80,12 +84,11 @@ grep -Eq "^OK   kafka +1 broker\(s\) at $SASL" "$WORK/out" || fail "check: $(cat
 
 # What reached the 3.9.2 broker (read on its plaintext listener): each event once, the bad
 # row dead-lettered, the backfill's copies in their own topic.
-KAFKA_BROKERS=$BROKER
+KAFKA_BROKERS=$BROKER # consume's broker
 exactly_once "events over SCRAM" <(consume "it.$ID.order") "$WORK/expected"
 exactly_once "dead letters over SCRAM" <(consume "dead.$ID") "$WORK/dead.expected"
 exactly_once "backfill over SCRAM" <(consume "it.$ID.replay") "$WORK/expected"
 
-for secret in "$SASL_PW"; do # the wrong password holds it too
-  if grep -F -m3 -- "$secret" "$WORK/all.out"; then fail "a secret in the output"; fi
-done
+# (the wrong password holds the right one)
+if grep -F -m3 -- "$SASL_PW" "$WORK/all.out"; then fail "a password in the output"; fi
 log "ok: SCRAM-SHA-512 over SASL_SSL to Kafka 3.9.2 for run, backfill and check; $((SECONDS - start)) s"
