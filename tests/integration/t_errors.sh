@@ -33,7 +33,7 @@ grep -q '^OK   publication' "$WORK/out" || fail "check: publication not OK: $(ca
 OUTBOX_RELAY_SCHEMAS_DIR=$WORK/no-schemas expect 1 '^FAIL schemas .*cannot open schema directory' -- "$RELAY_BIN" check -c "$conf"
 OUTBOX_RELAY_SCHEMAS_DIR=$ROOT/etc/schemas expect 0 '^OK   schemas +3 compiled' -- "$RELAY_BIN" check -c "$conf"
 expect 0 'all checks passed' -- "$RELAY_BIN" check -c "$conf"
-grep -Eq "^OK   event topics +none matching it\.$ID\.\$\{aggregate_type\} yet; run creates each with 3 partitions" "$WORK/out" ||
+grep -Eq "^OK   event topics +none matching it\.$ID\.[$]\{aggregate_type\} yet; run creates each with 3 partitions" "$WORK/out" ||
   fail "check: no event topics line: $(cat "$WORK/out")"
 # An event topic made before the relay made it: a producer (or a subscribing consumer) makes
 # the broker auto-create it with its num.partitions (1 here), not kafka.topic_partitions (3).

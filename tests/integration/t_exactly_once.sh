@@ -77,7 +77,7 @@ awk -F'\t' '
     }
     if (key !~ /^agg-([0-9]+|deleted)$/) { print "bad key " key; bad++ }
     if (type != "OrderCreated" || pos !~ /^[0-9A-F]+-[0-9A-F]+$/ || length(pos) != 25) { print "bad headers " $2; bad++ }
-    # a key's records in offset order: its positions grow, compared as text
+    # the records of a key, in offset order: their positions grow, compared as text
     if (key in last && !((pos "") > (last[key] ""))) { print "position " pos " after " last[key] " for " key; bad++ }
     last[key] = pos
   }
