@@ -162,10 +162,13 @@ sql -c "BEGIN;
   ROLLBACK;"
 written=$(sql -c "SELECT count(*) FROM outbox")
 
-# seen GROUP: the order ids of this run that the group's consumer printed, one a line.
-seen() {
-  grep -oE '[Oo]rder [0-9]+' "$WORK/$1.out" | awk -v lo="$BASE" -v hi="$((BASE + ORDERS))" '$2 > lo && $2 <= hi { print $2 }'
+# mine GROUP: the lines the group's consumer printed for the orders of this run.
+mine() {
+  awk -v lo="$BASE" -v hi="$((BASE + ORDERS))" \
+    'match($0, /[Oo]rder [0-9]+/) { id = substr($0, RSTART + 6, RLENGTH - 6) + 0; if (id > lo && id <= hi) print }' "$WORK/$1.out"
 }
+# seen GROUP: the order ids of this run that the group's consumer handled, one a line.
+seen() { mine "$1" | grep -oE '[Oo]rder [0-9]+' | cut -d' ' -f2; }
 say "waiting for both consumer groups"
 deadline=$((SECONDS + 120))
 for c in analytics inventory; do
@@ -190,8 +193,11 @@ kill -TERM "$RELAY_PID" 2>/dev/null || true
 wait "$RELAY_PID" || { echo "relay exited with an error:"; cat "$WORK/relay.log"; exit 1; }
 RELAY_PID=
 
-published=$(kcat -b "$KAFKA_BROKERS" -C -t "$TOPIC" -o beginning -e -q -X isolation.level=read_committed -f '%s\n' |
-  grep -c '"type"' || true)
+count() { kcat -b "$KAFKA_BROKERS" -C -t "$TOPIC" -o beginning -e -q -X "isolation.level=$1" -f '%s\n' | grep -c '"type"' || true; }
+published=$(count read_committed)
+# Records of aborted Kafka transactions (the kill): what a consumer without read_committed
+# would also read, as repeats.
+aborted=$(($(count read_uncommitted) - published))
 # This run's dead letter (the topic keeps earlier runs'): its reason headers.
 dead=$(kcat -b "$KAFKA_BROKERS" -C -t "$DEAD" -o beginning -e -q -X isolation.level=read_committed -J |
   jq -r --arg id "$invalid_id" --arg run "$run_mark" 'select(try ((.payload | fromjson).payload.demo_run == $run) catch false)
@@ -204,8 +210,8 @@ analytics=$(seen analytics | wc -l)
 inventory=$(seen inventory | wc -l)
 
 say "what the seed's consumers printed (first 3 of each)"
-grep -m3 '^\[Analytics\]' "$WORK/analytics.out"
-grep -m3 '^\[Inventory\]' "$WORK/inventory.out"
+mine analytics | head -3
+mine inventory | head -3
 say "what reached '$DEAD'"
 grep 'dead-lettered event' "$WORK/relay.log" | sed 's/^[^ ]* warn /  /'
 printf '  event %s: %s\n' "$invalid_id" "${dead:-(none)}"
@@ -215,6 +221,7 @@ say "summary"
 printf '  %-40s %s\n' \
   "outbox rows written" "$written" \
   "records in topic '$TOPIC' (all runs)" "$published" \
+  "records of aborted transactions (all runs)" "$aborted" \
   "orders handled by analytics-group" "$analytics" \
   "orders handled by inventory-group" "$inventory" \
   "dead-lettered to '$DEAD' (this run)" "$(grep -c . <<<"$dead")" \
