@@ -504,12 +504,14 @@ kafka_fetch_tools() {
   [[ -f $KAFKA_HOME/libs/kafka-tools-$KAFKA_VERSION.jar ]] || die "kafka-tools ${KAFKA_VERSION} missing after download"
 }
 
-# kafka_tool CLASS ARGS...: a Kafka command line tool (org.apache.kafka.tools.CLASS).
+# kafka_tool CLASS ARGS...: a Kafka command line tool (org.apache.kafka.tools.CLASS; Kafka
+# 3.x still has kafka-acls and kafka-configs in the broker's own jar, as kafka.admin.CLASS).
 kafka_tool() {
-  local class=$1
+  local class=org.apache.kafka.tools.$1
+  (($(kafka_major) >= 4)) || [[ $1 != AclCommand && $1 != ConfigCommand ]] || class=kafka.admin.$1
   shift
   kafka_fetch_tools
-  kafka_java "$(kafka_log_opts)" "org.apache.kafka.tools.$class" "$@"
+  kafka_java "$(kafka_log_opts)" "$class" "$@"
 }
 
 # kafka_tls_users: with OUTBOX_TLS, data formatted before the SCRAM users existed gets them

@@ -25,10 +25,17 @@ kafka39 start 2>"$WORK/kafka.log" || fail "Kafka 3.9.2 did not start: $(tail -5 
 log "Kafka 3.9.2 up in $((SECONDS - start)) s (SASL_SSL on $SASL)"
 TLS=$ROOT/.local/tls
 SASL_PW=$(<"$TLS/relay.password")
+# The README's minimal ACLs for relay N: its kafka-acls commands for the TransactionalIds, as
+# the admin over SASL_SSL with SCRAM (Java: seconds, so started now and waited for below);
+# tests/tools/kafka_acl for the rest, in milliseconds.
+N=relay-$ID # setup_db's OUTBOX_RELAY_NAME
+acl() { kafka39 acls --add --allow-principal User:relay "$@" >>"$WORK/acls.log" 2>&1; }
+acl --operation Write --transactional-id "$N" & p1=$!
+acl --operation Write --transactional-id "$N/" --resource-pattern-type prefixed & p2=$!
 
 setup_db
+[[ $N == "$OUTBOX_RELAY_NAME" ]] || fail "the relay is $OUTBOX_RELAY_NAME, not $N"
 conf=$ROOT/etc/outbox-relay.conf
-N=$OUTBOX_RELAY_NAME
 K=OUTBOX_RELAY_KAFKA_PROPERTIES
 export OUTBOX_RELAY_KAFKA_BROKERS=$SASL OUTBOX_RELAY_LOG_LEVEL=info
 export OUTBOX_RELAY_KAFKA_CHECKPOINT_TOPIC=ckpt.$ID OUTBOX_RELAY_DEAD_LETTER_TOPIC=dead.$ID
@@ -55,12 +62,7 @@ kexpect 80 " error $refused" "${wrong[@]}" "$RELAY_BIN" backfill -c "$conf" --jo
 kexpect 1 "^FAIL kafka +$refused" "${wrong[@]}" "$RELAY_BIN" check -c "$conf"
 log "wrong password refused by run, backfill and check in $((SECONDS - t0)) s"
 
-# The README's minimal ACLs for relay N (its kafka-acls commands for the TransactionalIds, as
-# the admin over SASL_SSL with SCRAM; tests/tools/kafka_acl for the rest, in milliseconds).
 KAFKA_ACL_BIN=${KAFKA_ACL_BIN:-$(dirname -- "$RELAY_BIN")/kafka_acl}
-acl() { kafka39 acls --add --allow-principal User:relay "$@" >>"$WORK/acls.log" 2>&1; }
-acl --operation Write --transactional-id "$N" & p1=$!
-acl --operation Write --transactional-id "$N/" --resource-pattern-type prefixed & p2=$!
 grant() { "$KAFKA_ACL_BIN" "$BROKER" add User:relay "$@" || fail "kafka_acl $*"; }
 for op in read write create; do grant topic "ckpt.$ID" literal "$op"; done
 for op in write create; do grant topic "it.$ID." prefixed "$op" && grant topic "dead.$ID" literal "$op"; done
