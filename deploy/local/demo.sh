@@ -99,8 +99,8 @@ build/outbox-relay schema check etc/schemas
 echo '{"event_id": "1", "type": "OrderCreated", "payload": {"order_id": 1001, "amount": 99.50}}' |
   build/outbox-relay schema validate etc/schemas/OrderCreated.json -
 
-relay_run() {
-  OUTBOX_RELAY_NAME=$NAME OUTBOX_RELAY_POSTGRES_CONNINFO=$DBURL OUTBOX_RELAY_POSTGRES_SLOT=$SLOT \
+relay_run() { # relay_run [ENV=VALUE...]
+  env "$@" OUTBOX_RELAY_NAME=$NAME OUTBOX_RELAY_POSTGRES_CONNINFO=$DBURL OUTBOX_RELAY_POSTGRES_SLOT=$SLOT \
     OUTBOX_RELAY_KAFKA_BROKERS=$KAFKA_BROKERS OUTBOX_RELAY_POSTGRES_STATUS_INTERVAL_MS=1000 \
     OUTBOX_RELAY_KAFKA_TOPIC_PARTITIONS=$PARTITIONS \
     OUTBOX_RELAY_SCHEMAS_DIR=etc/schemas OUTBOX_RELAY_SCHEMAS_APPLIES_TO=value \
@@ -108,8 +108,14 @@ relay_run() {
     build/outbox-relay run -c etc/seed.conf 2>>"$WORK/relay.log" &
   RELAY_PID=$!
 }
+count() { kcat -b "$KAFKA_BROKERS" -C -t "$TOPIC" -o beginning -e -q -X "isolation.level=$1" -f '%s\n' | grep -c '"type"' || true; }
+# Records of aborted Kafka transactions: what a consumer without read_committed also reads.
+aborted_records() { echo $(($(count read_uncommitted) - $(count read_committed))); }
+aborted_before=$(aborted_records)
 say "outbox-relay run -c etc/seed.conf (topic '$TOPIC', envelope, schemas on, dead letters to '$DEAD')"
-relay_run
+# The first relay holds each Kafka transaction open for 1 s (batch.linger_ms), so that the
+# kill -9 below most likely finds records in an open one.
+relay_run OUTBOX_RELAY_BATCH_LINGER_MS=1000
 
 ORDERS=20
 EXPECTED=$((ORDERS * 2 + ORDERS / 2)) # created + paid for each, shipped for every second
@@ -122,6 +128,7 @@ for ((i = 1; i <= ORDERS; i++)); do
   id=$((BASE + i))
   if ((i == ORDERS / 2 + 1)); then
     say "kill -9 the relay mid-stream, start it again (what it had not committed is aborted, then replayed)"
+    sleep 0.3 # the relay produces the rows just written
     kill -9 "$RELAY_PID"
     wait "$RELAY_PID" 2>/dev/null || true
     relay_run
@@ -193,11 +200,8 @@ kill -TERM "$RELAY_PID" 2>/dev/null || true
 wait "$RELAY_PID" || { echo "relay exited with an error:"; cat "$WORK/relay.log"; exit 1; }
 RELAY_PID=
 
-count() { kcat -b "$KAFKA_BROKERS" -C -t "$TOPIC" -o beginning -e -q -X "isolation.level=$1" -f '%s\n' | grep -c '"type"' || true; }
 published=$(count read_committed)
-# Records of aborted Kafka transactions (the kill): what a consumer without read_committed
-# would also read, as repeats.
-aborted=$(($(count read_uncommitted) - published))
+aborted=$(($(aborted_records) - aborted_before))
 # This run's dead letter (the topic keeps earlier runs'): its reason headers.
 dead=$(kcat -b "$KAFKA_BROKERS" -C -t "$DEAD" -o beginning -e -q -X isolation.level=read_committed -J |
   jq -r --arg id "$invalid_id" --arg run "$run_mark" 'select(try ((.payload | fromjson).payload.demo_run == $run) catch false)
@@ -221,7 +225,7 @@ say "summary"
 printf '  %-40s %s\n' \
   "outbox rows written" "$written" \
   "records in topic '$TOPIC' (all runs)" "$published" \
-  "records of aborted transactions (all runs)" "$aborted" \
+  "records of aborted transactions (this run)" "$aborted" \
   "orders handled by analytics-group" "$analytics" \
   "orders handled by inventory-group" "$inventory" \
   "dead-lettered to '$DEAD' (this run)" "$(grep -c . <<<"$dead")" \
