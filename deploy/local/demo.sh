@@ -113,9 +113,9 @@ count() { kcat -b "$KAFKA_BROKERS" -C -t "$TOPIC" -o beginning -e -q -X "isolati
 aborted_records() { echo $(($(count read_uncommitted) - $(count read_committed))); }
 aborted_before=$(aborted_records)
 say "outbox-relay run -c etc/seed.conf (topic '$TOPIC', envelope, schemas on, dead letters to '$DEAD')"
-# The first relay holds each Kafka transaction open for 1 s (batch.linger_ms), so that the
-# kill -9 below most likely finds records in an open one.
-relay_run OUTBOX_RELAY_BATCH_LINGER_MS=1000
+# The first relay holds each Kafka transaction open for 1 s (batch.adaptive off,
+# batch.linger_ms), so that the kill -9 below finds records in an open one.
+relay_run OUTBOX_RELAY_BATCH_ADAPTIVE=false OUTBOX_RELAY_BATCH_LINGER_MS=1000
 
 ORDERS=20
 EXPECTED=$((ORDERS * 2 + ORDERS / 2)) # created + paid for each, shipped for every second
