@@ -3,8 +3,8 @@
  *
  * Owns: which messages of the replication stream are events (transactional, with
  * outbox.message_prefix), and reading one's content, a JSON object
- *   {"aggregate_type": …, "aggregate_id": …, "event_type": …, "payload": …, "headers": {…},
- *    "id": …}
+ *   {"aggregate_type": …, "aggregate_id": …, "event_type": …, "payload": …,
+ *    "headers": {…}, "id": …}
  * into event.h's neutral row. The row's columns carry the names outbox.columns gives each
  * role, so a message is mapped, checked against its schema and dead-lettered by the same
  * code as a table row. Pure: no sockets, no pgoutput, no Kafka.

@@ -690,8 +690,8 @@ static int open_stream(pipeline *p)
     /* 0/0 before the checkpoint is known: the server starts at confirmed_flush, which is
      * never ahead of the checkpoint (checked in become_producer); the ledger skips what
      * the checkpoint covers. */
-    st = pgrepl_start(p->pg, cfg->postgres.slot, cfg->postgres.publication,
-                      p->messages != NULL, p->have_position ? ledger_committed_lsn(&p->ledger) : 0, p->err,
+    st = pgrepl_start(p->pg, cfg->postgres.slot, cfg->postgres.publication, p->messages != NULL,
+                      p->have_position ? ledger_committed_lsn(&p->ledger) : 0, p->err,
                       sizeof p->err);
     if (st != PGREPL_OK)
         return exit_for_pg(st);

@@ -38,8 +38,8 @@ static const event_value *column(const event_row *row, const char *name)
 static void assert_text(const char *data, size_t len, const char *want)
 {
     ck_assert_msg(data != NULL, "expected \"%s\", got NULL", want);
-    ck_assert_msg(len == strlen(want) && memcmp(data, want, len) == 0, "expected \"%s\", got \"%.*s\"",
-                  want, (int)len, data);
+    ck_assert_msg(len == strlen(want) && memcmp(data, want, len) == 0,
+                  "expected \"%s\", got \"%.*s\"", want, (int)len, data);
 }
 
 START_TEST(only_transactional_messages_with_the_prefix_are_events)
@@ -248,9 +248,9 @@ START_TEST(topic_placeholder_without_a_key_is_refused)
     m = event_mapper_new(&cfg, NULL, err, sizeof err);
     r = message_reader_new(&cfg);
     ck_assert_int_eq(message_check_mapper(r, m, err, sizeof err), -1);
-    ck_assert_msg(strstr(err, "outbox.source = \"messages\": outbox.topic: placeholder ${tenant}") ==
-                      err,
-                  "%s", err);
+    ck_assert_msg(
+        strstr(err, "outbox.source = \"messages\": outbox.topic: placeholder ${tenant}") == err,
+        "%s", err);
     message_reader_free(r);
     event_mapper_free(m);
 }
