@@ -270,8 +270,10 @@ static step on_insert(pipeline *p, const pgo_msg *m, int *exit_code)
 }
 
 /* Ignored logical messages into the metrics, once: only past what was counted before a
- * rewind. Transactions arrive in commit order and non-transactional messages in WAL order
- * between them, so the stream's positions only grow. */
+ * rewind. `at` is where the record ends: a transaction's commit record (end_lsn), a
+ * non-transactional message's own (its LSN on the wire is its record's end, which can equal
+ * the next commit's commit_lsn). Transactions arrive in commit order and non-transactional
+ * messages in WAL order between them, so these positions only grow. */
 static void count_ignored(pipeline *p, relay_lsn at, uint64_t other_prefix,
                           uint64_t non_transactional)
 {
@@ -354,7 +356,7 @@ static step on_data(pipeline *p, const pgrepl_msg *msg, int *exit_code)
         return STEP_OK;
     case PGO_COMMIT:
         ledger_commit(&p->ledger, m.u.commit.end_lsn);
-        count_ignored(p, m.u.commit.commit_lsn, p->ignored_other_prefix, 0);
+        count_ignored(p, m.u.commit.end_lsn, p->ignored_other_prefix, 0);
         p->st.pg_txns++;
         /* Nothing of it waits for Kafka (no outbox rows, or all published before), and no
          * open batch does: caught up. */

@@ -20,7 +20,7 @@ trap 'rc=$?; [[ -z $WRITER_PID ]] || kill -9 "$WRITER_PID" 2>/dev/null; (exit $r
 sql -c "DROP PUBLICATION outbox_pub" -c "CREATE PUBLICATION outbox_pub"
 # emit(n): n events of the order service, ids from a sequence, keys spread over 13 aggregates;
 # `expected` records the ids in the same transaction, so a rollback takes both back.
-sql <<'SQL'
+sql >/dev/null <<'SQL'
 CREATE SEQUENCE ev_seq;
 CREATE TABLE expected (id bigint PRIMARY KEY);
 CREATE FUNCTION emit(n int) RETURNS void LANGUAGE plpgsql AS $$
@@ -50,7 +50,7 @@ done
 relay_start
 addr=$(http_address "$WORK/relay.log")
 log "phase 1: events, ignored messages, bad messages, an event without id"
-sql <<SQL
+sql >/dev/null <<SQL
 BEGIN; SELECT emit(5);
   SELECT pg_logical_emit_message(true, 'audit', '$event');
   SELECT pg_logical_emit_message(false, 'outbox', '$event');
@@ -78,8 +78,9 @@ ignored=$(grep -c 'ignored a .* logical message with prefix' "$WORK/relay.log" |
 
 # The two bad messages: dead letters with the reason and the content as sent.
 read_committed "$OUTBOX_RELAY_DEAD_LETTER_TOPIC" -J |
-  jq -r '(.headers // []) as $h | [range(0; $h | length; 2) | {key: $h[.], value: $h[. + 1]}]
-    | from_entries as $hs | "\($hs.dead_letter_reason)|\($hs.dead_letter_error)|\($hs.event_id)|\(.payload)"' >"$WORK/dead"
+  jq -r '. as $r | ($r.headers // []) as $h
+    | ([range(0; $h | length; 2) | {key: $h[.], value: $h[. + 1]}] | from_entries) as $hs
+    | "\($hs.dead_letter_reason)|\($hs.dead_letter_error)|\($hs.event_id)|\($r.payload)"' >"$WORK/dead"
 (($(wc -l <"$WORK/dead") == 2)) || fail "expected 2 dead letters: $(cat "$WORK/dead")"
 grep -Eq '^bad_row\|message content is not JSON: .*\|[0-9A-F]+/[0-9A-F]+:3\|not json \{$' "$WORK/dead" ||
   fail "dead letter of the content that is not JSON: $(cat "$WORK/dead")"
