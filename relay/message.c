@@ -34,7 +34,7 @@ struct message_reader {
     event_value values[NROLES];
     json_t *doc;   /* the last content read: string values point into it */
     char id[48];   /* "<commit LSN>:<index>" */
-    char time[40]; /* the commit time, as Postgres prints a timestamptz */
+    char time[96]; /* the commit time, as Postgres prints a timestamptz (room for any int) */
 };
 
 message_kind message_classify(const relay_config *cfg, bool transactional, const char *prefix)

@@ -73,7 +73,7 @@ START_TEST(message_maps_like_a_table_row)
         "\"id\": 42}";
     event_row row;
     event ev;
-    size_t len;
+    size_t len = 0;
     const char *v;
 
     ck_assert_ptr_nonnull(r);
