@@ -77,6 +77,7 @@ fi
 # outbox_event AGGREGATE_ID EVENT_TYPE PAYLOAD [ID]: the statement that writes one event in the
 # order service's transaction: the outbox row, or with --messages the logical message (PAYLOAD
 # is a jsonb expression; ID, the event id, only for a message: a row gets its id from the table).
+# The SELECT of a message prints its LSN: the writes below send psql's output to /dev/null.
 outbox_event() {
   if ((MESSAGES)); then
     echo "SELECT pg_logical_emit_message(true, 'outbox', jsonb_build_object('aggregate_id', '$1',
@@ -120,17 +121,17 @@ for ((i = 1; i <= ORDERS; i++)); do
   sql -c "BEGIN;
     INSERT INTO orders VALUES ($id, $amount, 'created');
     $(outbox_event "$id" OrderCreated "jsonb_build_object('order_id', $id, 'amount', $amount)")
-    COMMIT;"
+    COMMIT;" >/dev/null
   sql -c "BEGIN;
     UPDATE orders SET status = 'paid' WHERE order_id = $id;
     $(outbox_event "$id" OrderPaid "jsonb_build_object('order_id', $id, 'amount', $amount)")
-    COMMIT;"
+    COMMIT;" >/dev/null
   written=$((written + 2))
   if ((i % 2 == 0)); then
     sql -c "BEGIN;
       UPDATE orders SET status = 'shipped' WHERE order_id = $id;
       $(outbox_event "$id" OrderShipped "jsonb_build_object('order_id', $id, 'carrier', 'DHL')")
-      COMMIT;"
+      COMMIT;" >/dev/null
     written=$((written + 1))
   fi
 done
@@ -142,14 +143,14 @@ invalid_id=invalid-$run_mark # a message names its event; a row's id is the tabl
 sql -c "BEGIN;
   INSERT INTO orders VALUES (2001, 5.00, 'created');
   $(outbox_event 2001 OrderCreated "'{\"order_id\": 2001, \"amount\": \"5.00 EUR\", \"demo_run\": \"$run_mark\"}'::jsonb" "$invalid_id")
-  COMMIT;"
+  COMMIT;" >/dev/null
 written=$((written + 1))
 ((MESSAGES)) || invalid_id=$(sql -c "SELECT max(id) FROM outbox")
 # A failed checkout: rolled back, so neither the order nor its event exists.
 sql -c "BEGIN;
   INSERT INTO orders VALUES (999, 1.00, 'created');
   $(outbox_event 999 OrderCreated "'{\"order_id\": 999}'::jsonb")
-  ROLLBACK;"
+  ROLLBACK;" >/dev/null
 # Rows are counted in the table; messages leave nothing to count but what was committed.
 ((MESSAGES)) || written=$(sql -c "SELECT count(*) FROM outbox")
 

@@ -14,7 +14,13 @@ export RELAY_CONF=$ROOT/etc/messages.conf
 export OUTBOX_RELAY_DEAD_LETTER_TOPIC=it.$ID.dead
 export OUTBOX_RELAY_HTTP_LISTEN=127.0.0.1:0
 WRITER_PID=
-trap 'rc=$?; [[ -z $WRITER_PID ]] || kill -9 "$WRITER_PID" 2>/dev/null; (exit $rc); cleanup' EXIT
+on_exit() { # the writer ends too, before lib.sh's cleanup (which reads the test's status from $?)
+  local rc=$?
+  [[ -z $WRITER_PID ]] || kill -9 "$WRITER_PID" 2>/dev/null || true
+  (exit "$rc")
+  cleanup
+}
+trap on_exit EXIT
 
 # No outbox table is read: pgoutput needs the publication by name, and it may publish nothing.
 sql -c "DROP PUBLICATION outbox_pub" -c "CREATE PUBLICATION outbox_pub"
@@ -113,11 +119,12 @@ BEGIN
 END \$\$" &
 WRITER_PID=$!
 sleep 1.5
-before=$(read_committed_once "it.$ID.order" -f 'x\n' | wc -l)
+kill -0 "$WRITER_PID" 2>/dev/null || fail "the writer ended before the SIGKILL"
 kill -9 "$RELAY_PID"
 wait "$RELAY_PID" 2>/dev/null || true
 RELAY_PID=
-log "SIGKILL with $before records committed"
+before=$(read_committed_once "it.$ID.order" -f 'x\n' | wc -l)
+log "SIGKILL with $before records committed, the writer still writing"
 ((before > 0)) || fail "nothing was published before the kill"
 relay_start
 wait "$WRITER_PID" || fail "the writer failed"
