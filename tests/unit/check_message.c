@@ -1,10 +1,17 @@
 /* Logical-message outbox: which messages are events, and a message's content → the neutral row
  * → the same event a table row gives (message.h, event.h). */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
 #include "message.h"
+#include "pgoutput.h"
 #include "suites.h"
+
+#ifndef RELAY_SOURCE_DIR
+#error "RELAY_SOURCE_DIR must name the source tree (set by CMakeLists.txt)"
+#endif
 
 #define COMMIT_US 1795765890123456LL /* 2026-11-27 07:51:30.123456 UTC */
 
@@ -256,6 +263,80 @@ START_TEST(topic_placeholder_without_a_key_is_refused)
 }
 END_TEST
 
+/* The Message payload labelled label in fixtures/messages.txt (capture-messages.sh: a real
+ * server's pgoutput with messages 'true'), decoded. buf keeps the bytes msg points into. */
+static void captured(const char *label, uint8_t *buf, size_t size, pgo_msg *msg)
+{
+    FILE *f = fopen(RELAY_SOURCE_DIR "/tests/unit/fixtures/messages.txt", "r");
+    char line[4096], err[256];
+    size_t n = strlen(label), len = 0;
+    pgo_decoder *dec = pgo_decoder_new();
+
+    ck_assert_ptr_nonnull(f);
+    while (len == 0 && fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, label, n) != 0 || line[n] != ' ')
+            continue;
+        for (const char *h = line + n + 1; h[0] && h[1] && h[0] != '\n' && len < size; h += 2) {
+            char pair[3] = {h[0], h[1], 0};
+            buf[len++] = (uint8_t)strtoul(pair, NULL, 16);
+        }
+    }
+    fclose(f);
+    ck_assert_msg(len > 0, "no message labelled %s in fixtures/messages.txt", label);
+    ck_assert_msg(pgo_decode(dec, buf, len, msg, err, sizeof err) == 0, "%s: %s", label, err);
+    ck_assert_int_eq(msg->kind, PGO_MESSAGE);
+    pgo_decoder_free(dec); /* a Message points into buf, not into the decoder */
+}
+
+/* Messages as a real server sends them: only the transactional one with the prefix is an
+ * event, and it maps with its bytes as written (UTF-8 and digits included). */
+START_TEST(captured_messages)
+{
+    relay_config cfg = messages_config();
+    char err[512] = "";
+    event_mapper *m = event_mapper_new(&cfg, NULL, err, sizeof err);
+    message_reader *r = message_reader_new(&cfg);
+    uint8_t buf[2048];
+    pgo_msg msg;
+    event_row row;
+    event ev;
+    size_t len = 0;
+    const char *v;
+
+    captured("non_transactional", buf, sizeof buf, &msg);
+    ck_assert_int_eq(message_classify(&cfg, msg.u.message.flags & 1, msg.u.message.prefix),
+                     MESSAGE_NON_TRANSACTIONAL);
+    captured("other_prefix", buf, sizeof buf, &msg);
+    ck_assert_int_eq(message_classify(&cfg, msg.u.message.flags & 1, msg.u.message.prefix),
+                     MESSAGE_OTHER_PREFIX);
+
+    captured("bad", buf, sizeof buf, &msg);
+    ck_assert_int_eq(message_classify(&cfg, msg.u.message.flags & 1, msg.u.message.prefix),
+                     MESSAGE_EVENT);
+    ck_assert_int_eq(message_row(r, msg.u.message.content, msg.u.message.content_len, 0x50, 2,
+                                 COMMIT_US, &row, err, sizeof err),
+                     MESSAGE_BAD);
+    ck_assert_msg(strstr(err, "message content is not JSON") == err, "%s", err);
+
+    captured("event", buf, sizeof buf, &msg);
+    ck_assert_int_eq(message_classify(&cfg, msg.u.message.flags & 1, msg.u.message.prefix),
+                     MESSAGE_EVENT);
+    ck_assert_int_eq(message_row(r, msg.u.message.content, msg.u.message.content_len, 0x50, 1,
+                                 COMMIT_US, &row, err, sizeof err),
+                     0);
+    ck_assert_int_eq(event_map(m, &row, 0x50, 1, &ev, err, sizeof err), 0);
+    ck_assert_str_eq(ev.topic, "outbox.event.order");
+    assert_text(ev.key, ev.key_len, "o-1");
+    ck_assert_str_eq(ev.type, "OrderPaid");
+    ck_assert_str_eq(ev.id, "0/50:1");
+    assert_text(ev.value, ev.value_len, "{\"amount\": 19.10, \"note\": \"caf\xc3\xa9\"}");
+    v = header(&ev, "traceparent", &len);
+    assert_text(v, len, "00-abc-01");
+    message_reader_free(r);
+    event_mapper_free(m);
+}
+END_TEST
+
 Suite *suite_message(void)
 {
     Suite *s = suite_create("message");
@@ -269,6 +350,7 @@ Suite *suite_message(void)
                         (int)(sizeof bad_messages / sizeof bad_messages[0]));
     tcase_add_test(tc, configured_columns_decide_what_is_read);
     tcase_add_test(tc, topic_placeholder_without_a_key_is_refused);
+    tcase_add_test(tc, captured_messages);
     suite_add_tcase(s, tc);
     return s;
 }
