@@ -5,7 +5,8 @@
 # messages with another prefix are ignored and counted (/metrics); a message whose content is
 # not an event is dead-lettered as bad_row with its content; an event without "id" is named by
 # its position. A writer runs while the relay is killed with SIGKILL and started again: every
-# committed event is in Kafka exactly once, in per-key order. check accepts the setup;
+# committed event is in Kafka exactly once, in per-key order. With schemas.on_invalid = "stop"
+# a bad message stops the relay (exit 65), also after a restart. check accepts the setup;
 # backfill and audit refuse the configuration (exit 78).
 source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -144,4 +145,12 @@ awk -F'\t' '$2 !~ /(^|,)trace=t[0-9]+(,|$)/ { print; bad++ } END { exit bad > 0 
 (($(grep -cF '"amount" : 19.10' "$WORK/records") == records)) ||
   fail "payloads changed: $(grep -vF '"amount" : 19.10' "$WORK/records" | head -2)"
 grep -q 'Ignored' "$WORK/records" && fail "an ignored message was published"
+
+# With schemas.on_invalid = "stop" a bad message stops the relay (exit 65) with one line, and
+# nothing of its transaction is confirmed: a restart stops at it again.
+sql -c "SELECT pg_logical_emit_message(true, 'outbox', '{\"aggregate_id\": \"k\"}')" >/dev/null
+for _ in 1 2; do
+  OUTBOX_RELAY_SCHEMAS_ON_INVALID=stop expect 65 'message content has no "event_type"' -- \
+    timeout 60 "$RELAY_BIN" run -c "$RELAY_CONF"
+done
 log "ok: $records events exactly once in per-key order across a SIGKILL; 2 dead letters; ignored messages counted"
