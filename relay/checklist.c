@@ -10,6 +10,7 @@
 #include "exitcode.h"
 #include "kafka.h"
 #include "log.h"
+#include "message.h"
 #include "pgconn.h"
 #include "pgrepl.h"
 #include "policy.h"
@@ -69,9 +70,32 @@ static void check_schemas(checklist *cl, const relay_config *cfg)
     policy_free(r);
 }
 
+/* outbox.source = "messages": the topic template fits the rows messages make. */
+static void check_messages(checklist *cl, const relay_config *cfg)
+{
+    char err[1024];
+    event_mapper *mapper;
+    message_reader *r;
+
+    if (cfg->outbox.source != CONFIG_SOURCE_MESSAGES)
+        return;
+    mapper = event_mapper_new(cfg, NULL, err, sizeof err);
+    r = mapper != NULL ? message_reader_new(cfg) : NULL;
+    if (mapper != NULL && r == NULL)
+        snprintf(err, sizeof err, "out of memory");
+    if (r == NULL || message_check_mapper(r, mapper, err, sizeof err) != 0)
+        item(cl, false, "messages", "%s", err);
+    else
+        item(cl, true, "messages",
+             "events are transactional logical messages with prefix \"%s\" (Postgres 14+)",
+             cfg->outbox.message_prefix);
+    message_reader_free(r);
+    event_mapper_free(mapper);
+}
+
 /* The relay reads pgoutput protocol version 1, which Postgres 10 and later speak; it is
- * tested on 13 to 18 (tests/versions/run.sh). */
-static void check_server_version(checklist *cl, pgrepl_conn *pg)
+ * tested on 13 to 18 (tests/versions/run.sh). Logical messages need 14. */
+static void check_server_version(checklist *cl, const relay_config *cfg, pgrepl_conn *pg)
 {
     char num[32], err[1024];
     long v;
@@ -82,7 +106,12 @@ static void check_server_version(checklist *cl, pgrepl_conn *pg)
         return;
     }
     v = strtol(num, NULL, 10);
-    if (v < 130000)
+    if (cfg->outbox.source == CONFIG_SOURCE_MESSAGES && v < 140000)
+        item(cl, false, "server version",
+             "Postgres %ld.%ld: outbox.source = \"messages\" needs Postgres 14 or newer "
+             "(pgoutput's messages option): upgrade, or use an outbox table",
+             v / 10000, v % 10000);
+    else if (v < 130000)
         item(cl, false, "server version",
              "Postgres %ld.%ld: the relay needs 13 or newer (tested on 13 to 18)", v / 10000,
              v % 10000);
@@ -147,7 +176,7 @@ static void check_postgres(checklist *cl, const relay_config *cfg)
         return;
     }
     item(cl, true, "postgres", "replication connection to %s", pgrepl_describe(pg));
-    check_server_version(cl, pg);
+    check_server_version(cl, cfg, pg);
     switch (pgrepl_tls(pg, value, sizeof value)) {
     case PGCONN_TLS_VERIFIED: item(cl, true, "postgres tls", "%s", value); break;
     case PGCONN_TLS_NONE:
@@ -184,8 +213,16 @@ static void check_postgres(checklist *cl, const relay_config *cfg)
     else
         item(cl, true, "role", "has %s rights", value);
     config_table_parts(cfg, nsp, rel);
-    if (pgrepl_check_publication(pg, cfg->postgres.publication, nsp, rel, err, sizeof err) !=
-        PGREPL_OK)
+    if (cfg->outbox.source == CONFIG_SOURCE_MESSAGES) {
+        if (pgrepl_check_publication_exists(pg, cfg->postgres.publication, err, sizeof err) !=
+            PGREPL_OK)
+            item(cl, false, "publication", "%s", err);
+        else
+            item(cl, true, "publication",
+                 "%s exists (pgoutput needs one; logical messages pass whatever it publishes)",
+                 cfg->postgres.publication);
+    } else if (pgrepl_check_publication(pg, cfg->postgres.publication, nsp, rel, err,
+                                        sizeof err) != PGREPL_OK)
         item(cl, false, "publication", "%s", err);
     else
         item(cl, true, "publication", "%s publishes inserts of %s", cfg->postgres.publication,
@@ -320,6 +357,7 @@ int checklist_run(const char *config_path, char *const *envp, FILE *out)
     if (config_exposed_warning(cfg, err, sizeof err)[0] != '\0')
         warn(&cl, "config", "%s", err);
     check_schemas(&cl, cfg);
+    check_messages(&cl, cfg);
     check_postgres(&cl, cfg);
     check_kafka(&cl, cfg);
     config_free(cfg);

@@ -69,12 +69,14 @@ static bool check_opt_column(const char *v, char *why, size_t why_size);
 static bool check_topic(const char *v, char *why, size_t why_size);
 static bool check_template(const char *v, char *why, size_t why_size);
 static bool check_zone(const char *v, char *why, size_t why_size);
+static bool check_prefix(const char *v, char *why, size_t why_size);
 static bool check_brokers(const char *v, char *why, size_t why_size);
 static bool check_listen(const char *v, char *why, size_t why_size);
 static bool check_source(const char *v, char *why, size_t why_size);
 
 /* An enum setting is stored as an int; its names are listed in value order. */
 _Static_assert(sizeof(log_level) == sizeof(int) && sizeof(log_format) == sizeof(int) && sizeof(config_value) == sizeof(int) &&
+                   sizeof(config_source) == sizeof(int) &&
                    sizeof(config_on_invalid) == sizeof(int) &&
                    sizeof(config_on_unknown) == sizeof(int) &&
                    sizeof(config_applies_to) == sizeof(int) && sizeof(config_draft) == sizeof(int),
@@ -85,6 +87,8 @@ static const char *const log_formats[] = {[LOG_TEXT] = "text", [LOG_JSON] = "jso
 static const char *const value_formats[] = {
     [CONFIG_VALUE_PAYLOAD] = "payload", [CONFIG_VALUE_ENVELOPE] = "envelope",
     [CONFIG_VALUE_CLOUDEVENTS] = "cloudevents", NULL};
+static const char *const outbox_sources[] = {
+    [CONFIG_SOURCE_TABLE] = "table", [CONFIG_SOURCE_MESSAGES] = "messages", NULL};
 static const char *const on_invalid_policies[] = {
     [CONFIG_ON_INVALID_DEAD_LETTER] = "dead_letter", [CONFIG_ON_INVALID_STOP] = "stop", NULL};
 static const char *const on_unknown_policies[] = {[CONFIG_ON_UNKNOWN_ALLOW] = "allow",
@@ -132,6 +136,13 @@ static const opt_def opts[] = {
           "be written before max_slot_wal_keep_size makes Postgres drop what the slot needs, "
           "falls below this; 0 never warns."),
 
+    OPT_E("outbox.source", outbox.source, CONFIG_SOURCE_TABLE, outbox_sources,
+          "Where events come from: inserts into the outbox table, or logical decoding "
+          "messages (pg_logical_emit_message, Postgres 14+) whose content is the event as JSON."),
+    OPT_S("outbox.message_prefix", outbox.message_prefix, "outbox", check_prefix,
+          "1-255 printable bytes",
+          "With outbox.source = \"messages\": the prefix of the messages that are events; "
+          "messages with another prefix are counted and ignored."),
     OPT_S("outbox.table", outbox.table, "public.outbox", check_table,
           "[schema.]table, each part 1-63 bytes",
           "Outbox table, [schema.]name; the schema defaults to public."),
@@ -582,6 +593,16 @@ static bool check_zone(const char *v, char *why, size_t why_size)
     (void)why, (void)why_size;
     return v[0] == '\0' || (only_chars(v, 1, 64, "/_+-", true) && v[0] != '/' &&
                             strstr(v, "..") == NULL);
+}
+
+/* A message prefix goes into log lines: printable, so they stay one line. */
+static bool check_prefix(const char *v, char *why, size_t why_size)
+{
+    (void)why, (void)why_size;
+    for (const char *p = v; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return false;
+    return v[0] != '\0' && strlen(v) <= 255;
 }
 
 static bool check_column(const char *v, char *why, size_t why_size)
@@ -1425,6 +1446,7 @@ static const char *enum_name(const char *const *names, int v)
 ENUM_NAME(config_log_level_name, log_level, log_levels)
 ENUM_NAME(config_log_format_name, log_format, log_formats)
 ENUM_NAME(config_value_name, config_value, value_formats)
+ENUM_NAME(config_source_name, config_source, outbox_sources)
 ENUM_NAME(config_on_invalid_name, config_on_invalid, on_invalid_policies)
 ENUM_NAME(config_on_unknown_name, config_on_unknown, on_unknown_policies)
 ENUM_NAME(config_applies_to_name, config_applies_to, schema_targets)

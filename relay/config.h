@@ -17,6 +17,7 @@
 
 /* The enum-like settings, parsed at load time; each *_name() gives the text a user writes. */
 typedef enum { CONFIG_VALUE_PAYLOAD, CONFIG_VALUE_ENVELOPE, CONFIG_VALUE_CLOUDEVENTS } config_value;
+typedef enum { CONFIG_SOURCE_TABLE, CONFIG_SOURCE_MESSAGES } config_source;
 typedef enum { CONFIG_ON_INVALID_DEAD_LETTER, CONFIG_ON_INVALID_STOP } config_on_invalid;
 typedef enum {
     CONFIG_ON_UNKNOWN_ALLOW,
@@ -64,6 +65,8 @@ typedef struct relay_config {
     } postgres;
 
     struct {
+        config_source source;  /* "table" | "messages" (pg_logical_emit_message, PG 14+) */
+        char *message_prefix;  /* prefix of the logical messages that are events */
         char *table;    /* [schema.]name; schema defaults to public */
         char *topic;    /* fixed name or template with ${column} */
         config_value value; /* "payload" | "envelope" | "cloudevents" */
@@ -147,6 +150,7 @@ void config_table_parts(const relay_config *cfg, char *schema, char *name);
 const char *config_log_level_name(log_level v);
 const char *config_log_format_name(log_format v);
 const char *config_value_name(config_value v);
+const char *config_source_name(config_source v);
 const char *config_on_invalid_name(config_on_invalid v);
 const char *config_on_unknown_name(config_on_unknown v);
 const char *config_applies_to_name(config_applies_to v);

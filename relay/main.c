@@ -191,6 +191,21 @@ static relay_config *load_for_command(const char *path, log_ctx *lg)
     return cfg;
 }
 
+/* Backfill and audit read the outbox table with SQL; logical messages are only in the WAL,
+ * which a slot reads once. True, after saying so, when the configuration reads messages. */
+static bool refuse_messages(const relay_config *cfg, const char *cmd, const log_ctx *lg)
+{
+    if (cfg->outbox.source != CONFIG_SOURCE_MESSAGES)
+        return false;
+    log_error(lg,
+              "outbox-relay %s reads the outbox table with SQL and cannot see logical messages "
+              "(outbox.source = \"messages\"%s%s): there is no table to read; a message "
+              "outbox has no %s (README \"Logical-message outbox\")",
+              cmd, cfg->source != NULL ? " in " : "", cfg->source != NULL ? cfg->source : "",
+              strcmp(cmd, "backfill") == 0 ? "replay" : "audit");
+    return true;
+}
+
 /* Backfill has its own options (backfill.h): a mistyped one is one line and exit 64. */
 static int cmd_backfill(int argc, char **argv)
 {
@@ -213,6 +228,10 @@ static int cmd_backfill(int argc, char **argv)
     }
     if ((cfg = load_for_command(args.config, &lg)) == NULL)
         return EXIT_CONFIG;
+    if (refuse_messages(cfg, "backfill", &lg)) {
+        config_free(cfg);
+        return EXIT_CONFIG;
+    }
     if (metrics_init(&metrics, "backfill") != 0) {
         config_free(cfg);
         return EXIT_INTERNAL;
@@ -247,6 +266,10 @@ static int cmd_audit(int argc, char **argv)
     }
     if ((cfg = load_for_command(args.config, &lg)) == NULL)
         return EXIT_CONFIG;
+    if (refuse_messages(cfg, "audit", &lg)) {
+        config_free(cfg);
+        return EXIT_CONFIG;
+    }
     rc = audit_run(&args, cfg, &lg, stdout, &stop_requested);
     config_free(cfg);
     return rc;

@@ -171,6 +171,15 @@ void metrics_pg_reconnect(relay_metrics *m)
     pthread_mutex_unlock(&m->lock);
 }
 
+void metrics_messages_ignored(relay_metrics *m, uint64_t other_prefix,
+                              uint64_t non_transactional)
+{
+    pthread_mutex_lock(&m->lock);
+    m->shared.messages_other_prefix += other_prefix;
+    m->shared.messages_non_transactional += non_transactional;
+    pthread_mutex_unlock(&m->lock);
+}
+
 void metrics_set_slot(relay_metrics *m, const metrics_slot *s)
 {
     pthread_mutex_lock(&m->lock);
@@ -317,6 +326,13 @@ char *metrics_render(relay_metrics *m, size_t *len)
     head(f, PREFIX "postgres_reconnects_total", "counter",
          "Replication connections opened again after a loss or a rewind.");
     fprintf(f, PREFIX "postgres_reconnects_total %" PRIu64 "\n", v.pg_reconnects);
+    head(f, PREFIX "messages_ignored_total", "counter",
+         "Logical decoding messages that are not events (outbox.source = \"messages\"): "
+         "another prefix, or non-transactional.");
+    fprintf(f,
+            PREFIX "messages_ignored_total{reason=\"other_prefix\"} %" PRIu64 "\n" PREFIX
+                   "messages_ignored_total{reason=\"non_transactional\"} %" PRIu64 "\n",
+            v.messages_other_prefix, v.messages_non_transactional);
 
     head(f, PREFIX "lag_seconds", "gauge",
          "Age of the oldest change received and not yet committed to Kafka; 0 when caught up.");

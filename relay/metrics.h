@@ -54,6 +54,8 @@ typedef struct metrics_values {
     uint64_t dead_letters[METRICS_REASONS]; /* committed to the dead-letter topic, by reason */
     uint64_t txns_committed, txns_aborted, checkpoint_only;
     uint64_t pg_reconnects;
+    /* outbox.source = "messages": logical messages that were not events, as received */
+    uint64_t messages_other_prefix, messages_non_transactional;
     bool have_slot_lag;
     uint64_t slot_lag_bytes; /* server WAL end - confirmed flush, from keepalives */
     metrics_slot slot;
@@ -112,6 +114,11 @@ void metrics_lag_clear(relay_metrics *m);
 
 void metrics_slot_lag(relay_metrics *m, uint64_t server_end, uint64_t confirmed);
 void metrics_pg_reconnect(relay_metrics *m);
+
+/* Logical messages ignored since the last call (another prefix, non-transactional). The
+ * caller counts each once, not again when a rewind replays it. */
+void metrics_messages_ignored(relay_metrics *m, uint64_t other_prefix,
+                              uint64_t non_transactional);
 void metrics_set_slot(relay_metrics *m, const metrics_slot *s);
 metrics_slot metrics_get_slot(relay_metrics *m);
 void metrics_backfill_rows(relay_metrics *m, uint64_t done, uint64_t total);

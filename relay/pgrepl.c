@@ -329,6 +329,31 @@ pgrepl_status pgrepl_check_publication(pgrepl_conn *c, const char *publication, 
     return st;
 }
 
+pgrepl_status pgrepl_check_publication_exists(pgrepl_conn *c, const char *publication,
+                                              char *errbuf, size_t errbuf_size)
+{
+    char sql[256];
+    char *pub_lit = PQescapeLiteral(c->conn, publication, strlen(publication));
+    pgrepl_status st;
+    PGresult *res;
+
+    snprintf(sql, sizeof sql, "SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = %s",
+             pub_lit ? pub_lit : "NULL");
+    PQfreemem(pub_lit);
+    res = exec(c, sql, PGRES_TUPLES_OK, "reading pg_publication", &st, errbuf, errbuf_size);
+    if (res == NULL)
+        return st;
+    if (PQntuples(res) != 1) {
+        snprintf(errbuf, errbuf_size,
+                 "publication \"%s\" does not exist: run CREATE PUBLICATION %s; (pgoutput "
+                 "needs a publication by name; for logical messages it may publish no table)",
+                 publication, publication);
+        st = PGREPL_ERR_SETUP;
+    }
+    PQclear(res);
+    return st;
+}
+
 /* s as a literal of the replication grammar, into buf: quotes doubled, backslashes as is
  * (repl_scanner.l knows no E'' strings). */
 static const char *repl_literal(const char *s, char *buf, size_t size)
@@ -347,7 +372,7 @@ static const char *repl_literal(const char *s, char *buf, size_t size)
 }
 
 pgrepl_status pgrepl_start(pgrepl_conn *c, const char *slot, const char *publication,
-                           relay_lsn start, char *errbuf, size_t errbuf_size)
+                           bool messages, relay_lsn start, char *errbuf, size_t errbuf_size)
 {
     char *ident = PQescapeIdentifier(c->conn, slot, strlen(slot));
     char *pub = PQescapeIdentifier(c->conn, publication, strlen(publication));
@@ -360,9 +385,10 @@ pgrepl_status pgrepl_start(pgrepl_conn *c, const char *slot, const char *publica
      * that as a literal. */
     snprintf(sql, sizeof sql,
              "START_REPLICATION SLOT %s LOGICAL " LSN_FMT
-             " (proto_version '1', publication_names %s)",
+             " (proto_version '1', publication_names %s%s)",
              ident ? ident : "\"\"", LSN_ARGS(start),
-             repl_literal(pub ? pub : "\"\"", names, sizeof names));
+             repl_literal(pub ? pub : "\"\"", names, sizeof names),
+             messages ? ", messages 'true'" : "");
     PQfreemem(ident);
     PQfreemem(pub);
     res = exec(c, sql, PGRES_COPY_BOTH, "START_REPLICATION", &st, errbuf, errbuf_size);

@@ -93,9 +93,15 @@ int pgrepl_server_version(const pgrepl_conn *c);
 pgrepl_status pgrepl_check_publication(pgrepl_conn *c, const char *publication, const char *schema,
                                        const char *table, char *errbuf, size_t errbuf_size);
 
-/* START_REPLICATION SLOT slot LOGICAL start (proto_version 1, publication_names). */
+/* Checks only that the publication exists: pgoutput needs one by name even when only
+ * logical messages are read (messages pass whatever it publishes; it may be empty). */
+pgrepl_status pgrepl_check_publication_exists(pgrepl_conn *c, const char *publication,
+                                              char *errbuf, size_t errbuf_size);
+
+/* START_REPLICATION SLOT slot LOGICAL start (proto_version 1, publication_names; with
+ * messages, pgoutput's messages option, Postgres 14+, adds logical decoding messages). */
 pgrepl_status pgrepl_start(pgrepl_conn *c, const char *slot, const char *publication,
-                           relay_lsn start, char *errbuf, size_t errbuf_size);
+                           bool messages, relay_lsn start, char *errbuf, size_t errbuf_size);
 
 typedef enum {
     PGREPL_MSG_NONE,      /* nothing arrived within the timeout */

@@ -11,6 +11,7 @@
 #include "failpoint.h"
 #include "kafka.h"
 #include "ledger.h"
+#include "message.h"
 #include "notify.h"
 #include "pgoutput.h"
 #include "pgrepl.h"
@@ -53,6 +54,12 @@ typedef struct pipeline {
     relay_metrics *m; /* shared with the HTTP thread: see metrics.h for what locks */
     event_mapper *mapper;
     row_shape row;
+    message_reader *messages; /* outbox.source = "messages", else NULL */
+    /* Logical messages ignored in the transaction being received (other prefix,
+     * non-transactional), and the stream position up to which ignored ones were counted
+     * into the metrics: a replay after a rewind does not count them again. */
+    uint64_t ignored_other_prefix;
+    relay_lsn ignored_counted_lsn;
     publisher *pub; /* verdict, produce or dead-letter, commit with the checkpoint */
     kafka_client *kafka;
     pgo_decoder *decoder;
@@ -217,24 +224,15 @@ static int row_of(pipeline *p, const pgo_relation *rel, const pgo_value *vals, i
     return 0;
 }
 
-static step on_insert(pipeline *p, const pgo_msg *m, int *exit_code)
+/* The event at (lsn, index) of the transaction being received, as event_map returned it
+ * (mapped; the reason in p->err when not 0), on its way: skipped when the checkpoint says it
+ * is out, else decided and produced into the batch. */
+static step publish_mapped(pipeline *p, const event *ev, int mapped, relay_lsn lsn,
+                           uint32_t index, int *exit_code)
 {
-    const pgo_relation *rel = m->u.change.rel;
-    event_row row;
-    event ev;
-    relay_lsn lsn;
-    uint32_t index;
-    int mapped = -1;
     size_t bytes = 0;
     step s;
 
-    if (!event_is_outbox(p->mapper, rel->nspname, rel->relname)) {
-        p->st.other_tables++;
-        return STEP_OK;
-    }
-    ledger_next_event(&p->ledger, &lsn, &index);
-    if (row_of(p, rel, m->u.change.new_tuple, m->u.change.nnew, &row) == 0)
-        mapped = event_map(p->mapper, &row, lsn, index, &ev, p->err, sizeof p->err);
     if (mapped < 0) {
         /* Nothing of this transaction is confirmed: after the fix, a restart resumes here. */
         size_t n = strlen(p->err);
@@ -244,16 +242,103 @@ static step on_insert(pipeline *p, const pgo_msg *m, int *exit_code)
         return STEP_EXIT;
     }
     /* Skipped before the verdict: an event dead-lettered before is as published as any. */
-    if (ledger_event(&p->ledger, ev.key_len + ev.value_len, clock_mono_ms()) == LEDGER_SKIP) {
+    if (ledger_event(&p->ledger, ev->key_len + ev->value_len, clock_mono_ms()) == LEDGER_SKIP) {
         p->st.skipped++;
         return STEP_OK;
     }
-    if ((s = after_publish(p, publish_event(p->pub, &ev, mapped == EVENT_BAD_ROW ? p->err : NULL,
+    if ((s = after_publish(p, publish_event(p->pub, ev, mapped == EVENT_BAD_ROW ? p->err : NULL,
                                             &bytes),
                            exit_code)) == STEP_OK &&
         bytes > 0)
-        metrics_record_pending(p->m, ev.timestamp_ms);
+        metrics_record_pending(p->m, ev->timestamp_ms);
     return s;
+}
+
+static step on_insert(pipeline *p, const pgo_msg *m, int *exit_code)
+{
+    const pgo_relation *rel = m->u.change.rel;
+    event_row row;
+    event ev;
+    relay_lsn lsn;
+    uint32_t index;
+    int mapped = -1;
+
+    /* With outbox.source = "messages" no table is the outbox. */
+    if (p->messages != NULL || !event_is_outbox(p->mapper, rel->nspname, rel->relname)) {
+        p->st.other_tables++;
+        return STEP_OK;
+    }
+    ledger_next_event(&p->ledger, &lsn, &index);
+    if (row_of(p, rel, m->u.change.new_tuple, m->u.change.nnew, &row) == 0)
+        mapped = event_map(p->mapper, &row, lsn, index, &ev, p->err, sizeof p->err);
+    return publish_mapped(p, &ev, mapped, lsn, index, exit_code);
+}
+
+/* Ignored logical messages into the metrics, once: only past what was counted before a
+ * rewind. `at` is where the record ends: a transaction's commit record (end_lsn), a
+ * non-transactional message's own (its LSN on the wire is its record's end, which can equal
+ * the next commit's commit_lsn). Transactions arrive in commit order and non-transactional
+ * messages in WAL order between them, so these positions only grow. */
+static void count_ignored(pipeline *p, relay_lsn at, uint64_t other_prefix,
+                          uint64_t non_transactional)
+{
+    if (at <= p->ignored_counted_lsn)
+        return;
+    p->ignored_counted_lsn = at;
+    if (other_prefix + non_transactional > 0)
+        metrics_messages_ignored(p->m, other_prefix, non_transactional);
+}
+
+/* A logical decoding message: with outbox.source = "messages" and the prefix, an event read
+ * from its content (message.h); else counted and ignored. */
+static step on_message(pipeline *p, const pgo_msg *m, int *exit_code)
+{
+    const char *prefix = m->u.message.prefix;
+    bool transactional = (m->u.message.flags & 1) != 0;
+    message_kind kind;
+    event_row row;
+    event ev;
+    relay_lsn lsn;
+    uint32_t index;
+    char reason[1024];
+    int mapped;
+
+    if (p->messages == NULL) {
+        p->st.messages++; /* not asked for: only a server that sends them anyway */
+        return STEP_OK;
+    }
+    kind = message_classify(p->cfg, transactional, prefix);
+    if (kind != MESSAGE_EVENT) {
+        p->st.messages++;
+        log_debug(p->lg, "ignored a %s logical message with prefix \"%.100s\" at " LSN_FMT
+                  " (outbox.message_prefix is \"%s\")",
+                  transactional ? "transactional" : "non-transactional", prefix,
+                  LSN_ARGS(m->u.message.lsn), p->cfg->outbox.message_prefix);
+        if (kind == MESSAGE_OTHER_PREFIX)
+            p->ignored_other_prefix++;
+        else
+            count_ignored(p, m->u.message.lsn, 0, 1);
+        return STEP_OK;
+    }
+    ledger_next_event(&p->ledger, &lsn, &index);
+    mapped = message_row(p->messages, m->u.message.content, m->u.message.content_len, lsn, index,
+                         p->txn_commit_time_us, &row, reason, sizeof reason);
+    if (mapped == MESSAGE_BAD) {
+        /* event_map makes what the row offers into the dead letter, whose value is the
+         * content as sent (the row's payload), even where an envelope would wrap it; the
+         * reason is the message's. */
+        if (event_map(p->mapper, &row, lsn, index, &ev, p->err, sizeof p->err) >= 0) {
+            mapped = EVENT_BAD_ROW;
+            ev.value = ev.payload;
+            ev.value_len = ev.payload_len;
+            snprintf(p->err, sizeof p->err, "%s", reason);
+        } else {
+            mapped = -1;
+        }
+    } else {
+        mapped = event_map(p->mapper, &row, lsn, index, &ev, p->err, sizeof p->err);
+    }
+    return publish_mapped(p, &ev, mapped, lsn, index, exit_code);
 }
 
 static step on_data(pipeline *p, const pgrepl_msg *msg, int *exit_code)
@@ -269,12 +354,14 @@ static step on_data(pipeline *p, const pgrepl_msg *msg, int *exit_code)
     switch (m.kind) {
     case PGO_BEGIN:
         ledger_begin(&p->ledger, m.u.begin.final_lsn);
+        p->ignored_other_prefix = 0;
         p->txn_commit_time_us = m.u.begin.commit_time + CLOCK_PG_EPOCH_OFFSET_US;
         p->txn_begin_ms = clock_mono_ms();
         metrics_lag_since(p->m, p->txn_begin_ms);
         return STEP_OK;
     case PGO_COMMIT:
         ledger_commit(&p->ledger, m.u.commit.end_lsn);
+        count_ignored(p, m.u.commit.end_lsn, p->ignored_other_prefix, 0);
         p->st.pg_txns++;
         /* Nothing of it waits for Kafka (no outbox rows, or all published before), and no
          * open batch does: caught up. */
@@ -285,7 +372,7 @@ static step on_data(pipeline *p, const pgrepl_msg *msg, int *exit_code)
     case PGO_UPDATE: p->st.updates++; return STEP_OK;
     case PGO_DELETE: p->st.deletes++; return STEP_OK;
     case PGO_TRUNCATE: p->st.truncates++; return STEP_OK;
-    case PGO_MESSAGE: p->st.messages++; return STEP_OK;
+    case PGO_MESSAGE: return on_message(p, &m, exit_code);
     default: return STEP_OK; /* Relation, Type, Origin: the decoder keeps what matters */
     }
 }
@@ -514,9 +601,21 @@ static int open_stream(pipeline *p)
                  pgrepl_server_version(p->pg) % 10000);
         return EXIT_CONFIG;
     }
+    if (p->messages != NULL && pgrepl_server_version(p->pg) < 140000) {
+        snprintf(p->err, sizeof p->err,
+                 "outbox.source = \"messages\" needs Postgres 14 or newer (pgoutput's messages "
+                 "option); %s runs %d.%d: upgrade it, or write events to an outbox table "
+                 "(outbox.source = \"table\")",
+                 pgrepl_describe(p->pg), pgrepl_server_version(p->pg) / 10000,
+                 pgrepl_server_version(p->pg) % 10000);
+        return EXIT_CONFIG;
+    }
     if ((st = pgrepl_identify(p->pg, &p->sys, p->err, sizeof p->err)) != PGREPL_OK ||
-        (st = pgrepl_check_publication(p->pg, cfg->postgres.publication, nsp, rel, p->err,
-                                       sizeof p->err)) != PGREPL_OK ||
+        (st = p->messages != NULL
+                  ? pgrepl_check_publication_exists(p->pg, cfg->postgres.publication, p->err,
+                                                    sizeof p->err)
+                  : pgrepl_check_publication(p->pg, cfg->postgres.publication, nsp, rel,
+                                             p->err, sizeof p->err)) != PGREPL_OK ||
         (st = pgrepl_slot_info(p->pg, cfg->postgres.slot, slot, p->err, sizeof p->err)) !=
             PGREPL_OK)
         return exit_for_pg(st);
@@ -601,7 +700,7 @@ static int open_stream(pipeline *p)
     /* 0/0 before the checkpoint is known: the server starts at confirmed_flush, which is
      * never ahead of the checkpoint (checked in become_producer); the ledger skips what
      * the checkpoint covers. */
-    st = pgrepl_start(p->pg, cfg->postgres.slot, cfg->postgres.publication,
+    st = pgrepl_start(p->pg, cfg->postgres.slot, cfg->postgres.publication, p->messages != NULL,
                       p->have_position ? ledger_committed_lsn(&p->ledger) : 0, p->err,
                       sizeof p->err);
     if (st != PGREPL_OK)
@@ -832,6 +931,19 @@ int pipeline_run(const relay_config *cfg, const pipeline_opts *opts, const log_c
         rc = p.mapper == NULL ? EXIT_CONFIG : EXIT_INTERNAL;
         goto out;
     }
+    if (cfg->outbox.source == CONFIG_SOURCE_MESSAGES) {
+        if ((p.messages = message_reader_new(cfg)) == NULL) {
+            rc = EXIT_INTERNAL;
+            goto out;
+        }
+        if (message_check_mapper(p.messages, p.mapper, p.err, sizeof p.err) != 0) {
+            rc = EXIT_CONFIG;
+            goto out;
+        }
+        log_info(lg, "events are logical messages with prefix \"%s\" (outbox.source = "
+                     "\"messages\"); the outbox table is not read",
+                 cfg->outbox.message_prefix);
+    }
     p.kafka = kafka_new(cfg, cfg->name, lg, p.err, sizeof p.err);
     if (p.kafka == NULL) {
         rc = EXIT_CONFIG;
@@ -867,6 +979,7 @@ out:
     publish_free(p.pub);
     kafka_free(p.kafka);
     event_mapper_free(p.mapper);
+    message_reader_free(p.messages);
     free(p.row.names);
     free(p.row.values);
     free(p.row.types);

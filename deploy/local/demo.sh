@@ -9,7 +9,15 @@
 #   inventory-group, though the relay is killed with kill -9 mid-stream and restarted. One
 #   buggy event fails its schema and lands in the dead-letter topic instead. Starts what it
 #   needs, ends by itself, prints a summary.
+# --messages: the same with a logical-message outbox (etc/messages.conf): no outbox table; the
+#   order service emits each event with pg_logical_emit_message in its transaction.
 set -euo pipefail
+MESSAGES=0
+case ${1:-} in
+  "") ;;
+  --messages) MESSAGES=1 ;;
+  *) echo "usage: deploy/local/demo.sh [--messages]" >&2; exit 64 ;;
+esac
 
 ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)
 cd "$ROOT"
@@ -18,11 +26,10 @@ say() { printf '\033[1m== %s\033[0m\n' "$*"; }
 say "starting Postgres and Kafka (deploy/local/up.sh)"
 eval "$(deploy/local/up.sh)"
 
-if [[ ! -x build/outbox-relay ]]; then
-  say "building outbox-relay"
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build build -j "$(nproc)" >/dev/null
-fi
+# Always (incremental): a binary left from older sources would not know newer settings.
+say "building outbox-relay"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$(nproc)" >/dev/null
 
 DB=orders_demo
 DBURL=${PGURL%/*}/$DB
@@ -55,16 +62,35 @@ CREATE TABLE orders (
     amount     numeric(10, 2) NOT NULL,
     status     text NOT NULL
 );
--- The seed article's outbox table, exactly.
-CREATE TABLE outbox (
+SQL
+if ((MESSAGES)); then
+  # No outbox table: pgoutput needs a publication by name, and it may publish no table.
+  sql -c "CREATE PUBLICATION outbox_pub"
+  CONF=etc/messages.conf
+else
+  # The seed article's outbox table, exactly.
+  sql -c "CREATE TABLE outbox (
     id BIGSERIAL PRIMARY KEY,
     aggregate_id VARCHAR(64) NOT NULL,
     event_type VARCHAR(64) NOT NULL,
     payload JSONB NOT NULL,
     created_at TIMESTAMP NOT NULL DEFAULT NOW()
-);
-SQL
-sql -f sql/02_publication.sql
+  )"
+  sql -f sql/02_publication.sql
+  CONF=etc/seed.conf
+fi
+# outbox_event AGGREGATE_ID EVENT_TYPE PAYLOAD [ID]: the statement that writes one event in the
+# order service's transaction: the outbox row, or with --messages the logical message (PAYLOAD
+# is a jsonb expression; ID, the event id, only for a message: a row gets its id from the table).
+# The SELECT of a message prints its LSN: the writes below send psql's output to /dev/null.
+outbox_event() {
+  if ((MESSAGES)); then
+    echo "SELECT pg_logical_emit_message(true, 'outbox', jsonb_build_object('aggregate_id', '$1',
+      'event_type', '$2', 'payload', $3${4:+, 'id', '$4'})::text);"
+  else
+    echo "INSERT INTO outbox (aggregate_id, event_type, payload) VALUES ('$1', '$2', $3);"
+  fi
+}
 sql -c "SELECT pg_create_logical_replication_slot('$SLOT', 'pgoutput')" >/dev/null
 # A new slot means a new stream: clear this relay's checkpoint from an earlier run (a
 # tombstone), or the relay would rightly refuse to guess.
@@ -105,14 +131,14 @@ relay_run() { # relay_run [ENV=VALUE...]
     OUTBOX_RELAY_KAFKA_TOPIC_PARTITIONS=$PARTITIONS \
     OUTBOX_RELAY_SCHEMAS_DIR=etc/schemas OUTBOX_RELAY_SCHEMAS_APPLIES_TO=value \
     OUTBOX_RELAY_DEAD_LETTER_TOPIC=$DEAD OUTBOX_RELAY_HTTP_LISTEN=127.0.0.1:0 \
-    build/outbox-relay run -c etc/seed.conf 2>>"$WORK/relay.log" &
+    build/outbox-relay run -c "$CONF" 2>>"$WORK/relay.log" &
   RELAY_PID=$!
 }
 count() { kcat -b "$KAFKA_BROKERS" -C -t "$TOPIC" -o beginning -e -q -X "isolation.level=$1" -f '%s\n' | grep -c '"type"' || true; }
 # Records of aborted Kafka transactions: what a consumer without read_committed also reads.
 aborted_records() { echo $(($(count read_uncommitted) - $(count read_committed))); }
 aborted_before=$(aborted_records)
-say "outbox-relay run -c etc/seed.conf (topic '$TOPIC', envelope, schemas on, dead letters to '$DEAD')"
+say "outbox-relay run -c $CONF (topic '$TOPIC', envelope, schemas on, dead letters to '$DEAD')"
 # The first relay holds each Kafka transaction open for 1 s (batch.adaptive off,
 # batch.linger_ms), so that the kill -9 below finds records in an open one.
 relay_run OUTBOX_RELAY_BATCH_ADAPTIVE=false OUTBOX_RELAY_BATCH_LINGER_MS=1000
@@ -122,6 +148,7 @@ EXPECTED=$((ORDERS * 2 + ORDERS / 2)) # created + paid for each, shipped for eve
 # This run's order ids: the groups keep their offsets from earlier runs, whose orders had
 # other ids.
 BASE=$(($(date +%s) % 100000 * 1000))
+written=0
 
 say "order service: $ORDERS orders, each state change and its event in one transaction"
 for ((i = 1; i <= ORDERS; i++)); do
@@ -136,38 +163,39 @@ for ((i = 1; i <= ORDERS; i++)); do
   amount="$((i * 7 % 90 + 10)).50"
   sql -c "BEGIN;
     INSERT INTO orders VALUES ($id, $amount, 'created');
-    INSERT INTO outbox (aggregate_id, event_type, payload)
-      VALUES ('$id', 'OrderCreated', jsonb_build_object('order_id', $id, 'amount', $amount));
-    COMMIT;"
+    $(outbox_event "$id" OrderCreated "jsonb_build_object('order_id', $id, 'amount', $amount)")
+    COMMIT;" >/dev/null
   sql -c "BEGIN;
     UPDATE orders SET status = 'paid' WHERE order_id = $id;
-    INSERT INTO outbox (aggregate_id, event_type, payload)
-      VALUES ('$id', 'OrderPaid', jsonb_build_object('order_id', $id, 'amount', $amount));
-    COMMIT;"
+    $(outbox_event "$id" OrderPaid "jsonb_build_object('order_id', $id, 'amount', $amount)")
+    COMMIT;" >/dev/null
+  written=$((written + 2))
   if ((i % 2 == 0)); then
     sql -c "BEGIN;
       UPDATE orders SET status = 'shipped' WHERE order_id = $id;
-      INSERT INTO outbox (aggregate_id, event_type, payload)
-        VALUES ('$id', 'OrderShipped', jsonb_build_object('order_id', $id, 'carrier', 'DHL'));
-      COMMIT;"
+      $(outbox_event "$id" OrderShipped "jsonb_build_object('order_id', $id, 'carrier', 'DHL')")
+      COMMIT;" >/dev/null
+    written=$((written + 1))
   fi
 done
 # A buggy client writes the amount as text: the event fails OrderCreated.json and goes to the
 # dead-letter topic, in the same Kafka transaction as its neighbours; consumers never see it.
 # (demo_run tells this run's dead letter from earlier runs': the topic keeps them all.)
 run_mark=$(date +%s%N)
+invalid_id=invalid-$run_mark # a message names its event; a row's id is the table's
 sql -c "BEGIN;
   INSERT INTO orders VALUES ($((BASE + 999)), 5.00, 'created');
-  INSERT INTO outbox (aggregate_id, event_type, payload)
-    VALUES ('$((BASE + 999))', 'OrderCreated', '{\"order_id\": $((BASE + 999)), \"amount\": \"5.00 EUR\", \"demo_run\": \"$run_mark\"}');
-  COMMIT;"
-invalid_id=$(sql -c "SELECT max(id) FROM outbox")
+  $(outbox_event $((BASE + 999)) OrderCreated "'{\"order_id\": $((BASE + 999)), \"amount\": \"5.00 EUR\", \"demo_run\": \"$run_mark\"}'::jsonb" "$invalid_id")
+  COMMIT;" >/dev/null
+written=$((written + 1))
+((MESSAGES)) || invalid_id=$(sql -c "SELECT max(id) FROM outbox")
 # A failed checkout: rolled back, so neither the order nor its event exists.
 sql -c "BEGIN;
   INSERT INTO orders VALUES ($((BASE + 998)), 1.00, 'created');
-  INSERT INTO outbox (aggregate_id, event_type, payload) VALUES ('$((BASE + 998))', 'OrderCreated', '{\"order_id\": $((BASE + 998))}');
-  ROLLBACK;"
-written=$(sql -c "SELECT count(*) FROM outbox")
+  $(outbox_event $((BASE + 998)) OrderCreated "'{\"order_id\": $((BASE + 998))}'::jsonb")
+  ROLLBACK;" >/dev/null
+# Rows are counted in the table; messages leave nothing to count but what was committed.
+((MESSAGES)) || written=$(sql -c "SELECT count(*) FROM outbox")
 
 # mine GROUP: the lines the group's consumer printed for the orders of this run.
 mine() {
@@ -223,7 +251,7 @@ say "the relay's /metrics on $addr (a few lines)"
 sed 's/^/  /' <<<"$metrics"
 say "summary"
 printf '  %-40s %s\n' \
-  "outbox rows written" "$written" \
+  "events written ($( ((MESSAGES)) && echo messages || echo outbox rows))" "$written" \
   "records in topic '$TOPIC' (all runs)" "$published" \
   "records of aborted transactions (this run)" "$aborted" \
   "orders handled by analytics-group" "$analytics" \

@@ -57,6 +57,10 @@ static const setting_spec specs[] = {
          postgres.connect_timeout_s, "10", "3600"),
     SPEC("postgres.slot_warn_bytes", "OUTBOX_RELAY_POSTGRES_SLOT_WARN_BYTES", S_INT,
          postgres.slot_warn_bytes, "1073741824", "0"),
+    SPEC("outbox.source", "OUTBOX_RELAY_OUTBOX_SOURCE", S_ENUM, outbox.source, "table",
+         "messages"),
+    SPEC("outbox.message_prefix", "OUTBOX_RELAY_OUTBOX_MESSAGE_PREFIX", S_STR,
+         outbox.message_prefix, "outbox", "orders.v1"),
     SPEC("outbox.table", "OUTBOX_RELAY_OUTBOX_TABLE", S_STR, outbox.table, "public.outbox",
          "app.events"),
     SPEC("outbox.topic", "OUTBOX_RELAY_OUTBOX_TOPIC", S_STR, outbox.topic,
@@ -131,6 +135,8 @@ static const char *enum_text(const relay_config *cfg, size_t offset)
         return config_log_format_name(cfg->log.format);
     if (offset == offsetof(relay_config, outbox.value))
         return config_value_name(cfg->outbox.value);
+    if (offset == offsetof(relay_config, outbox.source))
+        return config_source_name(cfg->outbox.source);
     if (offset == offsetof(relay_config, schemas.on_invalid))
         return config_on_invalid_name(cfg->schemas.on_invalid);
     if (offset == offsetof(relay_config, schemas.on_unknown_type))
@@ -340,6 +346,22 @@ START_TEST(seed_file_matches_seed_table)
 }
 END_TEST
 
+/* The logical-message example: messages with the default prefix, the seed's topic and
+ * envelope. */
+START_TEST(messages_file_reads_messages)
+{
+    char err[512];
+    relay_config *cfg = config_load(ETC("messages.conf"), no_env, err, sizeof err);
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_int_eq(cfg->outbox.source, CONFIG_SOURCE_MESSAGES);
+    ck_assert_str_eq(cfg->outbox.message_prefix, "outbox");
+    ck_assert_str_eq(cfg->outbox.topic, "orders");
+    ck_assert_int_eq(cfg->outbox.value, CONFIG_VALUE_ENVELOPE);
+    config_free(cfg);
+}
+END_TEST
+
 /* Each setting, written in a file with its alternative value, lands in its field. */
 START_TEST(file_sets_each_setting)
 {
@@ -491,6 +513,12 @@ static const struct file_error {
      "log.level: expected one of error, warn, info, debug, got \"verbose\""},
     {"outbox = { value = \"json\"; };\n", 1,
      "outbox.value: expected one of payload, envelope, cloudevents, got \"json\""},
+    {"outbox = { source = \"wal\"; };\n", 1,
+     "outbox.source: expected one of table, messages, got \"wal\""},
+    {"outbox = { message_prefix = \"\"; };\n", 1,
+     "outbox.message_prefix: expected 1-255 printable bytes, got \"\""},
+    {"outbox = { message_prefix = \"a\\tb\"; };\n", 1,
+     "outbox.message_prefix: expected 1-255 printable bytes, got \"a\\x09b\""},
     {"name = \"my relay\";\n", 1,
      "name: expected 1-200 characters from A-Z, a-z, 0-9, '.', '_' and '-', got \"my relay\""},
     {"name = \"\";\n", 1, "name: expected 1-200 characters"},
@@ -1128,6 +1156,7 @@ Suite *suite_config(void)
     tcase_add_test(files, empty_file_gives_defaults);
     tcase_add_test(files, reference_file_sets_every_default);
     tcase_add_test(files, minimal_file_loads);
+    tcase_add_test(files, messages_file_reads_messages);
     tcase_add_test(files, seed_file_matches_seed_table);
     tcase_add_loop_test(files, file_sets_each_setting, 0, (int)NSPECS);
     tcase_add_test(files, enum_values_are_stored_canonically);

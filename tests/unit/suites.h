@@ -22,5 +22,6 @@ Suite *suite_policy(void);
 Suite *suite_backfill(void);
 Suite *suite_metrics(void);
 Suite *suite_shape(void);
+Suite *suite_message(void);
 
 #endif

@@ -54,6 +54,29 @@ for target in "${targets[@]}"; do
     failed=$((failed + 1))
     echo "check: $found" >>"/tmp/versions-$target.log"
   fi
+  # outbox.source = "messages" (etc/messages.conf): pgoutput's messages option is 14+. On
+  # 13 `check` fails the version with the reason and `run` refuses with one line (exit 78).
+  if [[ $kind == pg ]]; then
+    mfound=$(eval "$urls" && OUTBOX_RELAY_POSTGRES_CONNINFO=$PGURL OUTBOX_RELAY_KAFKA_BROKERS=$KAFKA_BROKERS \
+      "$RELAY_BIN" check -c "$ROOT/etc/messages.conf" 2>&1 | grep 'server version' || true)
+    mrc=0 mrun='' mok=0
+    if [[ $version == 13 ]]; then
+      mrun=$(eval "$urls" && OUTBOX_RELAY_POSTGRES_CONNINFO=$PGURL OUTBOX_RELAY_KAFKA_BROKERS=$KAFKA_BROKERS \
+        OUTBOX_RELAY_HTTP_LISTEN='' timeout 60 "$RELAY_BIN" run -c "$ROOT/etc/messages.conf" 2>&1) || mrc=$?
+      [[ $mfound == "FAIL "*'outbox.source = "messages" needs Postgres 14 or newer'* && $mrc == 78 &&
+        $(grep -c ' error ' <<<"$mrun") == 1 && $mrun == *'outbox.source = "messages" needs Postgres 14 or newer'* ]] &&
+        mok=1
+    else
+      [[ $mfound == "OK "* ]] && mok=1
+    fi
+    if ((mok)); then
+      results+=("messages=ok")
+    else
+      results+=("messages=FAILED")
+      failed=$((failed + 1))
+      printf 'messages: check: %s\nrun (exit %s): %s\n' "$mfound" "$mrc" "$mrun" >>"/tmp/versions-$target.log"
+    fi
+  fi
   if [[ $kind == pg ]]; then
     env "${env[@]}" "$LOCAL/pg.sh" stop 2>>"/tmp/versions-$target.log"
   else
