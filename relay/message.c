@@ -33,7 +33,7 @@ struct message_reader {
     const char *names[NROLES];
     event_value values[NROLES];
     json_t *doc;   /* the last content read: string values point into it */
-    char id[48];   /* "<commit LSN>:<index>" */
+    char id[48];   /* the position, as outbox_position spells it (LSN_POSITION_FMT) */
     char time[96]; /* the commit time, as Postgres prints a timestamptz (room for any int) */
 };
 
@@ -290,7 +290,7 @@ int message_row(message_reader *r, const char *content, size_t len, relay_lsn co
     r->doc = NULL;
     *row = row_of(r, commit_time_us);
     /* Without an "id" key (or with "id": null), the position. */
-    snprintf(r->id, sizeof r->id, LSN_FMT ":%u", LSN_ARGS(commit_lsn), index);
+    snprintf(r->id, sizeof r->id, LSN_POSITION_FMT, LSN_POSITION_ARGS(commit_lsn, index));
     set(r, ROLE_ID, r->id, strlen(r->id));
     format_time(commit_time_us, r->time, sizeof r->time);
     set(r, ROLE_CREATED_AT, r->time, strlen(r->time));

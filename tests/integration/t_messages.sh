@@ -89,14 +89,14 @@ read_committed "$OUTBOX_RELAY_DEAD_LETTER_TOPIC" -J |
     | ([range(0; $h | length; 2) | {key: $h[.], value: $h[. + 1]}] | from_entries) as $hs
     | "\($hs.dead_letter_reason)|\($hs.dead_letter_error)|\($hs.event_id)|\($r.payload)"' >"$WORK/dead"
 (($(wc -l <"$WORK/dead") == 2)) || fail "expected 2 dead letters: $(cat "$WORK/dead")"
-grep -Eq '^bad_row\|message content is not JSON: .*\|[0-9A-F]+/[0-9A-F]+:3\|not json \{$' "$WORK/dead" ||
+grep -Eq '^bad_row\|message content is not JSON: .*\|[0-9A-F]{16}-0{7}3\|not json \{$' "$WORK/dead" ||
   fail "dead letter of the content that is not JSON: $(cat "$WORK/dead")"
-grep -Eq '^bad_row\|message content has no "payload".*\|[0-9A-F]+/[0-9A-F]+:4\|\{"aggregate_type": "order", "aggregate_id": "bad"' "$WORK/dead" ||
+grep -Eq '^bad_row\|message content has no "payload".*\|[0-9A-F]{16}-0{7}4\|\{"aggregate_type": "order", "aggregate_id": "bad"' "$WORK/dead" ||
   fail "dead letter of the message without payload: $(cat "$WORK/dead")"
 # The event without "id": named by its position, the second event of its transaction.
 consume "it.$ID.pos" >"$WORK/pos"
 awk -F'\t' '{ n = split($2, hs, ","); for (i = 1; i <= n; i++) { split(hs[i], kv, "="); h[kv[1]] = kv[2] }
-  exit !(NR == 1 && h["event_id"] == h["outbox_position"] && h["event_id"] ~ /^[0-9A-F]+\/[0-9A-F]+:2$/) }
+  exit !(NR == 1 && h["event_id"] == h["outbox_position"] && h["event_id"] ~ /^[0-9A-F]+-00000002$/ && length(h["event_id"]) == 25) }
   END { exit NR != 1 }' "$WORK/pos" || fail "the event without id: $(cat "$WORK/pos")"
 
 log "phase 2: a writer while the relay is killed with SIGKILL and started again"

@@ -97,7 +97,7 @@ START_TEST(message_maps_like_a_table_row)
                 "{\"order_id\": 7, \"amount\": 19.10, \"big\": 123456789012345678901234567890}");
     ck_assert_int_eq(ev.timestamp_ms, COMMIT_US / 1000);
     v = header(&ev, EVENT_HDR_POSITION, &len);
-    assert_text(v, len, "0/16B3748:3");
+    assert_text(v, len, "00000000016B3748-00000003");
     v = header(&ev, "traceparent", &len);
     assert_text(v, len, "00-abc-01");
     v = header(&ev, EVENT_HDR_AGGREGATE_TYPE, &len);
@@ -118,7 +118,8 @@ START_TEST(event_id_is_the_position_unless_the_message_has_one)
         "{\"aggregate_id\": 5, \"event_type\": \"T\", \"payload\": {}, \"id\": null}",
         "{\"aggregate_id\": 5, \"event_type\": \"T\", \"payload\": {}, \"id\": \"a-b\"}",
     };
-    static const char *const ids[] = {"1/A0:12", "1/A0:12", "a-b"};
+    static const char *const ids[] = {"00000001000000A0-0000000C", "00000001000000A0-0000000C",
+                                      "a-b"};
     event_row row;
     const event_value *v;
 
@@ -199,9 +200,9 @@ START_TEST(bad_messages_are_bad_rows_with_a_reason)
     v = column(&row, "payload");
     assert_text(v->data, v->len, content);
     v = column(&row, "id");
-    assert_text(v->data, v->len, "0/20:2");
+    assert_text(v->data, v->len, "0000000000000020-00000002");
     ck_assert_int_ge(event_map(m, &row, 0x20, 2, &ev, map_err, sizeof map_err), 0);
-    ck_assert_str_eq(ev.id, "0/20:2");
+    ck_assert_str_eq(ev.id, "0000000000000020-00000002");
     message_reader_free(r);
     event_mapper_free(m);
 }
@@ -234,8 +235,8 @@ START_TEST(configured_columns_decide_what_is_read)
                      0);
     ck_assert_int_eq(event_map(m, &row, 0x30, 1, &ev, err, sizeof err), 0);
     ck_assert_str_eq(ev.topic, "orders");
-    ck_assert_str_eq(ev.value, "{\"event_id\":\"0/30:1\",\"type\":\"OrderCreated\",\"payload\":"
-                               "{\"amount\": 99.50}}");
+    ck_assert_str_eq(ev.value, "{\"event_id\":\"0000000000000030-00000001\",\"type\":"
+                               "\"OrderCreated\",\"payload\":{\"amount\": 99.50}}");
     ck_assert_int_eq(ev.nheaders, 3); /* id, type, position */
     assert_text(ev.version, ev.version_len, "2");
     message_reader_free(r);
@@ -328,7 +329,7 @@ START_TEST(captured_messages)
     ck_assert_str_eq(ev.topic, "outbox.event.order");
     assert_text(ev.key, ev.key_len, "o-1");
     ck_assert_str_eq(ev.type, "OrderPaid");
-    ck_assert_str_eq(ev.id, "0/50:1");
+    ck_assert_str_eq(ev.id, "0000000000000050-00000001");
     assert_text(ev.value, ev.value_len, "{\"amount\": 19.10, \"note\": \"caf\xc3\xa9\"}");
     v = header(&ev, "traceparent", &len);
     assert_text(v, len, "00-abc-01");
