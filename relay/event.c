@@ -13,8 +13,12 @@
 typedef struct tmpl_part {
     bool is_column;
     char *text;
-    int col; /* bound column index for is_column */
+    int col; /* bound column index for is_column, or one of the TMPL_ names below */
 } tmpl_part;
+
+/* ${schema} and ${table} name the row's table when it has no column of that name. */
+#define TMPL_SCHEMA -2
+#define TMPL_TABLE -3
 
 /* Growable scratch buffer; the event's pointers are fixed up once it stops moving. */
 typedef struct scratch {
@@ -29,7 +33,6 @@ enum { COL_ID, COL_AGGREGATE_TYPE, COL_AGGREGATE_ID, COL_EVENT_TYPE, COL_PAYLOAD
 struct event_mapper {
     const relay_config *cfg;
     const char *replay_job; /* NULL, or the backfill job re-publishing the rows */
-    char nspname[CONFIG_NAME_SIZE], relname[CONFIG_NAME_SIZE];
     tmpl_part *parts;
     int nparts;
     /* Binding of column roles to the indexes of the row shape last seen. */
@@ -106,7 +109,6 @@ event_mapper *event_mapper_new(const relay_config *cfg, const char *replay_job, 
     }
     m->cfg = cfg;
     m->replay_job = replay_job;
-    config_table_parts(cfg, m->nspname, m->relname);
     if (parse_template(m, cfg->outbox.topic, errbuf, errbuf_size) != 0)
         goto fail;
     return m;
@@ -124,11 +126,6 @@ void event_mapper_free(event_mapper *m)
     free(m->parts);
     free(m->sb.buf);
     free(m);
-}
-
-bool event_is_outbox(const event_mapper *m, const char *nspname, const char *relname)
-{
-    return strcmp(relname, m->relname) == 0 && strcmp(nspname, m->nspname) == 0;
 }
 
 /* Index of the column called name (compared exactly), or -1. */
@@ -166,7 +163,11 @@ static int bind(event_mapper *m, const event_row *rel, char *errbuf, size_t errb
         if (!m->parts[i].is_column)
             continue;
         m->parts[i].col = column_index(rel, m->parts[i].text);
-        if (m->parts[i].col < 0) {
+        if (m->parts[i].col < 0 && strcmp(m->parts[i].text, "schema") == 0)
+            m->parts[i].col = TMPL_SCHEMA;
+        else if (m->parts[i].col < 0 && strcmp(m->parts[i].text, "table") == 0)
+            m->parts[i].col = TMPL_TABLE;
+        if (m->parts[i].col == -1) {
             snprintf(errbuf, errbuf_size,
                      "outbox.topic: placeholder ${%s} names no column of %s.%s", m->parts[i].text,
                      rel->nspname, rel->relname);
@@ -176,6 +177,14 @@ static int bind(event_mapper *m, const event_row *rel, char *errbuf, size_t errb
     m->bound = true;
     m->bound_shape = rel->shape;
     return 0;
+}
+
+int event_check_columns(event_mapper *m, const event_row *row, char *errbuf, size_t errbuf_size)
+{
+    int rc = bind(m, row, errbuf, errbuf_size);
+
+    m->bound = false; /* the next row binds again */
+    return rc;
 }
 
 static bool sb_reserve(scratch *sb, size_t more)
@@ -743,8 +752,11 @@ int event_map(event_mapper *m, const event_row *row, relay_lsn commit_lsn, uint3
     topic_off = sb->len;
     for (int i = 0; i < m->nparts; i++) {
         const tmpl_part *part = &m->parts[i];
-        if (!part->is_column) {
-            sb_cat(sb, part->text, strlen(part->text));
+        if (!part->is_column || part->col < 0) {
+            const char *text = !part->is_column            ? part->text
+                               : part->col == TMPL_SCHEMA ? row->nspname
+                                                          : row->relname;
+            sb_cat(sb, text, strlen(text));
             continue;
         }
         const event_value *v = &row->values[part->col];

@@ -93,6 +93,13 @@ int pgrepl_server_version(const pgrepl_conn *c);
 pgrepl_status pgrepl_check_publication(pgrepl_conn *c, const char *publication, const char *schema,
                                        const char *table, char *errbuf, size_t errbuf_size);
 
+/* pgconn_publication_tables on the replication connection. A failed statement gives its
+ * status and message; fn returning non-zero gives PGREPL_ERR_SETUP, errbuf untouched (fn
+ * says why where its caller looks). */
+pgrepl_status pgrepl_publication_tables(pgrepl_conn *c, const char *publication,
+                                        pgconn_table_fn fn, void *arg, char *errbuf,
+                                        size_t errbuf_size);
+
 /* START_REPLICATION SLOT slot LOGICAL start (proto_version 1, publication_names). */
 pgrepl_status pgrepl_start(pgrepl_conn *c, const char *slot, const char *publication,
                            relay_lsn start, char *errbuf, size_t errbuf_size);

@@ -14,8 +14,10 @@
 #include "notify.h"
 #include "pgoutput.h"
 #include "pgrepl.h"
+#include "publication.h"
 #include "publish.h"
 #include "record.h"
+#include "tables.h"
 
 #define INIT_TIMEOUT_MS 60000
 #define STATS_INTERVAL_MS 60000
@@ -51,6 +53,7 @@ typedef struct pipeline {
     volatile sig_atomic_t *stop;
     relay_metrics *m; /* shared with the HTTP thread: see metrics.h for what locks */
     event_mapper *mapper;
+    tables_set *tables; /* which relations are outbox tables */
     row_shape row;
     publisher *pub; /* verdict, produce or dead-letter, commit with the checkpoint */
     kafka_client *kafka;
@@ -212,9 +215,43 @@ static int row_of(pipeline *p, const pgo_relation *rel, const pgo_value *vals, i
     return 0;
 }
 
+/*
+ * A table that a pattern of outbox.table matches, new in the stream (added to the
+ * publication since the relay connected): an outbox table from now on when its columns
+ * fit, else its rows are left out, said once per version of the relation. The answer
+ * depends on the Relation message alone, so a replay after a restart answers the same and
+ * the events' indexes in their transaction stay what the checkpoint counted.
+ */
+static bool joins(pipeline *p, const pgo_msg *m)
+{
+    const pgo_relation *rel = m->u.change.rel;
+    uint64_t shape = (uint64_t)rel->oid << 32 | rel->version;
+    event_row row;
+
+    if (tables_refused(p->tables, shape))
+        return false;
+    /* A row that does not even decode is the ordinary path's to report. */
+    if (row_of(p, rel, m->u.change.new_tuple, m->u.change.nnew, &row) != 0)
+        return true;
+    if (event_check_columns(p->mapper, &row, p->err, sizeof p->err) != 0) {
+        log_warn(p->lg,
+                 "%s; its rows are left out although outbox.table \"%s\" matches it: fix its "
+                 "columns (rows from then on are published), or take it out of publication %s",
+                 p->err, p->cfg->outbox.table, p->cfg->postgres.publication);
+        tables_refuse(p->tables, shape); /* out of memory: said again, no harm */
+        return false;
+    }
+    log_info(p->lg, "outbox table %s.%s joins: outbox.table \"%s\" matches it, its columns fit",
+             rel->nspname, rel->relname, p->cfg->outbox.table);
+    /* Out of memory: checked again at its next row, with the same answer. */
+    (void)tables_add(p->tables, rel->nspname, rel->relname);
+    return true;
+}
+
 static step on_insert(pipeline *p, const pgo_msg *m, int *exit_code)
 {
     const pgo_relation *rel = m->u.change.rel;
+    tables_kind kind = tables_match(p->tables, rel->nspname, rel->relname);
     event_row row;
     event ev;
     relay_lsn lsn;
@@ -223,7 +260,7 @@ static step on_insert(pipeline *p, const pgo_msg *m, int *exit_code)
     size_t bytes = 0;
     step s;
 
-    if (!event_is_outbox(p->mapper, rel->nspname, rel->relname)) {
+    if (kind == TABLES_OTHER || (kind == TABLES_NEW && !joins(p, m))) {
         p->st.other_tables++;
         return STEP_OK;
     }
@@ -490,10 +527,9 @@ static int open_stream(pipeline *p)
     pgrepl_status st;
     pgrepl_slot *slot = &p->slot;
     const relay_config *cfg = p->cfg;
-    char what[1024], nsp[CONFIG_NAME_SIZE], rel[CONFIG_NAME_SIZE];
+    char what[1024], list[512];
     int rc;
 
-    config_table_parts(cfg, nsp, rel);
     p->pg = pgrepl_connect(cfg->postgres.conninfo, cfg->postgres.connect_timeout_s, &st, p->err,
                            sizeof p->err);
     if (p->pg == NULL)
@@ -507,11 +543,13 @@ static int open_stream(pipeline *p)
         return EXIT_CONFIG;
     }
     if ((st = pgrepl_identify(p->pg, &p->sys, p->err, sizeof p->err)) != PGREPL_OK ||
-        (st = pgrepl_check_publication(p->pg, cfg->postgres.publication, nsp, rel, p->err,
-                                       sizeof p->err)) != PGREPL_OK ||
+        (st = publication_resolve(p->pg, cfg, p->tables, p->mapper, NULL, NULL, p->err,
+                                  sizeof p->err)) != PGREPL_OK ||
         (st = pgrepl_slot_info(p->pg, cfg->postgres.slot, slot, p->err, sizeof p->err)) !=
             PGREPL_OK)
         return exit_for_pg(st);
+    log_write(p->lg, p->have_position ? LVL_DEBUG : LVL_INFO, "outbox table%s: %s",
+              tables_count(p->tables) > 1 ? "s" : "", tables_list(p->tables, list, sizeof list));
     if (!slot->exists) {
         bool found = p->have_position;
 
@@ -820,7 +858,8 @@ int pipeline_run(const relay_config *cfg, const pipeline_opts *opts, const log_c
     notify_init(&p.notify, p.last_stats_ms);
     p.decoder = pgo_decoder_new();
     p.mapper = event_mapper_new(cfg, NULL, p.err, sizeof p.err);
-    if (p.decoder == NULL || p.mapper == NULL) {
+    p.tables = tables_new(cfg->outbox.table);
+    if (p.decoder == NULL || p.mapper == NULL || p.tables == NULL) {
         rc = p.mapper == NULL ? EXIT_CONFIG : EXIT_INTERNAL;
         goto out;
     }
@@ -859,6 +898,7 @@ out:
     publish_free(p.pub);
     kafka_free(p.kafka);
     event_mapper_free(p.mapper);
+    tables_free(p.tables);
     free(p.row.names);
     free(p.row.values);
     pgo_decoder_free(p.decoder);

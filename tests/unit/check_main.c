@@ -16,7 +16,7 @@ static const struct {
     {"lsn", suite_lsn},       {"pgoutput", suite_pgoutput}, {"config", suite_config},
     {"event", suite_event},   {"ledger", suite_ledger},     {"kafka", suite_kafka},
     {"schema", suite_schema},       {"policy", suite_policy},     {"backfill", suite_backfill},
-    {"metrics", suite_metrics},
+    {"metrics", suite_metrics}, {"tables", suite_tables},
 };
 
 int main(int argc, char **argv)

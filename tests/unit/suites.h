@@ -21,5 +21,6 @@ Suite *suite_schema(void);
 Suite *suite_policy(void);
 Suite *suite_backfill(void);
 Suite *suite_metrics(void);
+Suite *suite_tables(void);
 
 #endif
