@@ -37,14 +37,20 @@ typedef struct stats {
 #define JSON_OID 114 /* pg_type.oid of json and jsonb: fixed in every Postgres */
 #define JSONB_OID 3802
 
-/* The outbox relation's columns as event_map reads them, collected once per Relation
- * message (event.h's neutral row). */
+/* An outbox relation's columns as event_map reads them, collected once per Relation
+ * message (event.h's neutral row); one per outbox table, as rows of several alternate. */
 typedef struct row_shape {
     uint64_t shape; /* oid << 32 | version of the relation they were collected from */
     int cap;
     const char **names;
     event_value *values;
 } row_shape;
+
+/* The row shapes of the outbox tables seen (tables.h: usually one, or a few tenants). */
+typedef struct row_shapes {
+    row_shape *of;
+    int n;
+} row_shapes;
 
 typedef struct pipeline {
     const relay_config *cfg;
@@ -54,7 +60,7 @@ typedef struct pipeline {
     relay_metrics *m; /* shared with the HTTP thread: see metrics.h for what locks */
     event_mapper *mapper;
     tables_set *tables; /* which relations are outbox tables */
-    row_shape row;
+    row_shapes rows;
     publisher *pub; /* verdict, produce or dead-letter, commit with the checkpoint */
     kafka_client *kafka;
     pgo_decoder *decoder;
@@ -171,9 +177,22 @@ static step commit_batch(pipeline *p, int *exit_code)
 static int row_of(pipeline *p, const pgo_relation *rel, const pgo_value *vals, int n,
                   event_row *row)
 {
-    row_shape *rs = &p->row;
+    row_shape *rs = NULL;
     uint64_t shape = (uint64_t)rel->oid << 32 | rel->version;
 
+    for (int i = 0; i < p->rows.n && rs == NULL; i++)
+        if (p->rows.of[i].shape >> 32 == rel->oid)
+            rs = &p->rows.of[i];
+    if (rs == NULL) {
+        row_shape *grown = realloc(p->rows.of, (size_t)(p->rows.n + 1) * sizeof(*grown));
+        if (grown == NULL) {
+            snprintf(p->err, sizeof p->err, "out of memory");
+            return -1;
+        }
+        p->rows.of = grown;
+        rs = &grown[p->rows.n++];
+        *rs = (row_shape){(uint64_t)rel->oid << 32, 0, NULL, NULL}; /* version 0: none yet */
+    }
     if (n != rel->ncolumns) {
         snprintf(p->err, sizeof p->err, "outbox row has %d columns, relation has %d", n,
                  rel->ncolumns);
@@ -190,7 +209,7 @@ static int row_of(pipeline *p, const pgo_relation *rel, const pgo_value *vals, i
         }
         rs->values = values;
         rs->cap = n;
-        rs->shape = 0;
+        rs->shape = (uint64_t)rel->oid << 32; /* collect the names again */
     }
     if (rs->shape != shape) {
         for (int i = 0; i < n; i++) {
@@ -899,8 +918,11 @@ out:
     kafka_free(p.kafka);
     event_mapper_free(p.mapper);
     tables_free(p.tables);
-    free(p.row.names);
-    free(p.row.values);
+    for (int i = 0; i < p.rows.n; i++) {
+        free(p.rows.of[i].names);
+        free(p.rows.of[i].values);
+    }
+    free(p.rows.of);
     pgo_decoder_free(p.decoder);
     return rc;
 }
