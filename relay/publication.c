@@ -22,6 +22,7 @@ static int offered(void *arg, const char *schema, const char *table, int ncolumn
     resolving *r = arg;
     event_row row = {schema, table, ncolumns, columns, NULL, 0, 0};
     char name[2 * CONFIG_NAME_SIZE + 1], why[1024];
+    bool named = tables_match(r->t, schema, table) == TABLES_OUTBOX; /* not a pattern's find */
     int kept = tables_offer(r->t, schema, table);
 
     if (kept < 0) {
@@ -33,10 +34,13 @@ static int offered(void *arg, const char *schema, const char *table, int ncolumn
         return 0;
     snprintf(name, sizeof name, "%s.%s", schema, table);
     if (event_check_columns(r->mapper, &row, why, sizeof why) != 0) {
-        snprintf(r->err, r->err_size,
-                 "%s; outbox.table \"%s\" takes it: fix its columns, or take it out of "
-                 "publication \"%s\"",
-                 why, r->cfg->outbox.table, r->cfg->postgres.publication);
+        if (named)
+            snprintf(r->err, r->err_size, "%s", why);
+        else
+            snprintf(r->err, r->err_size,
+                     "%s; outbox.table \"%s\" takes it from publication \"%s\": fix its "
+                     "columns, or take it out of the publication",
+                     why, r->cfg->outbox.table, r->cfg->postgres.publication);
         r->failed = true;
         r->unfit++;
         if (r->report == NULL)

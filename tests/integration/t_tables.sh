@@ -34,7 +34,7 @@ tenant tenant_x kind # no event_type column
 sql -c "ALTER PUBLICATION outbox_pub SET TABLE tenant_a.outbox, tenant_b.outbox, tenant_x.outbox"
 
 # ---- refused at start ----
-expect 78 'outbox table tenant_x.outbox has no column "event_type": set outbox.columns.event_type.*take it out of publication "outbox_pub"' \
+expect 78 'outbox table tenant_x.outbox has no column "event_type": set outbox.columns.event_type.*takes it from publication "outbox_pub": fix its columns, or take it out of the publication' \
   -- "$RELAY_BIN" run -c "$conf"
 expect 1 '^FAIL outbox table +tenant_x.outbox: outbox table tenant_x.outbox has no column "event_type"' \
   -- "$RELAY_BIN" check -c "$conf"
