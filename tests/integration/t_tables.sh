@@ -114,6 +114,8 @@ COMMIT;"
 wait_confirmed "$(current_lsn)" 60
 kill -0 "$RELAY_PID" || fail "the relay died"
 relay_stop
+resumed=$(grep -c 'streaming from .*checkpoint [0-9A-F]*/' "$WORK/relay.log" || true)
+((resumed == 2)) || fail "expected both restarts after kill -9 to resume from a checkpoint, saw $resumed"
 grep -q 'outbox table tenant_c.outbox joins: outbox.table "\*.outbox" matches it' "$WORK/relay.log" ||
   fail "tenant_c did not join"
 grep -q 'outbox table tenant_y.outbox has no column "event_type".*its rows are left out' "$WORK/relay.log" ||
