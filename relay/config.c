@@ -192,8 +192,13 @@ static const opt_def opts[] = {
           "Most events in one Kafka transaction."),
     OPT_I("batch.max_bytes", batch.max_bytes, 8388608, 1024, 1073741824,
           "Most payload bytes in one Kafka transaction."),
+    OPT_B("batch.adaptive", batch.adaptive, true,
+          "Commit a batch as soon as the replication stream has no further transaction ready; "
+          "false waits out batch.linger_ms every time (fewer, larger Kafka transactions, more "
+          "latency)."),
     OPT_I("batch.linger_ms", batch.linger_ms, 100, 0, 60000,
-          "How long to wait for more Postgres transactions before committing a batch."),
+          "The oldest a batch gets before it is committed at the next transaction boundary "
+          "(with batch.adaptive = false: how long it waits for more transactions)."),
 
     OPT_S("schemas.dir", schemas.dir, "", NULL, NULL,
           "Directory of JSON Schemas, one per event type (OrderCreated.json, "

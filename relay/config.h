@@ -85,6 +85,7 @@ typedef struct relay_config {
     struct {
         int max_events;
         int max_bytes;
+        bool adaptive; /* commit when nothing more is ready, not only after linger_ms */
         int linger_ms;
     } batch;
 

@@ -10,6 +10,11 @@ void ledger_init(ledger *l, ledger_limits limits, ledger_pos checkpoint)
     l->seen_lsn = checkpoint.end_lsn;
 }
 
+void ledger_restart(ledger *l, ledger_pos checkpoint)
+{
+    ledger_init(l, l->limits, checkpoint);
+}
+
 static void batch_clear(ledger *l)
 {
     l->batch_open = false;
@@ -88,16 +93,17 @@ void ledger_server_position(ledger *l, relay_lsn server_lsn)
         l->seen_lsn = server_lsn;
 }
 
-bool ledger_batch_due(const ledger *l, int64_t now_ms)
+bool ledger_batch_due(const ledger *l, int64_t now_ms, bool drained)
 {
     if (!l->batch_open)
         return false;
     if (l->batch_events >= l->limits.max_events || l->batch_bytes >= l->limits.max_bytes)
         return true;
+    if (l->in_txn)
+        return false;
     /* A batch without events only carries a position: nothing to wait for. */
-    if (l->batch_events == 0 && !l->in_txn)
-        return true;
-    return !l->in_txn && now_ms - l->batch_started_ms >= l->limits.linger_ms;
+    return l->batch_events == 0 || (l->limits.adaptive && drained) ||
+           now_ms - l->batch_started_ms >= l->limits.linger_ms;
 }
 
 ledger_pos ledger_batch_checkpoint(const ledger *l)
@@ -148,6 +154,11 @@ relay_lsn ledger_committed_lsn(const ledger *l)
 relay_lsn ledger_seen_lsn(const ledger *l)
 {
     return l->seen_lsn;
+}
+
+bool ledger_in_txn(const ledger *l)
+{
+    return l->in_txn;
 }
 
 bool ledger_batch_open(const ledger *l)

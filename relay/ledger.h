@@ -30,7 +30,8 @@ typedef struct ledger_pos {
 typedef struct ledger_limits {
     uint32_t max_events;
     size_t max_bytes;
-    int64_t linger_ms;
+    int64_t linger_ms; /* the oldest a batch gets (adaptive), or how long each waits */
+    bool adaptive;     /* due as soon as the stream has nothing more ready */
 } ledger_limits;
 
 typedef struct ledger {
@@ -59,6 +60,9 @@ typedef enum {
 
 void ledger_init(ledger *l, ledger_limits limits, ledger_pos checkpoint);
 
+/* Starts again from checkpoint with the same limits: nothing open, nothing received. */
+void ledger_restart(ledger *l, ledger_pos checkpoint);
+
 /* Forgets the open batch and the transaction being received: back to `committed`, as
  * after an aborted Kafka transaction (the stream is then restarted from the slot). */
 void ledger_rewind(ledger *l);
@@ -79,9 +83,11 @@ void ledger_commit(ledger *l, relay_lsn end_lsn);
 void ledger_server_position(ledger *l, relay_lsn server_lsn);
 
 /* Whether the open batch must be committed now: a limit reached (also in the middle of a
- * Postgres transaction, which splits it), the linger time passed at a transaction
- * boundary, or it carries only a position (no events) at a transaction boundary. */
-bool ledger_batch_due(const ledger *l, int64_t now_ms);
+ * Postgres transaction, which splits it); or, at a transaction boundary, the linger time
+ * passed, the batch carries only a position (no events), or (limits.adaptive) the stream
+ * is drained: nothing more was ready to read. A batch is never closed for time or a
+ * drained stream in the middle of a transaction: its rest is on the way. */
+bool ledger_batch_due(const ledger *l, int64_t now_ms, bool drained);
 
 /* The checkpoint to write into the open Kafka transaction. */
 ledger_pos ledger_batch_checkpoint(const ledger *l);
@@ -96,6 +102,9 @@ relay_lsn ledger_committed_lsn(const ledger *l);
 /* Everything before it was received (commit ends, keepalives): the write position of a
  * status update. */
 relay_lsn ledger_seen_lsn(const ledger *l);
+
+/* Whether a Postgres transaction is being received (its Begin came, its Commit not yet). */
+bool ledger_in_txn(const ledger *l);
 
 /* Whether a Kafka transaction is being filled (events, or a position only). */
 bool ledger_batch_open(const ledger *l);

@@ -167,7 +167,7 @@ static step commit_batch(pipeline *p, int *exit_code)
               LSN_ARGS(confirm), LSN_ARGS(p->cp.pos.commit_lsn), p->cp.pos.index);
     /* What is still unconfirmed: the rest of a transaction split by this commit, or nothing. */
     metrics_lag_clear(p->m);
-    if (p->ledger.in_txn)
+    if (ledger_in_txn(&p->ledger))
         metrics_lag_since(p->m, p->txn_begin_ms);
     metrics_slot_lag(p->m, p->server_end, confirm);
     return send_status(p, false);
@@ -388,14 +388,15 @@ static step check_slot(pipeline *p, int64_t now, int *exit_code)
     return STEP_OK;
 }
 
-/* Timers that run whether or not data arrives: batch due, idle advance, status, stats. */
-static step on_tick(pipeline *p, int *exit_code)
+/* Timers that run whether or not data arrives: batch due, idle advance, status, stats.
+ * drained: the last read found nothing ready. */
+static step on_tick(pipeline *p, bool drained, int *exit_code)
 {
     int64_t now = clock_mono_ms();
     step s;
 
     metrics_heartbeat(p->m, now);
-    if (ledger_batch_due(&p->ledger, now) && (s = commit_batch(p, exit_code)) != STEP_OK)
+    if (ledger_batch_due(&p->ledger, now, drained) && (s = commit_batch(p, exit_code)) != STEP_OK)
         return s;
     /* Idle advance: other tables keep WAL moving while the outbox is quiet; a
      * checkpoint-only transaction lets the slot follow, at most once per interval. */
@@ -420,14 +421,16 @@ static step on_tick(pipeline *p, int *exit_code)
 }
 
 /* How long the next read may wait: until the batch's linger (which only ends at a
- * transaction boundary) or the next status update. */
+ * transaction boundary) or the next status update. With adaptive batching an open batch at
+ * a transaction boundary does not wait at all: the read only looks whether more is ready,
+ * and when nothing is, the batch is committed. */
 static int read_timeout(const pipeline *p)
 {
     int64_t now = clock_mono_ms(), until = p->last_status_ms + p->cfg->postgres.status_interval_ms;
     int64_t linger;
 
-    if (ledger_linger_deadline(&p->ledger, &linger) && linger < until)
-        until = linger;
+    if (ledger_linger_deadline(&p->ledger, &linger) && (p->cfg->batch.adaptive || linger < until))
+        until = p->cfg->batch.adaptive ? now : linger;
     if (until - now > 1000)
         return 1000;
     return until > now ? (int)(until - now) : 0;
@@ -634,7 +637,7 @@ static int open_stream(pipeline *p)
             return refuse_position(p, what);
         if (lacks) {
             warn_accepted(p, what, ledger_committed_lsn(&p->ledger));
-            ledger_init(&p->ledger, p->ledger.limits, (ledger_pos){slot->confirmed_flush, 0, 0});
+            ledger_restart(&p->ledger, (ledger_pos){slot->confirmed_flush, 0, 0});
         }
         p->cp.timeline = p->sys.timeline;
     }
@@ -698,7 +701,7 @@ static int become_producer(pipeline *p)
     p->cp.timeline = p->sys.timeline;
     snprintf(p->cp.system_id, sizeof p->cp.system_id, "%s", p->sys.system_id);
     snprintf(p->cp.slot, sizeof p->cp.slot, "%s", cfg->postgres.slot);
-    ledger_init(&p->ledger, p->ledger.limits, start);
+    ledger_restart(&p->ledger, start);
     p->have_position = true;
     snprintf(what, sizeof what, LSN_FMT, LSN_ARGS(start.end_lsn));
     log_write_fields(p->lg, LVL_INFO,
@@ -754,7 +757,7 @@ static int stream(pipeline *p)
                 s = send_status(p, false);
         }
         if (s == STEP_OK)
-            s = on_tick(p, &exit_code);
+            s = on_tick(p, msg.kind == PGREPL_MSG_NONE, &exit_code);
         if (s == STEP_REWIND)
             return -1;
         if (s == STEP_EXIT)
@@ -901,7 +904,7 @@ int pipeline_run(const relay_config *cfg, const pipeline_opts *opts, const log_c
     kafka_set_wait_hook(p.kafka, on_kafka_wait, &p);
     ledger_init(&p.ledger,
                 (ledger_limits){(uint32_t)cfg->batch.max_events, (size_t)cfg->batch.max_bytes,
-                                cfg->batch.linger_ms},
+                                cfg->batch.linger_ms, cfg->batch.adaptive},
                 (ledger_pos){0, 0, 0});
     rc = run(&p);
 out:

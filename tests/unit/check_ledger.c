@@ -25,8 +25,8 @@ START_TEST(whole_transactions_are_batched_and_confirmed_after_commit)
     ck_assert_int_eq(txn(&l, 200, 1, 10, 0), 1);
     ck_assert_int_eq(txn(&l, 300, 1, 10, 0), 1);
     ck_assert(l.batch_open);
-    ck_assert(!ledger_batch_due(&l, 99));  /* under every limit, linger not over */
-    ck_assert(ledger_batch_due(&l, 100));  /* linger passed at a transaction boundary */
+    ck_assert(!ledger_batch_due(&l, 99, false));  /* under every limit, linger not over */
+    ck_assert(ledger_batch_due(&l, 100, false));  /* linger passed at a transaction boundary */
     ledger_pos cp = ledger_batch_checkpoint(&l);
     ck_assert_uint_eq(cp.end_lsn, 310);
     ck_assert_uint_eq(cp.commit_lsn, 0);
@@ -45,7 +45,7 @@ START_TEST(large_transaction_is_split_with_commit_lsn_and_index)
     ledger_begin(&l, 500);
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(ledger_event(&l, 1, 0), LEDGER_PUBLISH);
-    ck_assert(ledger_batch_due(&l, 0)); /* event limit, mid-transaction */
+    ck_assert(ledger_batch_due(&l, 0, false)); /* event limit, mid-transaction */
     ledger_pos cp = ledger_batch_checkpoint(&l);
     ck_assert_uint_eq(cp.end_lsn, 100); /* the split transaction is not whole yet */
     ck_assert_uint_eq(cp.commit_lsn, 500);
@@ -69,7 +69,7 @@ START_TEST(transaction_ending_at_a_split_is_recorded_whole)
     ledger_begin(&l, 200);
     for (int i = 0; i < 3; i++)
         ledger_event(&l, 1, 0);
-    ck_assert(ledger_batch_due(&l, 0));
+    ck_assert(ledger_batch_due(&l, 0, false));
     ck_assert_uint_eq(ledger_batch_committed(&l), 100);
     ck_assert_uint_eq(l.committed.commit_lsn, 200);
     ck_assert_uint_eq(l.committed.index, 3);
@@ -77,7 +77,7 @@ START_TEST(transaction_ending_at_a_split_is_recorded_whole)
     /* M's end is due in a checkpoint of its own, before N's events can open a batch that
      * would otherwise carry {100, N, k} and forget that M is whole. */
     ck_assert(l.batch_open);
-    ck_assert(ledger_batch_due(&l, 0));
+    ck_assert(ledger_batch_due(&l, 0, false));
     ck_assert_uint_eq(ledger_batch_checkpoint(&l).end_lsn, 210);
     ck_assert_uint_eq(ledger_batch_committed(&l), 210);
     ledger_begin(&l, 300);
@@ -128,9 +128,9 @@ START_TEST(byte_limit_closes_the_batch)
 
     ledger_init(&l, limits, (ledger_pos){0, 0, 0});
     txn(&l, 10, 1, 999, 0);
-    ck_assert(!ledger_batch_due(&l, 0));
+    ck_assert(!ledger_batch_due(&l, 0, false));
     txn(&l, 30, 1, 1, 0);
-    ck_assert(ledger_batch_due(&l, 0));
+    ck_assert(ledger_batch_due(&l, 0, false));
 }
 END_TEST
 
@@ -141,9 +141,9 @@ START_TEST(linger_waits_for_the_transaction_boundary)
     ledger_init(&l, limits, (ledger_pos){0, 0, 0});
     ledger_begin(&l, 10);
     ledger_event(&l, 1, 0);
-    ck_assert(!ledger_batch_due(&l, 1000)); /* inside a transaction, under limits */
+    ck_assert(!ledger_batch_due(&l, 1000, false)); /* inside a transaction, under limits */
     ledger_commit(&l, 20);
-    ck_assert(ledger_batch_due(&l, 1000));
+    ck_assert(ledger_batch_due(&l, 1000, false));
 }
 END_TEST
 
@@ -184,6 +184,36 @@ START_TEST(no_idle_advance_over_a_partly_published_transaction)
 }
 END_TEST
 
+/* Adaptive batching: a drained stream closes the batch at once, but only at a transaction
+ * boundary; while transactions keep coming the batch grows until a limit or its age. */
+START_TEST(adaptive_commits_when_drained_at_a_transaction_boundary)
+{
+    ledger l;
+    ledger_limits adaptive = limits;
+
+    adaptive.max_events = 100;
+    adaptive.adaptive = true;
+    ledger_init(&l, adaptive, (ledger_pos){100, 0, 0});
+    ck_assert(!ledger_batch_due(&l, 0, true)); /* nothing batched */
+    ledger_begin(&l, 200);
+    ck_assert_int_eq(ledger_event(&l, 10, 0), LEDGER_PUBLISH);
+    ck_assert(!ledger_batch_due(&l, 0, true)); /* drained inside a transaction: its rest comes */
+    ledger_commit(&l, 210);
+    ck_assert(!ledger_batch_due(&l, 0, false)); /* more is ready: keep batching */
+    ck_assert(ledger_batch_due(&l, 0, true));   /* nothing more ready: commit now */
+    ck_assert_int_eq(txn(&l, 300, 1, 10, 50), 1);
+    ck_assert(!ledger_batch_due(&l, 99, false));
+    ck_assert(ledger_batch_due(&l, 100, false)); /* a busy stream: linger bounds the age */
+    ck_assert_uint_eq(ledger_batch_checkpoint(&l).end_lsn, 310);
+
+    /* Not adaptive: a drained stream waits out the linger as before. */
+    ledger_init(&l, limits, (ledger_pos){100, 0, 0});
+    ck_assert_int_eq(txn(&l, 200, 1, 10, 0), 1);
+    ck_assert(!ledger_batch_due(&l, 50, true));
+    ck_assert(ledger_batch_due(&l, 100, true));
+}
+END_TEST
+
 START_TEST(rewind_forgets_the_batch)
 {
     ledger l;
@@ -216,6 +246,7 @@ Suite *suite_ledger(void)
     tcase_add_test(tc, linger_waits_for_the_transaction_boundary);
     tcase_add_test(tc, idle_advance_follows_the_server_but_not_inside_a_transaction);
     tcase_add_test(tc, no_idle_advance_over_a_partly_published_transaction);
+    tcase_add_test(tc, adaptive_commits_when_drained_at_a_transaction_boundary);
     tcase_add_test(tc, rewind_forgets_the_batch);
     suite_add_tcase(s, tc);
     return s;
