@@ -80,7 +80,15 @@ BEGIN
   END LOOP;
 END \$\$"
 }
+# kill9 N: once the relay has started streaming for the Nth time (fencing the one before
+# takes a moment), lets it publish half a second, then kill -9.
 kill9() {
+  local deadline=$((SECONDS + 30))
+  until (($(grep -c 'streaming from' "$WORK/relay.log" || true) >= $1)); do
+    ((SECONDS < deadline)) || fail "the relay did not start streaming"
+    sleep 0.1
+  done
+  sleep 0.5
   kill -9 "$RELAY_PID"
   wait "$RELAY_PID" 2>/dev/null || true
   RELAY_PID=
@@ -88,13 +96,12 @@ kill9() {
 
 write 1 30 0
 relay_start
-write 31 100 0.04 &
+write 31 190 0.04 &
 writer=$!
-sleep 1.5
-kill9
+kill9 1
 relay_start
-sleep 1.5
-kill9
+kill9 2
+kill -0 "$writer" 2>/dev/null || fail "the writer ended before the second kill -9: make it write longer"
 relay_start
 wait "$writer"
 log "$(sql -c "SELECT (SELECT count(*) FROM tenant_a.outbox) || ' + ' || (SELECT count(*) FROM tenant_b.outbox)") rows written, two kill -9"
@@ -148,7 +155,7 @@ awk -F'\t' -v t=0 '
       if ((l, 1) in tenants && (l, 2) in tenants) mixed++
       if ((l, 1) in tenants && (l, 3) in tenants) joined++
     }
-    if (mixed != 100 || joined != 1) { print "mixed " mixed ", joined " joined; bad++ }
+    if (mixed != 190 || joined != 1) { print "mixed " mixed ", joined " joined; bad++ }
     exit bad > 0
   }' "$WORK/tenant_a.records" "$WORK/tenant_b.records" "$WORK/tenant_c.records" >"$WORK/positions" ||
   fail "positions: $(head -5 "$WORK/positions" | tr '\n' ' ')"
