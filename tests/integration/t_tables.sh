@@ -42,6 +42,8 @@ grep -Eq '^OK +outbox table +tenant_a.outbox: published, columns fit' "$WORK/out
 grep -Eq '^OK +outbox table +tenant_b.outbox: published, columns fit' "$WORK/out" || fail "check: $(cat "$WORK/out")"
 OUTBOX_RELAY_OUTBOX_TABLE='*.nothing' expect 78 'outbox.table "\*.nothing" matches no table of publication "outbox_pub"' \
   -- "$RELAY_BIN" run -c "$conf"
+OUTBOX_RELAY_OUTBOX_TABLE='*.nothing' expect 1 '^FAIL publication +outbox.table "\*.nothing" matches no table' \
+  -- "$RELAY_BIN" check -c "$conf"
 OUTBOX_RELAY_OUTBOX_TABLE='tenant_a.outbox, tenant_c.outbox' expect 78 'publication "outbox_pub" does not include table tenant_c.outbox' \
   -- "$RELAY_BIN" run -c "$conf"
 sql -c "ALTER PUBLICATION outbox_pub DROP TABLE tenant_x.outbox"
