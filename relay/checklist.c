@@ -150,7 +150,8 @@ static void check_tables(checklist *cl, const relay_config *cfg, pgrepl_conn *pg
 
     if (t == NULL || m == NULL)
         item(cl, false, "publication", "%s", m == NULL ? err : "out of memory");
-    else if (publication_resolve(pg, cfg, t, m, table_found, cl, err, sizeof err) != PGREPL_OK)
+    else if (publication_resolve(pg, cfg, t, m, false, table_found, cl, err, sizeof err) !=
+             PGREPL_OK)
         item(cl, false, "publication", "%s", err);
     else
         item(cl, true, "publication", "%s publishes inserts of %s", cfg->postgres.publication,

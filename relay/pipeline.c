@@ -436,6 +436,16 @@ static int read_timeout(const pipeline *p)
     return until > now ? (int)(until - now) : 0;
 }
 
+/* publication_resolve on a reconnect: a table a pattern finds that does not fit stays left
+ * out, as the stream left it out (joins), and the relay goes on with the others. */
+static void unfit_on_reconnect(void *arg, const char *table, bool ok, const char *what)
+{
+    pipeline *p = arg;
+
+    (void)table, (void)ok;
+    log_warn(p->lg, "%s; its rows stay left out", what);
+}
+
 /* The zone a created_at without one is read in: outbox.timestamp_zone, or the database's
  * TimeZone (the stream's session keeps it). */
 static int set_zone(pipeline *p)
@@ -565,7 +575,8 @@ static int open_stream(pipeline *p)
         return EXIT_CONFIG;
     }
     if ((st = pgrepl_identify(p->pg, &p->sys, p->err, sizeof p->err)) != PGREPL_OK ||
-        (st = publication_resolve(p->pg, cfg, p->tables, p->mapper, NULL, NULL, p->err,
+        (st = publication_resolve(p->pg, cfg, p->tables, p->mapper, p->have_position,
+                                  p->have_position ? unfit_on_reconnect : NULL, p, p->err,
                                   sizeof p->err)) != PGREPL_OK ||
         (st = pgrepl_slot_info(p->pg, cfg->postgres.slot, slot, p->err, sizeof p->err)) !=
             PGREPL_OK)

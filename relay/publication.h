@@ -27,9 +27,15 @@ typedef void (*publication_report_fn)(void *arg, const char *table, bool ok, con
  * line in errbuf naming the table and the fix (PGREPL_ERR_SETUP for the setup: a pattern
  * matching nothing, a table not published, columns that do not fit). With report, every
  * table is told about and the checks go on past a table that does not fit.
+ *
+ * lenient (a reconnect of `run`, whose stream already left such tables out): a table a
+ * pattern finds whose columns do not fit is left out (it stays TABLES_NEW) and only that
+ * is told to report, and a pattern finding nothing is no failure; a named table that does
+ * not fit fails as without report.
  */
 pgrepl_status publication_resolve(pgrepl_conn *c, const relay_config *cfg, tables_set *t,
-                                  event_mapper *mapper, publication_report_fn report, void *arg,
-                                  char *errbuf, size_t errbuf_size);
+                                  event_mapper *mapper, bool lenient,
+                                  publication_report_fn report, void *arg, char *errbuf,
+                                  size_t errbuf_size);
 
 #endif
