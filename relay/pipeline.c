@@ -235,36 +235,37 @@ static int row_of(pipeline *p, const pgo_relation *rel, const pgo_value *vals, i
 }
 
 /*
- * A table that a pattern of outbox.table matches, new in the stream (added to the
- * publication since the relay connected): an outbox table from now on when its columns
- * fit, else its rows are left out, said once per version of the relation. The answer
- * depends on the Relation message alone, so a replay after a restart answers the same and
- * the events' indexes in their transaction stay what the checkpoint counted.
+ * A table that a pattern of outbox.table matches: an outbox table while its relation's
+ * columns fit, decided once per version of the relation (a tenant added to the publication
+ * while the relay runs joins; one whose columns do not fit is left out, said once, and does
+ * not stop the others). The answer depends on the Relation message alone, so a replay after
+ * a restart answers the same and the events' indexes in their transaction stay what the
+ * checkpoint counted.
  */
-static bool joins(pipeline *p, const pgo_msg *m)
+static bool pattern_fits(pipeline *p, const pgo_msg *m)
 {
     const pgo_relation *rel = m->u.change.rel;
     uint64_t shape = (uint64_t)rel->oid << 32 | rel->version;
+    int fits = tables_fits(p->tables, shape);
     event_row row;
 
-    if (tables_refused(p->tables, shape))
-        return false;
+    if (fits >= 0)
+        return fits == 1;
     /* A row that does not even decode is the ordinary path's to report. */
     if (row_of(p, rel, m->u.change.new_tuple, m->u.change.nnew, &row) != 0)
         return true;
-    if (event_check_columns(p->mapper, &row, p->err, sizeof p->err) != 0) {
+    fits = event_check_columns(p->mapper, &row, p->err, sizeof p->err) == 0;
+    if (!fits)
         log_warn(p->lg,
                  "%s; its rows are left out although outbox.table \"%s\" matches it: fix its "
                  "columns (rows from then on are published), or take it out of publication %s",
                  p->err, p->cfg->outbox.table, p->cfg->postgres.publication);
-        tables_refuse(p->tables, shape); /* out of memory: said again, no harm */
-        return false;
-    }
-    log_info(p->lg, "outbox table %s.%s joins: outbox.table \"%s\" matches it, its columns fit",
-             rel->nspname, rel->relname, p->cfg->outbox.table);
-    /* Out of memory: checked again at its next row, with the same answer. */
-    (void)tables_add(p->tables, rel->nspname, rel->relname);
-    return true;
+    else if (!tables_known(p->tables, rel->nspname, rel->relname))
+        log_info(p->lg, "outbox table %s.%s joins: outbox.table \"%s\" matches it, its columns fit",
+                 rel->nspname, rel->relname, p->cfg->outbox.table);
+    /* Out of memory: decided again at its next row, the same way. */
+    (void)tables_remember(p->tables, shape, fits);
+    return fits;
 }
 
 static step on_insert(pipeline *p, const pgo_msg *m, int *exit_code)
@@ -279,7 +280,7 @@ static step on_insert(pipeline *p, const pgo_msg *m, int *exit_code)
     size_t bytes = 0;
     step s;
 
-    if (kind == TABLES_OTHER || (kind == TABLES_NEW && !joins(p, m))) {
+    if (kind == TABLES_OTHER || (kind == TABLES_PATTERN && !pattern_fits(p, m))) {
         p->st.other_tables++;
         return STEP_OK;
     }

@@ -23,7 +23,7 @@ static int offered(void *arg, const char *schema, const char *table, int ncolumn
     resolving *r = arg;
     event_row row = {schema, table, ncolumns, columns, NULL, 0, 0};
     char name[2 * CONFIG_NAME_SIZE + 1], why[1024];
-    tables_kind kind = tables_match(r->t, schema, table); /* OUTBOX: named, NEW: a pattern's */
+    tables_kind kind = tables_match(r->t, schema, table);
 
     if (kind == TABLES_OTHER)
         return 0;
@@ -36,10 +36,10 @@ static int offered(void *arg, const char *schema, const char *table, int ncolumn
                      "%s; outbox.table \"%s\" takes it from publication \"%s\": fix its "
                      "columns, or take it out of the publication",
                      why, r->cfg->outbox.table, r->cfg->postgres.publication);
-        if (kind == TABLES_NEW && r->lenient) {
+        if (kind == TABLES_PATTERN && r->lenient) {
             if (r->report != NULL)
                 r->report(r->arg, name, false, r->err);
-            return 0; /* stays TABLES_NEW: the stream leaves its rows out (pipeline.c) */
+            return 0; /* the stream leaves its rows out (pipeline.c) */
         }
         r->failed = true;
         r->unfit++;

@@ -29,9 +29,9 @@ typedef void (*publication_report_fn)(void *arg, const char *table, bool ok, con
  * table is told about and the checks go on past a table that does not fit.
  *
  * lenient (a reconnect of `run`, whose stream already left such tables out): a table a
- * pattern finds whose columns do not fit is left out (it stays TABLES_NEW) and only that
- * is told to report, and a pattern finding nothing is no failure; a named table that does
- * not fit fails as without report.
+ * pattern finds whose columns do not fit is left out (not known, for --table and lists)
+ * and only that is told to report, and a pattern finding nothing is no failure; a named
+ * table that does not fit fails as without report.
  */
 pgrepl_status publication_resolve(pgrepl_conn *c, const relay_config *cfg, tables_set *t,
                                   event_mapper *mapper, bool lenient,

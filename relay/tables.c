@@ -12,8 +12,11 @@ struct tables_set {
     tables_name *known; /* the outbox tables: named entries first, then what patterns found */
     int nknown, cap_known;
     int nnamed;       /* known[0..nnamed) are the named entries */
-    uint64_t *refused; /* relation shapes of TABLES_NEW tables whose columns do not fit */
-    int nrefused, cap_refused;
+    struct decided {
+        uint64_t shape; /* oid << 32 | version of a TABLES_PATTERN relation */
+        bool fits;
+    } *decided;
+    int ndecided, cap_decided;
 };
 
 static bool is_pattern(const tables_name *e)
@@ -93,6 +96,8 @@ bool tables_spec_valid(const char *spec, char *why, size_t why_size)
     return each_entry(spec, NULL, why, why_size) > 0;
 }
 
+static int add_known(tables_set *t, const char *schema, const char *name);
+
 static bool same(const tables_name *a, const char *schema, const char *name)
 {
     return strcmp(a->name, name) == 0 && strcmp(a->schema, schema) == 0;
@@ -120,7 +125,7 @@ tables_set *tables_new(const char *spec)
     t->nentries = n;
     for (int i = 0; i < n; i++)
         if (!is_pattern(&t->entries[i]) &&
-            tables_add(t, t->entries[i].schema, t->entries[i].name) != 0)
+            add_known(t, t->entries[i].schema, t->entries[i].name) != 0)
             goto fail;
     t->nnamed = t->nknown;
     return t;
@@ -135,7 +140,7 @@ void tables_free(tables_set *t)
         return;
     free(t->entries);
     free(t->known);
-    free(t->refused);
+    free(t->decided);
     free(t);
 }
 
@@ -173,12 +178,19 @@ static bool pattern_matches(const tables_set *t, const char *name)
 
 tables_kind tables_match(const tables_set *t, const char *schema, const char *name)
 {
-    if (find_known(t, schema, name) >= 0)
-        return TABLES_OUTBOX;
-    return pattern_matches(t, name) ? TABLES_NEW : TABLES_OTHER;
+    for (int i = 0; i < t->nnamed; i++)
+        if (same(&t->known[i], schema, name))
+            return TABLES_OUTBOX;
+    return pattern_matches(t, name) ? TABLES_PATTERN : TABLES_OTHER;
 }
 
-int tables_add(tables_set *t, const char *schema, const char *name)
+bool tables_known(const tables_set *t, const char *schema, const char *name)
+{
+    return find_known(t, schema, name) >= 0;
+}
+
+/* Appends schema.name to the known tables, unless it is there. 0, or -1 out of memory. */
+static int add_known(tables_set *t, const char *schema, const char *name)
 {
     if (find_known(t, schema, name) >= 0)
         return 0;
@@ -202,7 +214,7 @@ int tables_offer(tables_set *t, const char *schema, const char *name)
         return 1;
     if (!pattern_matches(t, name))
         return 0;
-    return tables_add(t, schema, name) == 0 ? 1 : -1;
+    return add_known(t, schema, name) == 0 ? 1 : -1;
 }
 
 int tables_check_patterns(const tables_set *t, const char *publication, char *errbuf,
@@ -228,25 +240,25 @@ int tables_check_patterns(const tables_set *t, const char *publication, char *er
     return 0;
 }
 
-bool tables_refused(const tables_set *t, uint64_t shape)
+int tables_fits(const tables_set *t, uint64_t shape)
 {
-    for (int i = 0; i < t->nrefused; i++)
-        if (t->refused[i] == shape)
-            return true;
-    return false;
+    for (int i = 0; i < t->ndecided; i++)
+        if (t->decided[i].shape == shape)
+            return t->decided[i].fits;
+    return -1;
 }
 
-bool tables_refuse(tables_set *t, uint64_t shape)
+bool tables_remember(tables_set *t, uint64_t shape, bool fits)
 {
-    if (t->nrefused == t->cap_refused) {
-        int cap = t->cap_refused ? t->cap_refused * 2 : 4;
-        uint64_t *grown = realloc(t->refused, (size_t)cap * sizeof(*grown));
+    if (t->ndecided == t->cap_decided) {
+        int cap = t->cap_decided ? t->cap_decided * 2 : 4;
+        struct decided *grown = realloc(t->decided, (size_t)cap * sizeof(*grown));
         if (grown == NULL)
             return false;
-        t->refused = grown;
-        t->cap_refused = cap;
+        t->decided = grown;
+        t->cap_decided = cap;
     }
-    t->refused[t->nrefused++] = shape;
+    t->decided[t->ndecided++] = (struct decided){shape, fits};
     return true;
 }
 

@@ -4,11 +4,13 @@
  *
  * outbox.table holds one entry or several, comma separated (a libconfig list is joined so):
  * "schema.name", "name" (schema public) or the pattern "*.name", every table of that name in
- * any schema the publication includes. A named entry is an outbox table as written. A
- * pattern is resolved against the publication's tables at each connect (tables_offer), and
- * a table that matches it and shows up in the stream later (a tenant added while the relay
- * runs) is TABLES_NEW until its columns are checked: the caller accepts it (tables_add) or
- * leaves it out (tables_refuse, once per relation version).
+ * any schema the publication includes. A named entry is an outbox table as written: its
+ * rows must fit the configuration, or the relay stops. A table a pattern matches is an
+ * outbox table while its relation's columns fit (the caller checks each version of the
+ * relation once and remembers the answer: tables_fits, tables_remember), so one tenant's
+ * table that does not fit never stops the others, and a replay decides as the first pass
+ * did. The patterns are also resolved against the publication's tables at each connect
+ * (tables_offer): the tables known now, for `check`, the start's checks and --table.
  *
  * Pure: no I/O. Names are compared exactly, as the catalog spells them.
  */
@@ -61,20 +63,21 @@ int tables_check_patterns(const tables_set *t, const char *publication, char *er
                           size_t errbuf_size);
 
 typedef enum {
-    TABLES_OTHER,  /* not an outbox table */
-    TABLES_OUTBOX, /* a named entry, or a table a pattern found in the publication */
-    TABLES_NEW,    /* matches a pattern, not known yet: check its columns, then add or refuse */
+    TABLES_OTHER,   /* not an outbox table */
+    TABLES_OUTBOX,  /* a named entry */
+    TABLES_PATTERN, /* matches a pattern: an outbox table while its columns fit */
 } tables_kind;
 
 tables_kind tables_match(const tables_set *t, const char *schema, const char *name);
 
-/* A TABLES_NEW table whose columns fit: an outbox table from now on. 0, or -1 out of memory. */
-int tables_add(tables_set *t, const char *schema, const char *name);
+/* Whether tables_offer found schema.name in the publication at the last connect. */
+bool tables_known(const tables_set *t, const char *schema, const char *name);
 
-/* A TABLES_NEW table whose relation (shape: oid << 32 | version) does not fit: remembered,
- * so it is said once. tables_refuse returns false when out of memory (it is said again). */
-bool tables_refused(const tables_set *t, uint64_t shape);
-bool tables_refuse(tables_set *t, uint64_t shape);
+/* What was decided for a TABLES_PATTERN relation version (shape: oid << 32 | version): 1 its
+ * columns fit, 0 they do not, -1 not decided yet. tables_remember returns false when out of
+ * memory (then it is decided again, the same way). */
+int tables_fits(const tables_set *t, uint64_t shape);
+bool tables_remember(tables_set *t, uint64_t shape, bool fits);
 
 /*
  * The table `backfill` or `audit` reads: the one named by --table (arg, as
