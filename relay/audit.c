@@ -612,7 +612,8 @@ int audit_run(const audit_args *args, const relay_config *cfg, const log_ctx *lg
 
     if (mapper == NULL)
         goto out;
-    if ((rc = scan_open(&sc, cfg, "outbox-relay audit", mapper, clock_wall_us())) != EXIT_OK ||
+    if ((rc = scan_open(&sc, cfg, "outbox-relay audit", mapper, clock_wall_us(),
+                        args->sel.has_table ? args->sel.table : NULL)) != EXIT_OK ||
         (rc = scan_snapshot_lsn(sc, &a.snapshot_lsn)) != EXIT_OK ||
         (rc = read_rows(&a, sc, mapper)) != EXIT_OK) {
         if (a.err[0] == '\0')

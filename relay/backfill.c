@@ -744,8 +744,8 @@ int backfill_run(const backfill_args *args, const relay_config *cfg, const log_c
     if ((rc = load_job(&b, &finished)) != EXIT_OK || finished)
         goto out;
     b.committed = b.job;
-    if ((rc = scan_open(&b.scan, cfg, "outbox-relay backfill", b.mapper, b.job.started_us)) !=
-        EXIT_OK) {
+    if ((rc = scan_open(&b.scan, cfg, "outbox-relay backfill", b.mapper, b.job.started_us,
+                        b.job.sel.has_table ? b.job.sel.table : NULL)) != EXIT_OK) {
         scan_failed(&b, rc);
         goto out;
     }
@@ -760,9 +760,9 @@ int backfill_run(const backfill_args *args, const relay_config *cfg, const log_c
         selection_describe(&b.job.sel, sel, sizeof sel);
         scan_describe(b.scan, from, sizeof from);
         say(&b, LVL_INFO,
-            "backfill job %s: %" PRIu64 " events to publish (%s, ids up to %s), reading %s",
+            "backfill job %s: %" PRIu64 " events to publish (%s, ids up to %s), reading %s on %s",
             b.name, b.total - b.job.published, sel, b.job.max_id[0] ? b.job.max_id : "(none)",
-            from);
+            scan_table(b.scan), from);
     }
     metrics_set_state(m, METRICS_STREAMING);
     metrics_backfill_rows(m, b.job.published, b.total);

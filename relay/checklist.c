@@ -14,6 +14,8 @@
 #include "pgconn.h"
 #include "pgrepl.h"
 #include "policy.h"
+#include "publication.h"
+#include "tables.h"
 
 typedef struct checklist {
     FILE *out;
@@ -162,9 +164,35 @@ static void check_failover(checklist *cl, const relay_config *cfg, pgrepl_conn *
         item(cl, true, "conninfo", "lists several hosts with target_session_attrs=read-write");
 }
 
+/* A table publication_resolve found, as one line. */
+static void table_found(void *arg, const char *table, bool ok, const char *what)
+{
+    item(arg, ok, "outbox table", "%s: %s", table, what);
+}
+
+/* outbox.table resolved as `run` resolves it at each connect: one line per table found, and
+ * the publication's part. */
+static void check_tables(checklist *cl, const relay_config *cfg, pgrepl_conn *pg)
+{
+    char err[1024], list[512];
+    tables_set *t = tables_new(cfg->outbox.table);
+    event_mapper *m = event_mapper_new(cfg, NULL, err, sizeof err);
+
+    if (t == NULL || m == NULL)
+        item(cl, false, "publication", "%s", m == NULL ? err : "out of memory");
+    else if (publication_resolve(pg, cfg, t, m, false, table_found, cl, err, sizeof err) !=
+             PGREPL_OK)
+        item(cl, false, "publication", "%s", err);
+    else
+        item(cl, true, "publication", "%s publishes inserts of %s", cfg->postgres.publication,
+             tables_list(t, list, sizeof list));
+    event_mapper_free(m);
+    tables_free(t);
+}
+
 static void check_postgres(checklist *cl, const relay_config *cfg)
 {
-    char err[1024], value[256], nsp[CONFIG_NAME_SIZE], rel[CONFIG_NAME_SIZE];
+    char err[1024], value[256];
     pgrepl_status st;
     pgrepl_slot slot;
     pgrepl_system sys;
@@ -212,7 +240,6 @@ static void check_postgres(checklist *cl, const relay_config *cfg)
              "(sql/03_relay_role.sql)");
     else
         item(cl, true, "role", "has %s rights", value);
-    config_table_parts(cfg, nsp, rel);
     if (cfg->outbox.source == CONFIG_SOURCE_MESSAGES) {
         if (pgrepl_check_publication_exists(pg, cfg->postgres.publication, err, sizeof err) !=
             PGREPL_OK)
@@ -221,12 +248,9 @@ static void check_postgres(checklist *cl, const relay_config *cfg)
             item(cl, true, "publication",
                  "%s exists (pgoutput needs one; logical messages pass whatever it publishes)",
                  cfg->postgres.publication);
-    } else if (pgrepl_check_publication(pg, cfg->postgres.publication, nsp, rel, err,
-                                        sizeof err) != PGREPL_OK)
-        item(cl, false, "publication", "%s", err);
-    else
-        item(cl, true, "publication", "%s publishes inserts of %s", cfg->postgres.publication,
-             cfg->outbox.table);
+    } else {
+        check_tables(cl, cfg, pg);
+    }
     if (pgrepl_identify(pg, &sys, err, sizeof err) != PGREPL_OK ||
         pgrepl_slot_info(pg, cfg->postgres.slot, &slot, err, sizeof err) != PGREPL_OK)
         item(cl, false, "slot", "%s", err);

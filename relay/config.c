@@ -8,6 +8,7 @@
  */
 #include "config.h"
 #include "config_fields.h"
+#include "tables.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -44,6 +45,7 @@ typedef struct opt_def {
     str_check check;
     const char *expect; /* what check accepts, for "expected …" */
     bool secret;        /* never echo the value (conninfo may carry a password) */
+    bool list;          /* a string, or a list of strings joined by ',' (outbox.table) */
     const char *doc;
 } opt_def;
 
@@ -143,9 +145,12 @@ static const opt_def opts[] = {
           "1-255 printable bytes",
           "With outbox.source = \"messages\": the prefix of the messages that are events; "
           "messages with another prefix are counted and ignored."),
-    OPT_S("outbox.table", outbox.table, "public.outbox", check_table,
-          "[schema.]table, each part 1-63 bytes",
-          "Outbox table, [schema.]name; the schema defaults to public."),
+    {.path = "outbox.table", .type = OPT_STRING, .offset = FIELD(outbox.table),
+     .def_str = "public.outbox", .check = check_table, .list = true,
+     .expect = "[schema.]table or \"*.table\", or a list of them, each part 1-63 bytes",
+     .doc = "Outbox table, [schema.]name (the schema defaults to public); or several: a list "
+            "[\"a.outbox\", \"b.outbox\"] (comma separated in the environment), and "
+            "\"*.outbox\" for every table of that name the publication includes."},
     OPT_S("outbox.topic", outbox.topic, "outbox.event.${aggregate_type}", check_template,
           "a topic name or a template such as \"outbox.event.${aggregate_type}\"",
           "Kafka topic: a fixed name, or a template whose ${column} placeholders are replaced "
@@ -575,15 +580,7 @@ static bool check_ident(const char *v, char *why, size_t why_size)
 
 static bool check_table(const char *v, char *why, size_t why_size)
 {
-    const char *dot = strchr(v, '.');
-
-    if (dot == NULL)
-        return check_ident(v, why, why_size);
-    if (strchr(dot + 1, '.') != NULL) {
-        snprintf(why, why_size, "more than one '.'");
-        return false;
-    }
-    return dot > v && dot - v <= 63 && check_ident(dot + 1, why, why_size);
+    return tables_spec_valid(v, why, why_size);
 }
 
 /* An IANA name ("America/Argentina/Buenos_Aires", "Etc/GMT+3", "UTC"); whether the zone
@@ -949,6 +946,33 @@ static long long int_as_written(const load_ctx *c, const config_setting_t *s)
     return v;
 }
 
+/* A list setting written as a list ("a.outbox", "b.outbox"): its strings joined by ',', as
+ * the environment writes it, then checked as one value. */
+static bool read_list(load_ctx *c, const opt_def *o, const config_setting_t *s,
+                      const char *where)
+{
+    int n = config_setting_length(s);
+    size_t len = 0;
+    char *joined;
+    bool ok;
+
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        if (config_setting_type(e) != CONFIG_TYPE_STRING)
+            return fail(c, "%s: expected a string or a list of strings, got a list holding %s",
+                        where, type_name(config_setting_type(e)));
+        len += strlen(config_setting_get_string(e)) + 1;
+    }
+    if ((joined = calloc(1, len + 1)) == NULL)
+        return oom(c);
+    for (int i = 0; i < n; i++)
+        strcat(strcat(joined, i ? "," : ""),
+                config_setting_get_string(config_setting_get_elem(s, (unsigned)i)));
+    ok = set_string(c, o, joined, where);
+    free(joined);
+    return ok;
+}
+
 static bool read_setting(load_ctx *c, const opt_def *o, const config_setting_t *s,
                          const char *where)
 {
@@ -964,6 +988,8 @@ static bool read_setting(load_ctx *c, const opt_def *o, const config_setting_t *
             c->file_secret |= o->secret && conninfo_has_password(config_setting_get_string(s));
             return set_string(c, o, config_setting_get_string(s), where);
         }
+        if (o->list && (type == CONFIG_TYPE_ARRAY || type == CONFIG_TYPE_LIST))
+            return read_list(c, o, s, where);
         break;
     case OPT_INT:
         if (type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64) {
@@ -1451,12 +1477,3 @@ ENUM_NAME(config_on_invalid_name, config_on_invalid, on_invalid_policies)
 ENUM_NAME(config_on_unknown_name, config_on_unknown, on_unknown_policies)
 ENUM_NAME(config_applies_to_name, config_applies_to, schema_targets)
 ENUM_NAME(config_draft_name, config_draft, schema_drafts)
-
-void config_table_parts(const relay_config *cfg, char *schema, char *name)
-{
-    const char *table = cfg->outbox.table, *dot = strchr(table, '.');
-
-    snprintf(schema, CONFIG_NAME_SIZE, "%.*s", dot ? (int)(dot - table) : 6,
-             dot ? table : "public");
-    snprintf(name, CONFIG_NAME_SIZE, "%s", dot ? dot + 1 : table);
-}

@@ -67,7 +67,7 @@ typedef struct relay_config {
     struct {
         config_source source;  /* "table" | "messages" (pg_logical_emit_message, PG 14+) */
         char *message_prefix;  /* prefix of the logical messages that are events */
-        char *table;    /* [schema.]name; schema defaults to public */
+        char *table;    /* [schema.]name or *.name, comma separated: see tables.h */
         char *topic;    /* fixed name or template with ${column} */
         config_value value; /* "payload" | "envelope" | "cloudevents" */
         config_field *fields; /* outbox.fields, in file order */
@@ -141,10 +141,8 @@ void config_free(relay_config *cfg);
 /* The warning to log when cfg->source_exposed ("" when not): names the file and the fix. */
 const char *config_exposed_warning(const relay_config *cfg, char *buf, size_t size);
 
-/* outbox.table (checked: [schema.]name, each part at most 63 bytes) split into its schema,
- * "public" when none is given, and its name; each buffer CONFIG_NAME_SIZE bytes. */
+/* Bytes of a buffer for a Postgres name (NAMEDATALEN): 63 and the NUL. */
 #define CONFIG_NAME_SIZE 64
-void config_table_parts(const relay_config *cfg, char *schema, char *name);
 
 /* The canonical spelling of each enum value, as written in a file and printed in logs. */
 const char *config_log_level_name(log_level v);

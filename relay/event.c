@@ -16,8 +16,12 @@
 typedef struct tmpl_part {
     bool is_column;
     char *text;
-    int col; /* bound column index for is_column */
+    int col; /* bound column index for is_column, or one of the TMPL_ names below */
 } tmpl_part;
+
+/* ${schema} and ${table} name the row's table when it has no column of that name. */
+#define TMPL_SCHEMA -2
+#define TMPL_TABLE -3
 
 enum { COL_ID, COL_AGGREGATE_TYPE, COL_AGGREGATE_ID, COL_EVENT_TYPE, COL_PAYLOAD, COL_HEADERS,
        COL_CREATED_AT, COL_VERSION, NCOLS };
@@ -25,7 +29,6 @@ enum { COL_ID, COL_AGGREGATE_TYPE, COL_AGGREGATE_ID, COL_EVENT_TYPE, COL_PAYLOAD
 struct event_mapper {
     const relay_config *cfg;
     const char *replay_job; /* NULL, or the backfill job re-publishing the rows */
-    char nspname[CONFIG_NAME_SIZE], relname[CONFIG_NAME_SIZE];
     tmpl_part *parts;
     int nparts;
     /* Binding of column roles to the indexes of the row shape last seen. */
@@ -103,7 +106,6 @@ event_mapper *event_mapper_new(const relay_config *cfg, const char *replay_job, 
     }
     m->cfg = cfg;
     m->replay_job = replay_job;
-    config_table_parts(cfg, m->nspname, m->relname);
     if (parse_template(m, cfg->outbox.topic, errbuf, errbuf_size) != 0 ||
         (m->shape = shape_new(cfg, errbuf, errbuf_size)) == NULL)
         goto fail;
@@ -123,11 +125,6 @@ void event_mapper_free(event_mapper *m)
     shape_free(m->shape);
     free(m->sb.buf);
     free(m);
-}
-
-bool event_is_outbox(const event_mapper *m, const char *nspname, const char *relname)
-{
-    return strcmp(relname, m->relname) == 0 && strcmp(nspname, m->nspname) == 0;
 }
 
 /* Index of the column called name (compared exactly), or -1. */
@@ -165,7 +162,11 @@ static int bind(event_mapper *m, const event_row *rel, char *errbuf, size_t errb
         if (!m->parts[i].is_column)
             continue;
         m->parts[i].col = column_index(rel, m->parts[i].text);
-        if (m->parts[i].col < 0) {
+        if (m->parts[i].col < 0 && strcmp(m->parts[i].text, "schema") == 0)
+            m->parts[i].col = TMPL_SCHEMA;
+        else if (m->parts[i].col < 0 && strcmp(m->parts[i].text, "table") == 0)
+            m->parts[i].col = TMPL_TABLE;
+        if (m->parts[i].col == -1) {
             snprintf(errbuf, errbuf_size,
                      "outbox.topic: placeholder ${%s} names no column of %s.%s", m->parts[i].text,
                      rel->nspname, rel->relname);
@@ -177,6 +178,14 @@ static int bind(event_mapper *m, const event_row *rel, char *errbuf, size_t errb
     m->bound = true;
     m->bound_shape = rel->shape;
     return 0;
+}
+
+int event_check_columns(event_mapper *m, const event_row *row, char *errbuf, size_t errbuf_size)
+{
+    int rc = bind(m, row, errbuf, errbuf_size);
+
+    m->bound = false; /* the next row binds again */
+    return rc;
 }
 
 bool event_topic_legal(const char *t, size_t n)
@@ -704,8 +713,11 @@ int event_map(event_mapper *m, const event_row *row, relay_lsn commit_lsn, uint3
     topic_off = sb->len;
     for (int i = 0; i < m->nparts; i++) {
         const tmpl_part *part = &m->parts[i];
-        if (!part->is_column) {
-            sb_cat(sb, part->text, strlen(part->text));
+        if (!part->is_column || part->col < 0) {
+            const char *text = !part->is_column            ? part->text
+                               : part->col == TMPL_SCHEMA ? row->nspname
+                                                          : row->relname;
+            sb_cat(sb, text, strlen(text));
             continue;
         }
         const event_value *v = &row->values[part->col];

@@ -1,9 +1,10 @@
 /*
  * event.h — one outbox row becomes one event: topic, key, value, headers, timestamp.
  *
- * Owns: which table is the outbox, which of its columns hold the id, key, type, payload,
- * headers and time (from the config), the topic template, the value format (payload as is,
- * the seed article's envelope, or a CloudEvent) and the record headers (DESIGN §4); what
+ * Owns: which of an outbox table's columns hold the id, key, type, payload, headers and
+ * time (from the config; which tables are the outbox is tables.h's), the topic template
+ * (${column}, and ${schema} and ${table} for the row's table), the value format (payload as
+ * is, the seed article's envelope, or a CloudEvent) and the record headers (DESIGN §4); what
  * outbox.fields and CloudEvents add is shape.h's. Takes a neutral row (event_row), whoever
  * read it: knows nothing of sockets, pgoutput or Kafka.
  */
@@ -68,7 +69,7 @@ typedef struct event_value {
  * SQL query (backfill.c). Everything points into the reader's memory.
  */
 typedef struct event_row {
-    const char *nspname, *relname; /* the table, for messages */
+    const char *nspname, *relname; /* the table: for messages, ${schema} and ${table} */
     int ncols;
     const char *const *names; /* column names, as the table has them */
     const event_value *values;
@@ -96,8 +97,10 @@ void event_mapper_free(event_mapper *m);
  */
 int event_mapper_set_zone(event_mapper *m, const char *zone, char *errbuf, size_t errbuf_size);
 
-/* Whether nspname.relname is the configured outbox table (compared exactly). */
-bool event_is_outbox(const event_mapper *m, const char *nspname, const char *relname);
+/* Whether a table with row's columns (values unused) fits the configuration: every
+ * configured column and topic placeholder found. 0, or -1 with the message event_map would
+ * give, naming the table and the setting to fix. */
+int event_check_columns(event_mapper *m, const event_row *row, char *errbuf, size_t errbuf_size);
 
 /* event_map: the row cannot become a record, but *out holds what it offers. */
 #define EVENT_BAD_ROW 1

@@ -221,3 +221,53 @@ pgconn_tls pgconn_tls_state(PGconn *conn, char *buf, size_t size)
     PQconninfoFree(opts);
     return st;
 }
+
+int pgconn_publication_tables(PGconn *conn, const char *publication, pgconn_table_fn fn,
+                              void *arg, PGresult **failed)
+{
+    /* By names, not regclass: the relay's role need not have USAGE on each schema. Postgres
+     * 15+ says which columns a column list publishes; before, every column but dropped and
+     * generated ones is sent. */
+    static const char *const fmt =
+        "SELECT t.schemaname, t.tablename, a.attname FROM pg_catalog.pg_publication_tables t "
+        "JOIN pg_catalog.pg_namespace n ON n.nspname = t.schemaname "
+        "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.tablename "
+        "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
+        "AND NOT a.attisdropped WHERE t.pubname = %s AND %s ORDER BY 1, 2, a.attnum";
+    char *lit = PQescapeLiteral(conn, publication, strlen(publication));
+    char sql[1024];
+    const char **names = NULL;
+    PGresult *res;
+    int rc = 0, n, first = 0;
+
+    snprintf(sql, sizeof sql, fmt, lit ? lit : "NULL",
+             PQserverVersion(conn) >= 150000
+                 ? "(t.attnames IS NULL AND a.attgenerated = '' OR a.attname = ANY (t.attnames))"
+                 : "a.attgenerated = ''");
+    PQfreemem(lit);
+    res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        *failed = res;
+        return -1;
+    }
+    n = PQntuples(res);
+    if (n > 0 && (names = malloc((size_t)n * sizeof(*names))) == NULL) {
+        PQclear(res);
+        *failed = NULL; /* out of memory, as pgconn_classify reads a NULL result */
+        return -1;
+    }
+    for (int r = 0; r < n; r++)
+        names[r] = PQgetvalue(res, r, 2);
+    /* Rows come grouped by table: one call per run of equal schema and table. */
+    for (int r = 1; r <= n && rc == 0; r++) {
+        if (r < n && strcmp(PQgetvalue(res, r, 0), PQgetvalue(res, first, 0)) == 0 &&
+            strcmp(PQgetvalue(res, r, 1), PQgetvalue(res, first, 1)) == 0)
+            continue;
+        rc = fn(arg, PQgetvalue(res, first, 0), PQgetvalue(res, first, 1), r - first,
+                names + first);
+        first = r;
+    }
+    free(names);
+    PQclear(res);
+    return rc != 0 ? 1 : 0;
+}

@@ -69,4 +69,21 @@ bool pgconn_follows_primary(const char *conninfo);
 /* "schema"."name", quoted; NULL when out of memory; free with PQfreemem. */
 char *pgconn_quote_table(PGconn *conn, const char *schema, const char *name);
 
+/* One table of a publication and the columns it sends, in column order (valid during the
+ * call). Returns 0 to go on; anything else stops the walk. */
+typedef int (*pgconn_table_fn)(void *arg, const char *schema, const char *table, int ncolumns,
+                               const char *const *columns);
+
+/*
+ * Calls fn once per table that publication publishes (pg_publication_tables), with the
+ * columns pgoutput sends of it (a column list on Postgres 15+; else all but dropped and
+ * generated ones), in schema and table order: one statement of the simple protocol, so on
+ * a replication connection too. Returns 0 (also for a publication that does not exist: no
+ * table), 1 when fn stopped the walk, or -1 when the statement failed or memory ran out: then
+ * *failed is its result (NULL out of memory), for pgconn_classify and pgconn_error_line;
+ * PQclear it.
+ */
+int pgconn_publication_tables(PGconn *conn, const char *publication, pgconn_table_fn fn,
+                              void *arg, PGresult **failed);
+
 #endif

@@ -511,3 +511,20 @@ pgrepl_status pgrepl_query_value(pgrepl_conn *c, const char *sql, char *out, siz
     PQclear(res);
     return PGREPL_OK;
 }
+
+pgrepl_status pgrepl_publication_tables(pgrepl_conn *c, const char *publication,
+                                        pgconn_table_fn fn, void *arg, char *errbuf,
+                                        size_t errbuf_size)
+{
+    PGresult *failed = NULL;
+    char line[512];
+    int rc = pgconn_publication_tables(c->conn, publication, fn, arg, &failed);
+
+    if (rc >= 0)
+        return rc == 0 ? PGREPL_OK : PGREPL_ERR_SETUP;
+    snprintf(errbuf, errbuf_size, "reading the tables of publication \"%s\": %s", publication,
+             pgconn_error_line(c->conn, failed, line, sizeof line));
+    rc = status_of(pgconn_classify(c->conn, failed));
+    PQclear(failed);
+    return (pgrepl_status)rc;
+}

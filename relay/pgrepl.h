@@ -98,6 +98,13 @@ pgrepl_status pgrepl_check_publication(pgrepl_conn *c, const char *publication, 
 pgrepl_status pgrepl_check_publication_exists(pgrepl_conn *c, const char *publication,
                                               char *errbuf, size_t errbuf_size);
 
+/* pgconn_publication_tables on the replication connection. A failed statement gives its
+ * status and message; fn returning non-zero gives PGREPL_ERR_SETUP, errbuf untouched (fn
+ * says why where its caller looks). */
+pgrepl_status pgrepl_publication_tables(pgrepl_conn *c, const char *publication,
+                                        pgconn_table_fn fn, void *arg, char *errbuf,
+                                        size_t errbuf_size);
+
 /* START_REPLICATION SLOT slot LOGICAL start (proto_version 1, publication_names; with
  * messages, pgoutput's messages option, Postgres 14+, adds logical decoding messages). */
 pgrepl_status pgrepl_start(pgrepl_conn *c, const char *slot, const char *publication,

@@ -15,8 +15,10 @@
 #include "notify.h"
 #include "pgoutput.h"
 #include "pgrepl.h"
+#include "publication.h"
 #include "publish.h"
 #include "record.h"
+#include "tables.h"
 
 #define INIT_TIMEOUT_MS 60000
 #define STATS_INTERVAL_MS 60000
@@ -36,8 +38,8 @@ typedef struct stats {
 #define JSON_OID 114 /* pg_type.oid of json and jsonb: fixed in every Postgres */
 #define JSONB_OID 3802
 
-/* The outbox relation's columns as event_map reads them, collected once per Relation
- * message (event.h's neutral row). */
+/* An outbox relation's columns as event_map reads them, collected once per Relation
+ * message (event.h's neutral row); one per outbox table, as rows of several alternate. */
 typedef struct row_shape {
     uint64_t shape; /* oid << 32 | version of the relation they were collected from */
     int cap;
@@ -46,6 +48,12 @@ typedef struct row_shape {
     uint32_t *types; /* pg_type oids, from the Relation message */
 } row_shape;
 
+/* The row shapes of the outbox tables seen (tables.h: usually one, or a few tenants). */
+typedef struct row_shapes {
+    row_shape *of;
+    int n;
+} row_shapes;
+
 typedef struct pipeline {
     const relay_config *cfg;
     const pipeline_opts *opts;
@@ -53,7 +61,8 @@ typedef struct pipeline {
     volatile sig_atomic_t *stop;
     relay_metrics *m; /* shared with the HTTP thread: see metrics.h for what locks */
     event_mapper *mapper;
-    row_shape row;
+    tables_set *tables; /* which relations are outbox tables */
+    row_shapes rows;
     message_reader *messages; /* outbox.source = "messages", else NULL */
     /* Logical messages ignored in the transaction being received (other prefix,
      * non-transactional), and the stream position up to which ignored ones were counted
@@ -176,9 +185,22 @@ static step commit_batch(pipeline *p, int *exit_code)
 static int row_of(pipeline *p, const pgo_relation *rel, const pgo_value *vals, int n,
                   event_row *row)
 {
-    row_shape *rs = &p->row;
+    row_shape *rs = NULL;
     uint64_t shape = (uint64_t)rel->oid << 32 | rel->version;
 
+    for (int i = 0; i < p->rows.n && rs == NULL; i++)
+        if (p->rows.of[i].shape >> 32 == rel->oid)
+            rs = &p->rows.of[i];
+    if (rs == NULL) {
+        row_shape *grown = realloc(p->rows.of, (size_t)(p->rows.n + 1) * sizeof(*grown));
+        if (grown == NULL) {
+            snprintf(p->err, sizeof p->err, "out of memory");
+            return -1;
+        }
+        p->rows.of = grown;
+        rs = &grown[p->rows.n++];
+        *rs = (row_shape){(uint64_t)rel->oid << 32, 0, NULL, NULL, NULL}; /* version 0: none yet */
+    }
     if (n != rel->ncolumns) {
         snprintf(p->err, sizeof p->err, "outbox row has %d columns, relation has %d", n,
                  rel->ncolumns);
@@ -198,7 +220,7 @@ static int row_of(pipeline *p, const pgo_relation *rel, const pgo_value *vals, i
         }
         rs->types = types;
         rs->cap = n;
-        rs->shape = 0;
+        rs->shape = (uint64_t)rel->oid << 32; /* collect the names again */
     }
     if (rs->shape != shape) {
         for (int i = 0; i < n; i++) {
@@ -254,9 +276,44 @@ static step publish_mapped(pipeline *p, const event *ev, int mapped, relay_lsn l
     return s;
 }
 
+/*
+ * A table that a pattern of outbox.table matches: an outbox table while its relation's
+ * columns fit, decided once per version of the relation (a tenant added to the publication
+ * while the relay runs joins; one whose columns do not fit is left out, said once, and does
+ * not stop the others). The answer depends on the Relation message alone, so a replay after
+ * a restart answers the same and the events' indexes in their transaction stay what the
+ * checkpoint counted.
+ */
+static bool pattern_fits(pipeline *p, const pgo_msg *m)
+{
+    const pgo_relation *rel = m->u.change.rel;
+    uint64_t shape = (uint64_t)rel->oid << 32 | rel->version;
+    int fits = tables_fits(p->tables, shape);
+    event_row row;
+
+    if (fits >= 0)
+        return fits == 1;
+    /* A row that does not even decode is the ordinary path's to report. */
+    if (row_of(p, rel, m->u.change.new_tuple, m->u.change.nnew, &row) != 0)
+        return true;
+    fits = event_check_columns(p->mapper, &row, p->err, sizeof p->err) == 0;
+    if (!fits)
+        log_warn(p->lg,
+                 "%s; its rows are left out although outbox.table \"%s\" matches it: fix its "
+                 "columns (rows from then on are published), or take it out of publication %s",
+                 p->err, p->cfg->outbox.table, p->cfg->postgres.publication);
+    else if (!tables_known(p->tables, rel->nspname, rel->relname))
+        log_info(p->lg, "outbox table %s.%s joins: outbox.table \"%s\" matches it, its columns fit",
+                 rel->nspname, rel->relname, p->cfg->outbox.table);
+    /* Out of memory: decided again at its next row, the same way. */
+    (void)tables_remember(p->tables, shape, fits);
+    return fits;
+}
+
 static step on_insert(pipeline *p, const pgo_msg *m, int *exit_code)
 {
     const pgo_relation *rel = m->u.change.rel;
+    tables_kind kind = tables_match(p->tables, rel->nspname, rel->relname);
     event_row row;
     event ev;
     relay_lsn lsn;
@@ -264,7 +321,8 @@ static step on_insert(pipeline *p, const pgo_msg *m, int *exit_code)
     int mapped = -1;
 
     /* With outbox.source = "messages" no table is the outbox. */
-    if (p->messages != NULL || !event_is_outbox(p->mapper, rel->nspname, rel->relname)) {
+    if (p->messages != NULL || kind == TABLES_OTHER ||
+        (kind == TABLES_PATTERN && !pattern_fits(p, m))) {
         p->st.other_tables++;
         return STEP_OK;
     }
@@ -472,6 +530,16 @@ static int read_timeout(const pipeline *p)
     return until > now ? (int)(until - now) : 0;
 }
 
+/* publication_resolve on a reconnect: a table a pattern finds that does not fit stays left
+ * out, as the stream left it out (joins), and the relay goes on with the others. */
+static void unfit_on_reconnect(void *arg, const char *table, bool ok, const char *what)
+{
+    pipeline *p = arg;
+
+    (void)table, (void)ok;
+    log_warn(p->lg, "%s; its rows stay left out", what);
+}
+
 /* The zone a created_at without one is read in: outbox.timestamp_zone, or the database's
  * TimeZone (the stream's session keeps it). */
 static int set_zone(pipeline *p)
@@ -585,10 +653,9 @@ static int open_stream(pipeline *p)
     pgrepl_status st;
     pgrepl_slot *slot = &p->slot;
     const relay_config *cfg = p->cfg;
-    char what[1024], nsp[CONFIG_NAME_SIZE], rel[CONFIG_NAME_SIZE];
+    char what[1024], list[512];
     int rc;
 
-    config_table_parts(cfg, nsp, rel);
     p->pg = pgrepl_connect(cfg->postgres.conninfo, cfg->postgres.connect_timeout_s, &st, p->err,
                            sizeof p->err);
     if (p->pg == NULL)
@@ -614,11 +681,14 @@ static int open_stream(pipeline *p)
         (st = p->messages != NULL
                   ? pgrepl_check_publication_exists(p->pg, cfg->postgres.publication, p->err,
                                                     sizeof p->err)
-                  : pgrepl_check_publication(p->pg, cfg->postgres.publication, nsp, rel,
-                                             p->err, sizeof p->err)) != PGREPL_OK ||
+                  : publication_resolve(p->pg, cfg, p->tables, p->mapper, p->have_position,
+                                        p->have_position ? unfit_on_reconnect : NULL, p, p->err,
+                                        sizeof p->err)) != PGREPL_OK ||
         (st = pgrepl_slot_info(p->pg, cfg->postgres.slot, slot, p->err, sizeof p->err)) !=
             PGREPL_OK)
         return exit_for_pg(st);
+    log_write(p->lg, p->have_position ? LVL_DEBUG : LVL_INFO, "outbox table%s: %s",
+              tables_count(p->tables) > 1 ? "s" : "", tables_list(p->tables, list, sizeof list));
     if (!slot->exists) {
         bool found = p->have_position;
 
@@ -927,7 +997,8 @@ int pipeline_run(const relay_config *cfg, const pipeline_opts *opts, const log_c
     notify_init(&p.notify, p.last_stats_ms);
     p.decoder = pgo_decoder_new();
     p.mapper = event_mapper_new(cfg, NULL, p.err, sizeof p.err);
-    if (p.decoder == NULL || p.mapper == NULL) {
+    p.tables = tables_new(cfg->outbox.table);
+    if (p.decoder == NULL || p.mapper == NULL || p.tables == NULL) {
         rc = p.mapper == NULL ? EXIT_CONFIG : EXIT_INTERNAL;
         goto out;
     }
@@ -980,9 +1051,13 @@ out:
     kafka_free(p.kafka);
     event_mapper_free(p.mapper);
     message_reader_free(p.messages);
-    free(p.row.names);
-    free(p.row.values);
-    free(p.row.types);
+    tables_free(p.tables);
+    for (int i = 0; i < p.rows.n; i++) {
+        free(p.rows.of[i].names);
+        free(p.rows.of[i].values);
+        free(p.rows.of[i].types);
+    }
+    free(p.rows.of);
     pgo_decoder_free(p.decoder);
     return rc;
 }

@@ -105,6 +105,8 @@ int record_job_format(const char *relay, const char *job, const record_job *j, c
         bad |= json_object_set_new(o, "event_type", json_string(s->event_type));
     if (s->has_aggregate_id)
         bad |= json_object_set_new(o, "aggregate_id", json_string(s->aggregate_id));
+    if (s->has_table)
+        bad |= json_object_set_new(o, "table", json_string(s->table));
     if (bad)
         goto out;
     n = json_dumpb(o, buf, size, JSON_COMPACT);
@@ -166,7 +168,8 @@ int record_job_parse(const char *json, size_t len, record_job *out, char *errbuf
         !copy_member(doc, "until", until, sizeof until, &s->has_until) ||
         !copy_member(doc, "event_type", s->event_type, sizeof s->event_type, &s->has_event_type) ||
         !copy_member(doc, "aggregate_id", s->aggregate_id, sizeof s->aggregate_id,
-                     &s->has_aggregate_id)) {
+                     &s->has_aggregate_id) ||
+        !copy_member(doc, "table", s->table, sizeof s->table, &s->has_table)) {
         snprintf(errbuf, errbuf_size, "job record: a member is missing, not a string or too long");
         goto out;
     }

@@ -18,6 +18,7 @@
 #define RECORD_VALUE_MAX 256 /* --event-type, --aggregate-id: bytes at most */
 #define RECORD_ID_MAX 128    /* an outbox id as text (bigint, uuid, …), NUL included */
 #define RECORD_TOPIC_MAX 250 /* a Kafka topic name, NUL included */
+#define RECORD_TABLE_MAX 128 /* "schema.name": two names of 63 bytes, the dot, the NUL */
 
 /* The checkpoint of `run`: where the relay stands (ledger.h), and what it stands on. */
 typedef struct record_checkpoint {
@@ -30,10 +31,12 @@ typedef struct record_checkpoint {
 /* Which rows a job publishes. Every bound that is set must hold. */
 typedef struct record_selection {
     bool has_from_id, has_to_id, has_since, has_until, has_event_type, has_aggregate_id;
+    bool has_table;
     int64_t from_id, to_id;     /* id >= from_id, id <= to_id (numeric ids) */
     int64_t since_us, until_us; /* created_at >= since, created_at < until; µs since 1970 UTC */
     char event_type[RECORD_VALUE_MAX + 1];
     char aggregate_id[RECORD_VALUE_MAX + 1];
+    char table[RECORD_TABLE_MAX]; /* --table: which outbox table, "schema.name" */
 } record_selection;
 
 /* A job as recorded in the checkpoint topic, in the Kafka transaction of its last events. */

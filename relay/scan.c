@@ -10,13 +10,15 @@
 #include "clock.h"
 #include "exitcode.h"
 #include "pgconn.h"
+#include "tables.h"
 
 struct scan {
     const relay_config *cfg;
     PGconn *pg;
     char *table;                               /* quoted [schema.]table */
     char *c_id, *c_created, *c_type, *c_aggid; /* quoted column names (NULL: no such column) */
-    char nspname[CONFIG_NAME_SIZE], relname[CONFIG_NAME_SIZE]; /* outbox.table, unquoted */
+    char nspname[CONFIG_NAME_SIZE], relname[CONFIG_NAME_SIZE]; /* the table read, unquoted */
+    char table_name[RECORD_TABLE_MAX];                         /* "schema.name" */
     const char **names; /* the columns of the pages, bound at the first row */
     event_value *values;
     uint32_t *types; /* pg_type oids of the columns */
@@ -60,7 +62,7 @@ static int failed(scan *s, const PGresult *res, const char *what)
         return EXIT_UNAVAILABLE;
     case PGCONN_AUTH:
         snprintf(s->err, sizeof s->err, "%s: %s (run GRANT SELECT ON %s TO %s;)", what, line,
-                 s->cfg->outbox.table, PQuser(s->pg));
+                 s->table_name, PQuser(s->pg));
         return EXIT_AUTH;
     case PGCONN_CONFIG:
         snprintf(s->err, sizeof s->err, "%s: %s (check outbox.table and outbox.columns)", what,
@@ -110,8 +112,54 @@ static int set_zone(scan *s, event_mapper *mapper)
     return rc;
 }
 
+/* A table of the publication, for outbox.table's patterns. */
+static int offered(void *arg, const char *schema, const char *table, int ncolumns,
+                   const char *const *columns)
+{
+    (void)ncolumns, (void)columns;
+    return tables_offer(arg, schema, table) < 0;
+}
+
+/* Which outbox table to read: --table, or the only one (patterns resolved as `run` does). */
+static int choose_table(scan *s, const char *table)
+{
+    tables_set *t = tables_new(s->cfg->outbox.table);
+    PGresult *res = NULL;
+    tables_name chosen;
+    int rc = EXIT_OK, walked;
+
+    if (t == NULL) {
+        snprintf(s->err, sizeof s->err, "out of memory");
+        return EXIT_INTERNAL;
+    }
+    if (tables_has_pattern(t)) {
+        walked = pgconn_publication_tables(s->pg, s->cfg->postgres.publication, offered, t, &res);
+        if (walked != 0) {
+            rc = walked < 0 ? failed(s, res, "reading the publication's tables") : EXIT_INTERNAL;
+            if (walked > 0)
+                snprintf(s->err, sizeof s->err, "out of memory");
+            goto out;
+        }
+        if (tables_check_patterns(t, s->cfg->postgres.publication, s->err, sizeof s->err) != 0) {
+            rc = EXIT_CONFIG;
+            goto out;
+        }
+    }
+    if (tables_choose(t, table, &chosen, s->err, sizeof s->err) != 0) {
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    snprintf(s->nspname, sizeof s->nspname, "%s", chosen.schema);
+    snprintf(s->relname, sizeof s->relname, "%s", chosen.name);
+    tables_format(&chosen, s->table_name, sizeof s->table_name);
+out:
+    PQclear(res);
+    tables_free(t);
+    return rc;
+}
+
 int scan_open(scan **out, const relay_config *cfg, const char *app_name, event_mapper *mapper,
-              int64_t row_time_us)
+              int64_t row_time_us, const char *table)
 {
     /* The snapshot must outlive Kafka waits and rate pauses, which leave the session idle
      * in its transaction; times come out as ISO text, as event_map reads them (and as the
@@ -134,7 +182,6 @@ int scan_open(scan **out, const relay_config *cfg, const char *app_name, event_m
     s->cfg = cfg;
     s->id_col = -1;
     s->row_time_us = row_time_us;
-    config_table_parts(cfg, s->nspname, s->relname);
     /* A conninfo that does not parse fails here, before libpq's message quotes it. */
     if ((parsed = pgconn_parse(cfg->postgres.conninfo, s->err, sizeof s->err)) == NULL)
         return EXIT_CONFIG;
@@ -149,7 +196,7 @@ int scan_open(scan **out, const relay_config *cfg, const char *app_name, event_m
     }
     if (PQstatus(s->pg) != CONNECTION_OK)
         return connect_failed(s);
-    if ((rc = set_zone(s, mapper)) != EXIT_OK)
+    if ((rc = choose_table(s, table)) != EXIT_OK || (rc = set_zone(s, mapper)) != EXIT_OK)
         return rc;
     res = PQexec(s->pg, begin);
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -190,6 +237,11 @@ void scan_close(scan *s)
     PQfreemem(s->c_type);
     PQfreemem(s->c_aggid);
     free(s);
+}
+
+const char *scan_table(const scan *s)
+{
+    return s->table_name;
 }
 
 const char *scan_error(const scan *s)
@@ -365,8 +417,8 @@ static int bind_columns(scan *s, const PGresult *page)
         s->types[c] = (uint32_t)PQftype(page, c);
     s->id_col = PQfnumber(page, s->c_id);
     if (s->id_col < 0) {
-        snprintf(s->err, sizeof s->err, "outbox table %s has no column \"%s\"",
-                 s->cfg->outbox.table, s->cfg->outbox.columns.id);
+        snprintf(s->err, sizeof s->err, "outbox table %s has no column \"%s\"", s->table_name,
+                 s->cfg->outbox.columns.id);
         return EXIT_CONFIG;
     }
     return EXIT_OK;

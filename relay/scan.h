@@ -22,12 +22,19 @@
 typedef struct scan scan;
 
 /*
- * Connects (application name app_name), sets mapper's zone, opens the snapshot. Returns an
- * exit code; *out is set whenever memory allowed, also on failure (for scan_error), and is
- * freed with scan_close. row_time_us is the record time of rows without created_at.
+ * Connects (application name app_name), sets mapper's zone, opens the snapshot and picks
+ * the outbox table to read: table ("schema.name", from --table) or NULL for the only one;
+ * outbox.table's patterns are resolved against the publication's tables, as `run` does
+ * (tables.h). Returns an exit code (EXIT_USAGE for a table that is not one of them, or none
+ * given where there are several); *out is set whenever memory allowed, also on failure (for
+ * scan_error), and is freed with scan_close. row_time_us is the record time of rows
+ * without created_at.
  */
 int scan_open(scan **out, const relay_config *cfg, const char *app_name, event_mapper *mapper,
-              int64_t row_time_us);
+              int64_t row_time_us, const char *table);
+
+/* The table read, "schema.name". */
+const char *scan_table(const scan *s);
 void scan_close(scan *s);
 
 const char *scan_error(const scan *s);

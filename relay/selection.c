@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "event.h"
+#include "tables.h"
 
 bool selection_parse_int(const char *s, int64_t *out)
 {
@@ -112,6 +113,19 @@ int selection_take(int opt, const char *arg, int64_t now_us, record_selection *s
             s->has_aggregate_id = true;
         }
         return 1;
+    case SELECTION_OPT_TABLE: {
+        tables_name t;
+        char why[96];
+
+        if (!tables_parse_name(arg, &t, why, sizeof why)) {
+            snprintf(errbuf, errbuf_size, "--table \"%s\": %s; expected one table, SCHEMA.NAME",
+                     arg, why);
+            return -1;
+        }
+        tables_format(&t, s->table, sizeof s->table);
+        s->has_table = true;
+        return 1;
+    }
     default:
         return 0;
     }
@@ -168,6 +182,8 @@ void selection_describe(const record_selection *sel, char *buf, size_t size)
 
 #define ADD(...) n += (size_t)snprintf(buf + n, n < size ? size - n : 0, __VA_ARGS__)
     buf[0] = '\0';
+    if (sel->has_table)
+        ADD("--table %s", sel->table);
     if (sel->has_from_id)
         ADD("%s--from-id %" PRId64, n ? " " : "", sel->from_id);
     if (sel->has_to_id)
@@ -198,11 +214,12 @@ bool selection_equal(const record_selection *a, const record_selection *b)
            a->has_event_type == b->has_event_type &&
            (!a->has_event_type || strcmp(a->event_type, b->event_type) == 0) &&
            a->has_aggregate_id == b->has_aggregate_id &&
-           (!a->has_aggregate_id || strcmp(a->aggregate_id, b->aggregate_id) == 0);
+           (!a->has_aggregate_id || strcmp(a->aggregate_id, b->aggregate_id) == 0) &&
+           a->has_table == b->has_table && (!a->has_table || strcmp(a->table, b->table) == 0);
 }
 
 bool selection_empty(const record_selection *sel)
 {
     return !sel->has_from_id && !sel->has_to_id && !sel->has_since && !sel->has_until &&
-           !sel->has_event_type && !sel->has_aggregate_id;
+           !sel->has_event_type && !sel->has_aggregate_id && !sel->has_table;
 }

@@ -1,6 +1,6 @@
 /*
  * selection.h — which outbox rows a command works on: the options `backfill` and `audit`
- * share (--from-id, --to-id, --since, --until, --event-type, --aggregate-id), read into a
+ * share (--table, --from-id, --to-id, --since, --until, --event-type, --aggregate-id), read into a
  * record_selection and described back for messages, and the command-line checks both make.
  * Pure: no I/O.
  */
@@ -22,6 +22,7 @@ enum {
     SELECTION_OPT_UNTIL,
     SELECTION_OPT_EVENT_TYPE,
     SELECTION_OPT_AGGREGATE_ID,
+    SELECTION_OPT_TABLE,
     SELECTION_OPT_END,
 };
 
@@ -32,11 +33,13 @@ enum {
         {"since", required_argument, NULL, SELECTION_OPT_SINCE},                               \
         {"until", required_argument, NULL, SELECTION_OPT_UNTIL},                               \
         {"event-type", required_argument, NULL, SELECTION_OPT_EVENT_TYPE},                     \
-        {"aggregate-id", required_argument, NULL, SELECTION_OPT_AGGREGATE_ID}
+        {"aggregate-id", required_argument, NULL, SELECTION_OPT_AGGREGATE_ID},                 \
+        {"table", required_argument, NULL, SELECTION_OPT_TABLE}
 
 /* The options' help lines, for a command's usage text. */
 #define SELECTION_USAGE                                                                        \
     "selection (every option given must hold; none: every row)\n"                              \
+    "  --table SCHEMA.NAME which outbox table (needed when outbox.table names several)\n"     \
     "  --from-id N         id >= N\n"                                                          \
     "  --to-id N           id <= N\n"                                                          \
     "  --since TIME        created_at >= TIME\n"                                               \

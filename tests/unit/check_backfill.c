@@ -257,6 +257,41 @@ START_TEST(selection_equality_and_description)
 }
 END_TEST
 
+/* --table (several outbox tables): spelled schema.name, part of the selection and of the
+ * job record, so a job continues on its table. */
+START_TEST(table_option_is_part_of_the_job)
+{
+    backfill_args a, b;
+    record_job j, back;
+    char err[256], buf[4096];
+    int n;
+
+    ck_assert_int_eq(parse("backfill -c x --job j --table outbox", &a, err, sizeof err), 0);
+    ck_assert(a.sel.has_table);
+    ck_assert_str_eq(a.sel.table, "public.outbox");
+    ck_assert_int_eq(
+        parse("backfill -c x --job j --table tenant_a.outbox --from-id 3", &a, err, sizeof err), 0);
+    ck_assert_str_eq(a.sel.table, "tenant_a.outbox");
+    selection_describe(&a.sel, buf, sizeof buf);
+    ck_assert_str_eq(buf, "--table tenant_a.outbox --from-id 3");
+    ck_assert_int_eq(parse("backfill -c x --job j --table *.outbox", &b, err, sizeof err), -1);
+    ck_assert_str_eq(err, "--table \"*.outbox\": a pattern; expected one table, SCHEMA.NAME");
+    ck_assert_int_eq(parse("backfill -c x --job j --table a.b.c", &b, err, sizeof err), -1);
+    ck_assert_str_eq(err, "--table \"a.b.c\": more than one '.'; expected one table, SCHEMA.NAME");
+
+    memset(&j, 0, sizeof j);
+    j.sel = a.sel;
+    n = record_job_format("relay-a", "replay-1", &j, buf, sizeof buf);
+    ck_assert_int_gt(n, 0);
+    ck_assert_ptr_nonnull(strstr(buf, "\"table\":\"tenant_a.outbox\""));
+    ck_assert_int_eq(record_job_parse(buf, (size_t)n, &back, err, sizeof err), 0);
+    ck_assert(selection_equal(&j.sel, &back.sel));
+    ck_assert_int_eq(
+        parse("backfill -c x --job j --table tenant_b.outbox --from-id 3", &b, err, sizeof err), 0);
+    ck_assert(!selection_equal(&b.sel, &back.sel));
+}
+END_TEST
+
 START_TEST(formats_progress)
 {
     char buf[256];
@@ -302,6 +337,7 @@ Suite *suite_backfill(void)
     tcase_add_test(tc, job_record_round_trip);
     tcase_add_test(tc, selection_equality_and_description);
     tcase_add_test(tc, formats_progress);
+    tcase_add_test(tc, table_option_is_part_of_the_job);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -362,6 +362,49 @@ START_TEST(messages_file_reads_messages)
 }
 END_TEST
 
+/* Several outbox tables (tables.h): a libconfig array or list is stored comma separated,
+ * as the environment writes it; patterns pass; the environment's list wins. */
+START_TEST(table_takes_a_list_or_a_pattern)
+{
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"outbox = { table = [\"tenant_a.outbox\", \"tenant_b.outbox\"]; };\n",
+         "tenant_a.outbox,tenant_b.outbox"},
+        {"outbox = { table = (\"tenant_a.outbox\", \"events\"); };\n", "tenant_a.outbox,events"},
+        {"outbox = { table = [\"app.outbox\"]; };\n", "app.outbox"},
+        {"outbox = { table = \"*.outbox\"; };\n", "*.outbox"},
+        {"outbox = { table = [\"*.outbox\", \"legacy.events\"]; };\n", "*.outbox,legacy.events"},
+    };
+    char *envp[] = {"OUTBOX_RELAY_OUTBOX_TABLE=tenant_a.outbox, tenant_b.outbox", NULL};
+    char err[512], path[64];
+    relay_config *cfg;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cfg = load_text(cases[i].text, no_env, err, sizeof err, path, sizeof path);
+        ck_assert_msg(cfg != NULL, "%s: %s", cases[i].text, err);
+        ck_assert_str_eq(cfg->outbox.table, cases[i].want);
+        config_free(cfg);
+    }
+    cfg = load_text(cases[3].text, envp, err, sizeof err, path, sizeof path);
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_str_eq(cfg->outbox.table, "tenant_a.outbox, tenant_b.outbox");
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(tenants_file_loads)
+{
+    char err[512];
+    relay_config *cfg = config_load(ETC("tenants.conf"), no_env, err, sizeof err);
+
+    ck_assert_msg(cfg != NULL, "%s", err);
+    ck_assert_str_eq(cfg->outbox.table, "*.outbox");
+    ck_assert_str_eq(cfg->outbox.topic, "${schema}.${aggregate_type}");
+    config_free(cfg);
+}
+END_TEST
+
 /* Each setting, written in a file with its alternative value, lands in its field. */
 START_TEST(file_sets_each_setting)
 {
@@ -457,7 +500,17 @@ static const struct file_error {
     {"kafka = { create_topics = 1; };\n", 1,
      "kafka.create_topics: expected true or false, got an integer"},
     {"postgres = { slot = [\"a\"]; };\n", 1, "postgres.slot: expected a string, got an array"},
-    {"outbox = { table = (\"a\", 1); };\n", 1, "outbox.table: expected a string, got a list"},
+    {"outbox = { table = (\"a\", 1); };\n", 1,
+     "outbox.table: expected a string or a list of strings, got a list holding an integer"},
+    {"outbox = { table = [\"a.outbox\", \"b.*\"]; };\n", 1,
+     "outbox.table: expected [schema.]table or \"*.table\", or a list of them, each part 1-63 "
+     "bytes, got \"a.outbox,b.*\" ('*' stands only for the whole schema, as in \"*.outbox\")"},
+    {"outbox = { table = [ ]; };\n", 1, "outbox.table: expected [schema.]table or \"*.table\""},
+    {"outbox = { table = \"a.outbox,,b.outbox\"; };\n", 1,
+     "outbox.table: expected [schema.]table or \"*.table\", or a list of them, each part 1-63 "
+     "bytes, got \"a.outbox,,b.outbox\" (an empty entry)"},
+    {"outbox = { table = \"t*.outbox\"; };\n", 1,
+     "outbox.table: expected [schema.]table"},
     {"outbox = { topic = { a = 1; }; };\n", 1, "outbox.topic: expected a string, got a group"},
     {"log = { level = 3; };\n", 1, "log.level: expected one of error, warn, info, debug, got an integer"},
     {"kafka = 3;\n", 1, "kafka: expected a group, got an integer"},
@@ -532,8 +585,8 @@ static const struct file_error {
     {"postgres = { publication = \"\"; };\n", 1,
      "postgres.publication: expected a publication name of 1-63 bytes, got \"\""},
     {"outbox = { table = \"a.b.c\"; };\n", 1,
-     "outbox.table: expected [schema.]table, each part 1-63 bytes, got \"a.b.c\" (more than "
-     "one '.')"},
+     "outbox.table: expected [schema.]table or \"*.table\", or a list of them, each part 1-63 "
+     "bytes, got \"a.b.c\" (more than one '.')"},
     {"outbox = { table = \".outbox\"; };\n", 1, "outbox.table: expected [schema.]table"},
     {"outbox = { table = \"\"; };\n", 1, "outbox.table: expected [schema.]table"},
     {"outbox = { columns = { id = \"\"; }; };\n", 1,
@@ -784,6 +837,9 @@ static const struct env_error {
      "\"Bad-Slot\""},
     {"OUTBOX_RELAY_OUTBOX_COLUMNS_ID=", "OUTBOX_RELAY_OUTBOX_COLUMNS_ID: expected a column name"},
     {"OUTBOX_RELAY_OUTBOX_TOPIC=x.${", "OUTBOX_RELAY_OUTBOX_TOPIC: expected a topic name"},
+    {"OUTBOX_RELAY_OUTBOX_TABLE=tenant_a.outbox,", "OUTBOX_RELAY_OUTBOX_TABLE: expected "
+     "[schema.]table or \"*.table\", or a list of them, each part 1-63 bytes, got "
+     "\"tenant_a.outbox,\" (an empty entry)"},
     {"OUTBOX_RELAY_SLOTT=x",
      "OUTBOX_RELAY_SLOTT: unknown setting (did you mean OUTBOX_RELAY_POSTGRES_SLOT?)"},
     {"OUTBOX_RELAY_KAFKA_BROKER=x",
@@ -1158,6 +1214,8 @@ Suite *suite_config(void)
     tcase_add_test(files, minimal_file_loads);
     tcase_add_test(files, messages_file_reads_messages);
     tcase_add_test(files, seed_file_matches_seed_table);
+    tcase_add_test(files, table_takes_a_list_or_a_pattern);
+    tcase_add_test(files, tenants_file_loads);
     tcase_add_loop_test(files, file_sets_each_setting, 0, (int)NSPECS);
     tcase_add_test(files, enum_values_are_stored_canonically);
     tcase_add_test(files, include_is_relative_to_the_file);

@@ -65,7 +65,6 @@ START_TEST(maps_a_row_with_template_topic_and_headers)
     const char *v;
 
     ck_assert_ptr_nonnull(m);
-    ck_assert(event_is_outbox(m, "public", "outbox"));
     ck_assert_int_eq(map(m, &outbox, row, 0x16B3748, 3, 0, &ev, err, sizeof err), 0);
     ck_assert_str_eq(ev.topic, "outbox.event.order");
     ck_assert_int_eq(ev.key_len, 7);
@@ -393,6 +392,75 @@ START_TEST(missing_column_names_the_setting)
 }
 END_TEST
 
+/* ${schema} and ${table} are the row's table (several outbox tables, tables.h), unless
+ * the table has a column of that name, which keeps meaning the column. */
+START_TEST(template_names_the_rows_table)
+{
+    relay_config cfg = default_config();
+    char err[256] = "";
+    event_mapper *m;
+    static const char *const with_schema_col[] = {"id",      "aggregate_type", "aggregate_id",
+                                                  "event_type", "payload",     "schema"};
+    event_value row[] = {T("1"), T("order"), T("k"), T("T"), T("{}"), T("h"), T("2026-01-02")};
+    event_value row6[] = {T("1"), T("order"), T("k"), T("T"), T("{}"), T("v2")};
+    event_row a = {"tenant_a", "outbox", 7, outbox.names, row, 10, 0, NULL};
+    event_row b = {"tenant_b", "events", 7, outbox.names, row, 11, 0, NULL};
+    event_row c = {"tenant_c", "outbox", 6, with_schema_col, row6, 12, 0, NULL};
+    event ev;
+
+    cfg.outbox.topic = "${schema}.${table}.${aggregate_type}";
+    cfg.outbox.columns.headers = "";
+    cfg.outbox.columns.created_at = "";
+    m = event_mapper_new(&cfg, NULL, err, sizeof err);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(event_map(m, &a, 1, 1, &ev, err, sizeof err), 0);
+    ck_assert_str_eq(ev.topic, "tenant_a.outbox.order");
+    ck_assert_int_eq(event_map(m, &b, 1, 2, &ev, err, sizeof err), 0);
+    ck_assert_str_eq(ev.topic, "tenant_b.events.order");
+    ck_assert_int_eq(event_map(m, &c, 1, 3, &ev, err, sizeof err), 0);
+    ck_assert_str_eq(ev.topic, "v2.outbox.order");
+    /* Back to the first table: bound again, its own names again. */
+    ck_assert_int_eq(event_map(m, &a, 1, 4, &ev, err, sizeof err), 0);
+    ck_assert_str_eq(ev.topic, "tenant_a.outbox.order");
+    event_mapper_free(m);
+}
+END_TEST
+
+/* A table's columns checked before any row of it (at start, or a table joining in the
+ * stream): the same message as event_map's, and the mapper binds afresh afterwards. */
+START_TEST(columns_are_checked_without_a_row)
+{
+    relay_config cfg = default_config();
+    char err[256] = "";
+    event_mapper *m = event_mapper_new(&cfg, NULL, err, sizeof err);
+    static const char *const reordered[] = {"created_at",   "headers",        "payload", "event_type",
+                                            "aggregate_id", "aggregate_type", "id"};
+    /* Same shape number as `outbox` below, other column order: a binding left behind would
+     * read the wrong columns. */
+    event_row good = {"tenant_a", "outbox", 7, reordered, NULL, outbox.shape, 0, NULL};
+    event_row bad = {"tenant_c", "outbox", seed.ncols, seed.names, NULL, 0, 0, NULL};
+    event_value row[] = {T("42"), T("order"), T("order-7"), T("OrderCreated"), T("{}"), NUL,
+                         T("2026-11-27 07:51:30+00")};
+    event ev;
+
+    ck_assert_int_eq(event_check_columns(m, &good, err, sizeof err), 0);
+    ck_assert_int_eq(event_check_columns(m, &bad, err, sizeof err), -1);
+    ck_assert_str_eq(err, "outbox table tenant_c.outbox has no column \"aggregate_type\": set "
+                          "outbox.columns.aggregate_type to the right column (or \"\" if the "
+                          "table has none)");
+    ck_assert_int_eq(event_check_columns(m, &good, err, sizeof err), 0);
+    ck_assert_int_eq(map(m, &outbox, row, 1, 1, 0, &ev, err, sizeof err), 0);
+    ck_assert_str_eq(ev.id, "42");
+    cfg.outbox.topic = "t.${tenant}";
+    event_mapper_free(m);
+    m = event_mapper_new(&cfg, NULL, err, sizeof err);
+    ck_assert_int_eq(event_check_columns(m, &good, err, sizeof err), -1);
+    ck_assert_str_eq(err, "outbox.topic: placeholder ${tenant} names no column of "
+                          "tenant_a.outbox");
+    event_mapper_free(m);
+}
+END_TEST
+
 START_TEST(relation_change_rebinds_columns)
 {
     relay_config cfg = default_config();
@@ -476,6 +544,8 @@ Suite *suite_event(void)
     tcase_add_test(tc, missing_column_names_the_setting);
     tcase_add_test(tc, version_column_is_mapped);
     tcase_add_test(tc, relation_change_rebinds_columns);
+    tcase_add_test(tc, template_names_the_rows_table);
+    tcase_add_test(tc, columns_are_checked_without_a_row);
     tcase_add_test(tc, timestamps);
     tcase_add_test(tc, topic_template_matches_the_topics_it_can_name);
     suite_add_tcase(s, tc);

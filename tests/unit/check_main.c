@@ -17,7 +17,7 @@ static const struct {
     {"event", suite_event},   {"ledger", suite_ledger},     {"kafka", suite_kafka},
     {"schema", suite_schema},       {"policy", suite_policy},     {"backfill", suite_backfill},
     {"metrics", suite_metrics},
-    {"shape", suite_shape},      {"message", suite_message},
+    {"shape", suite_shape},      {"message", suite_message}, {"tables", suite_tables},
 };
 
 int main(int argc, char **argv)

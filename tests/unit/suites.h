@@ -23,5 +23,6 @@ Suite *suite_backfill(void);
 Suite *suite_metrics(void);
 Suite *suite_shape(void);
 Suite *suite_message(void);
+Suite *suite_tables(void);
 
 #endif
