@@ -158,11 +158,12 @@ grep -q 'Renamed' "$WORK/tenant_b.records" && fail "a row of tenant_b after the 
 # One Postgres transaction, one numbering across its tables: for each commit LSN the
 # indexes of all tenants' records are exactly 1..n, and some transactions span tenants.
 awk -F'\t' -v t=0 '
+  function hex(s,  i, v) { for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789ABCDEF", substr(s, i, 1)) - 1; return v }
   FNR == 1 { t++ }
   { n = split($2, hs, ",")
     for (i = 1; i <= n; i++) if (hs[i] ~ /^outbox_position=/) {
-      pos = substr(hs[i], 17); c = match(pos, /:[0-9]+$/)
-      lsn = substr(pos, 1, c - 1); idx = substr(pos, c + 1) + 0
+      pos = substr(hs[i], 17) # LSN in 16 hex digits, "-", the index in 8
+      lsn = substr(pos, 1, 16); idx = hex(substr(pos, 18))
       count[lsn]++; if (idx > max[lsn]) max[lsn] = idx
       if (seen[lsn, idx]++) { print "index " idx " twice in " lsn; bad++ }
       tenants[lsn, t] = 1
