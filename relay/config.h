@@ -94,6 +94,7 @@ typedef struct relay_config {
         int replication_factor; /* for created topics; -1 = broker default */
         int transaction_timeout_ms;
         int commit_timeout_ms;
+        int commit_pause_ms; /* after a commit, before the next transaction may begin */
         config_prop *properties; /* librdkafka pass-through, in file order */
         size_t nproperties;
     } kafka;

@@ -99,6 +99,8 @@ static const setting_spec specs[] = {
          kafka.transaction_timeout_ms, "60000", "900000"),
     SPEC("kafka.commit_timeout_ms", "OUTBOX_RELAY_KAFKA_COMMIT_TIMEOUT_MS", S_INT,
          kafka.commit_timeout_ms, "30000", "1000"),
+    SPEC("kafka.commit_pause_ms", "OUTBOX_RELAY_KAFKA_COMMIT_PAUSE_MS", S_INT,
+         kafka.commit_pause_ms, "3", "0"),
     SPEC("batch.max_events", "OUTBOX_RELAY_BATCH_MAX_EVENTS", S_INT, batch.max_events, "10000",
          "1"),
     SPEC("batch.max_bytes", "OUTBOX_RELAY_BATCH_MAX_BYTES", S_INT, batch.max_bytes, "8388608",
