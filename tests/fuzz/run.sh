@@ -30,7 +30,7 @@ build() { # build NAME SOURCES... [-- LIBS...]
 build fuzz_schema "$ROOT/tests/fuzz/fuzz_schema.c" "$ROOT"/relay/schema/*.c "$ROOT/relay/jsonread.c" \
   $(pkg-config --cflags --libs jansson libpcre2-8)
 build fuzz_pgoutput "$ROOT/tests/fuzz/fuzz_pgoutput.c" "$ROOT/relay/pgoutput.c" "$ROOT/relay/lsn.c"
-build fuzz_config "$ROOT/tests/fuzz/fuzz_config.c" "$ROOT/relay/config.c" "$ROOT/relay/config_fields.c" "$ROOT/relay/log.c" \
+build fuzz_config "$ROOT/tests/fuzz/fuzz_config.c" "$ROOT/relay/config.c" "$ROOT/relay/config_fields.c" "$ROOT/relay/tables.c" "$ROOT/relay/log.c" \
   $(pkg-config --cflags --libs libconfig)
 
 # Seeds. Schema: the corpus, and the conformance suite's cases (flags byte 0x01: draft-07,
