@@ -178,14 +178,7 @@ static step commit_batch(pipeline *p, int *exit_code)
     if (ledger_in_txn(&p->ledger))
         metrics_lag_since(p->m, p->txn_begin_ms);
     metrics_slot_lag(p->m, p->server_end, confirm);
-    if ((s = send_status(p, false)) != STEP_OK)
-        return s;
-    /* The broker still writes this commit's markers: a transaction begun now would be refused
-     * (CONCURRENT_TRANSACTIONS) and librdkafka would retry only 20 ms later. What arrives
-     * meanwhile waits in the socket (tests/bench/latency.sh measured the difference). */
-    if (p->cfg->kafka.commit_pause_ms > 0)
-        clock_sleep_ms(p->cfg->kafka.commit_pause_ms);
-    return STEP_OK;
+    return send_status(p, false);
 }
 
 /* The neutral row of an inserted tuple of rel; -1 with p->err when it does not fit. */
