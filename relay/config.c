@@ -210,9 +210,10 @@ static const opt_def opts[] = {
     OPT_I("kafka.commit_timeout_ms", kafka.commit_timeout_ms, 30000, 1000, 900000,
           "How long one commit may take before it counts as failed."),
     OPT_I("kafka.commit_pause_ms", kafka.commit_pause_ms, 3, 0, 1000,
-          "Pause after a commit before the next Kafka transaction, while the broker writes the "
-          "commit's markers: one begun sooner is refused and librdkafka retries only after "
-          "20 ms (CONCURRENT_TRANSACTIONS); 0 does not pause."),
+          "Pause after a commit that found nothing more to read, before the next Kafka "
+          "transaction, while the broker writes the commit's markers: one begun sooner is "
+          "refused and librdkafka retries only after 20 ms (CONCURRENT_TRANSACTIONS). Not "
+          "with a backlog, where that retry overlaps with producing; 0 does not pause."),
     {.path = "kafka.properties", .type = OPT_PROPS, .offset = FIELD(kafka.properties),
      .doc = "librdkafka properties passed through; '_' in a name stands for '.' "
             "(compression_type = \"lz4\" sets compression.type)."},

@@ -43,7 +43,8 @@ struct kafka_client {
      * logs which (from its own thread, hence the lock); the calls fail with a state error. */
     pthread_mutex_t lock;
     char unwritable[256];
-    int64_t committed_ms; /* clock_mono_ms() when the last commit succeeded; 0: none yet */
+    int64_t committed_ms; /* clock_mono_ms() when the last commit succeeded */
+    bool pause_next;      /* kafka_pause_next */
 };
 
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -929,12 +930,10 @@ kafka_status kafka_begin(kafka_client *kc, char *errbuf, size_t errbuf_size)
     kc->rejected_score = 0;
     memset(&kc->refusal, 0, sizeof kc->refusal);
     kc->nstamps = 0;
-    /* The broker writes the last commit's markers for a moment after it returns: a transaction
-     * that adds partitions sooner is refused (CONCURRENT_TRANSACTIONS) and librdkafka retries
-     * only 20 ms later (tests/bench/latency.sh measured the difference). */
-    if (kc->committed_ms > 0) {
+    if (kc->pause_next) {
         int64_t wait = kc->committed_ms + kc->cfg->kafka.commit_pause_ms - clock_mono_ms();
 
+        kc->pause_next = false;
         if (wait > 0)
             clock_sleep_ms(wait);
     }
@@ -1045,6 +1044,11 @@ kafka_status kafka_commit(kafka_client *kc, char *errbuf, size_t errbuf_size)
     if (st == KAFKA_OK)
         kc->committed_ms = clock_mono_ms();
     return st;
+}
+
+void kafka_pause_next(kafka_client *kc)
+{
+    kc->pause_next = kc->committed_ms > 0;
 }
 
 kafka_status kafka_abort(kafka_client *kc, char *errbuf, size_t errbuf_size)

@@ -89,6 +89,14 @@ kafka_status kafka_produce_state(kafka_client *kc, const char *key, const char *
  * kafka.commit_timeout_ms before KAFKA_RETRY is returned. */
 kafka_status kafka_commit(kafka_client *kc, char *errbuf, size_t errbuf_size);
 
+/* The next kafka_begin waits until kafka.commit_pause_ms after the last commit. The broker
+ * writes that commit's markers for a moment after it returns, and a transaction that adds
+ * partitions sooner is refused (CONCURRENT_TRANSACTIONS) and retried by librdkafka only 20 ms
+ * later: for a small transaction that waits on its commit, the pause is the shorter wait
+ * (tests/bench/latency.sh measured it). With a backlog the retry overlaps with producing
+ * more, and a pause would only stall: do not ask for one then. */
+void kafka_pause_next(kafka_client *kc);
+
 /* A record the broker refused for good in the open transaction (kafka_rejected_record). */
 typedef struct kafka_refusal {
     size_t size;       /* key and value of the tagged record set aside, bytes */

@@ -490,8 +490,13 @@ static step on_tick(pipeline *p, bool drained, int *exit_code)
     step s;
 
     metrics_heartbeat(p->m, now);
-    if (ledger_batch_due(&p->ledger, now, drained) && (s = commit_batch(p, exit_code)) != STEP_OK)
-        return s;
+    if (ledger_batch_due(&p->ledger, now, drained)) {
+        if ((s = commit_batch(p, exit_code)) != STEP_OK)
+            return s;
+        /* Nothing more was ready: the next transaction will be small (kafka.h). */
+        if (drained)
+            kafka_pause_next(p->kafka);
+    }
     /* Idle advance: other tables keep WAL moving while the outbox is quiet; a
      * checkpoint-only transaction lets the slot follow, at most once per interval. */
     if (ledger_idle_due(&p->ledger) && now - p->last_idle_ms >= p->cfg->postgres.status_interval_ms) {
